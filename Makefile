@@ -1,0 +1,66 @@
+# SCRM — run `make help` for the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+venv: $(VENV)/.synced ## Create the virtual environment from uv.lock
+
+run: venv ## Run the whole system on the embedded broker and PostgreSQL (Ctrl-C stops it)
+	$(PY) -m stack.run
+
+smoke: venv ## Check a running `make run` end to end with signed webhooks
+	$(PY) -m stack.smoke
+
+test: venv ## Run the tests on the embedded broker and PostgreSQL
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+kafka-up: venv ## Start Apache Kafka (KRaft, from Maven Central) and print its bootstrap address
+	$(PY) -m stack.apache_kafka up
+
+kafka-down: ## Stop the Apache Kafka started by kafka-up
+	$(PYTHON) -m stack.apache_kafka down
+
+test-kafka: venv ## Run the integration and end-to-end tests against Apache Kafka
+	@set -euo pipefail; \
+	bootstrap=$$($(PY) -m stack.apache_kafka up | sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p'); \
+	trap '$(PY) -m stack.apache_kafka down' EXIT; \
+	echo "broker: $$($(PY) -m stack.apache_kafka version) at $$bootstrap"; \
+	KAFKA_BOOTSTRAP_SERVERS=$$bootstrap SCRM_TEST_KAFKA_IDEMPOTENCE=true \
+		$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
+
+lint: venv ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+fmt: venv ## Format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+schemas: venv ## Export the JSON Schema of every event contract to shared/schemas/
+	$(PY) -m shared.schema_export shared/schemas
+
+clean: ## Remove the environments, caches and the embedded data folder
+	rm -rf $(VENV) $(TOOLS) .cache data .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help venv run smoke test kafka-up kafka-down test-kafka lint fmt schemas clean

@@ -1,0 +1,1 @@
+"""coupons: referral red packets, coupons, redemptions and referrals."""

@@ -1,0 +1,1 @@
+"""ingest: the platform boundary, both ways."""

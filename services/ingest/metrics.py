@@ -1,0 +1,14 @@
+"""ingest's own metrics. `platform` and `outcome` are closed sets."""
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOKS = Counter(
+    "scrm_ingest_webhooks_total",
+    "Webhook requests by platform and outcome.",
+    ["platform", "outcome"],
+)
+PRODUCE_SECONDS = Histogram(
+    "scrm_ingest_produce_seconds",
+    "Time for Kafka to acknowledge a normalised event (acks=all).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

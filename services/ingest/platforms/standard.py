@@ -1,0 +1,102 @@
+"""The generic source: Standard Webhooks (https://www.standardwebhooks.com) for shops and order
+systems. Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``."""
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from services.ingest.domain import VerificationError
+from services.ingest.schemas import (
+    MessageWebhook,
+    OrderPaidWebhook,
+    OrderRefundedWebhook,
+    StandardWebhook,
+)
+from shared.contracts import FanEvent, MessageReceived, OrderPaid, OrderRefunded
+from shared.events import CloudEvent, event_id, fan_key
+
+PLATFORM = "standard"
+SOURCE = "scrm/ingest/standard"
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
+PAYLOAD = TypeAdapter[Any](StandardWebhook)
+
+
+def standard_webhook_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` with the key inside ``whsec_...``."""
+    key = _secret_key(secret)
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def verify_standard_webhook(
+    *, secret: str, headers: Mapping[str, str], body: bytes, now: datetime, tolerance: timedelta
+) -> str:
+    """Check a Standard Webhooks request over its exact bytes; returns its ``webhook-id``."""
+    msg_id = headers.get("webhook-id", "")
+    timestamp = headers.get("webhook-timestamp", "")
+    signatures = headers.get("webhook-signature", "")
+    if not (msg_id and timestamp and signatures):
+        raise VerificationError("signature", "webhook-id, -timestamp and -signature are required")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise VerificationError("signature", "webhook-timestamp is not an integer") from None
+    if abs(now.timestamp() - sent_at) > tolerance.total_seconds():
+        raise VerificationError("stale_timestamp", "webhook-timestamp outside the tolerance")
+    expected = standard_webhook_signature(secret, msg_id, timestamp, body).encode()
+    for candidate in signatures.split():
+        if hmac.compare_digest(candidate.encode(), expected):
+            return msg_id
+    raise VerificationError("signature", "no webhook-signature matches")
+
+
+def _secret_key(secret: str) -> bytes:
+    try:
+        return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from exc
+
+
+def parse(body: bytes) -> MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook:
+    """Raises pydantic's ValidationError on anything that is not a known, well-formed payload."""
+    payload: MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook = PAYLOAD.validate_json(body)
+    return payload
+
+
+def normalise(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
+    data = payload.data
+    common: dict[str, Any] = {
+        "platform": PLATFORM,
+        "account": account,
+        "user_id": data.user_id,
+        "occurred_at": payload.timestamp,
+    }
+    contract: FanEvent
+    if isinstance(payload, MessageWebhook):
+        platform_id = data.message_id
+        contract = MessageReceived(
+            **common, platform_event_id=platform_id, message_id=platform_id, text=data.text,
+            thread_ref=data.thread_id,
+        )  # fmt: skip
+    else:
+        platform_id = data.order_id
+        fields = {"order_id": data.order_id, "amount_cents": data.amount_cents,
+                  "currency": data.currency.upper()}  # fmt: skip
+        contract = (
+            OrderPaid(**common, **fields, referral_code=data.referral_code)
+            if isinstance(payload, OrderPaidWebhook)
+            else OrderRefunded(**common, **fields)
+        )
+    return CloudEvent.of(
+        contract,
+        id=event_id(PLATFORM, account, contract.event_type, platform_id),
+        source=f"{SOURCE}/{account}",
+        subject=fan_key(PLATFORM, account, data.user_id),
+        time=payload.timestamp,
+    )

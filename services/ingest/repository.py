@@ -1,0 +1,2 @@
+"""All SQL of ingest: none yet. The inbound path keeps no state; retries are de-duplicated by
+their deterministic event ids downstream."""

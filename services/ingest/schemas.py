@@ -1,0 +1,57 @@
+"""The payloads ingest accepts from the generic Standard Webhooks source, and its answers."""
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MessageData(_Payload):
+    message_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    text: str | None = Field(default=None, max_length=20_000)
+    thread_id: str | None = None
+
+
+class OrderData(_Payload):
+    order_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    referral_code: str | None = None
+
+
+class MessageWebhook(_Payload):
+    type: Literal["message.received"]
+    timestamp: AwareDatetime
+    data: MessageData
+
+
+class OrderPaidWebhook(_Payload):
+    type: Literal["order.paid"]
+    timestamp: AwareDatetime
+    data: OrderData
+
+
+class OrderRefundedWebhook(_Payload):
+    type: Literal["order.refunded"]
+    timestamp: AwareDatetime
+    data: OrderData
+
+
+StandardWebhook = Annotated[
+    MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook, Field(discriminator="type")
+]
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    event_id: str
+
+
+class Problem(BaseModel):
+    detail: str
+    reason: str

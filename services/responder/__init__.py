@@ -1,0 +1,1 @@
+"""responder: conversations, reply-time SLAs, agents and the routing queue."""

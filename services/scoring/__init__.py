@@ -1,0 +1,1 @@
+"""scoring: fan identities and real-time fan profiles."""

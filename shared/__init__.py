@@ -1,0 +1,1 @@
+"""What every SCRM service needs: settings, event contracts, Kafka plumbing, DB base, ops."""

@@ -1,0 +1,225 @@
+"""The consumer runner: at-least-once delivery made effectively-once.
+
+For every record: decode the CloudEvent, then in ONE database transaction claim its event id and
+run the handler; only after that transaction commits does the offset move. A redelivered event
+finds its id claimed and changes nothing. A handler that keeps failing is retried with backoff,
+then the record goes to the dead-letter topic with the error and its original headers, and the
+partition moves on. A record that is not a readable CloudEvent goes there at once.
+"""
+
+import asyncio
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics, topics
+from shared.db import InfrastructureTables, claim_event
+from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
+from shared.kafka import EventProducer
+from shared.logging import get_logger
+from shared.settings import BaseServiceSettings
+
+Handler = Callable[[AsyncSession, CloudEvent[Any]], Awaitable[None]]
+HandlerRegistry = Mapping[type[EventData], Handler]
+
+log = get_logger(__name__)
+MAX_ERROR_HEADER = 2000
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        settings: BaseServiceSettings,
+        topics: list[str],
+        handlers: HandlerRegistry,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tables: InfrastructureTables,
+        producer: EventProducer,
+        group_id: str | None = None,
+        after_db_commit: Callable[[ConsumerRecord[bytes, bytes]], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._service = settings.service_name
+        self._topics = topics
+        self._handlers = handlers
+        self._sessionmaker = sessionmaker
+        self._tables = tables
+        self._producer = producer
+        self._group_id = group_id or settings.consumer_group
+        self._after_db_commit = after_db_commit
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._batch_lock = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def _kafka(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the consumer runner was not started")
+        return self._consumer
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._settings.consumer_max_batch,
+        )
+        await self._consumer.start()
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
+
+    async def stop(self) -> None:
+        """Stop fetching, let the batch in hand finish, commit its offsets, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(self._task), self._settings.shutdown_grace_seconds
+                )
+            except TimeoutError:
+                self._task.cancel()
+            except Exception:  # already logged by _run; stopping must go on
+                log.debug("consumer task had failed", group=self._group_id)
+        if self._consumer is not None:
+            await self._commit_pending()
+            try:
+                await self._consumer.stop()
+            except KafkaError as exc:  # the broker went first; the group expires us instead
+                log.warning("consumer did not leave its group cleanly", error=repr(exc))
+
+    async def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                batch = await self._kafka.getmany(timeout_ms=200)
+                async with self._batch_lock:
+                    for partition, records in batch.items():
+                        await self._process_partition(partition, records)
+                # Outside the lock: a commit may have to wait for a rebalance, whose revoke
+                # callback takes the lock.
+                await self._commit_pending()
+                await self._record_lag()
+        except Exception:
+            log.exception("consumer stopped on an unexpected error", group=self._group_id)
+            raise
+
+    async def _process_partition(
+        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        for record in records:
+            started = time.perf_counter()
+            outcome = await self._process(record)
+            metrics.CONSUMER_EVENTS.labels(self._service, record.topic, outcome).inc()
+            metrics.CONSUMER_PROCESSING.labels(self._service, record.topic).observe(
+                time.perf_counter() - started
+            )
+            self._pending[partition] = record.offset + 1
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+        try:
+            event = decode(record.headers, record.value)
+        except EnvelopeError as exc:
+            await self._dead_letter(record, exc, attempts=0)
+            return "deadlettered"
+        handler = self._handlers.get(type(event.data))
+        if handler is None:
+            return "ignored"
+        for attempt in range(1, self._settings.consumer_max_attempts + 1):
+            try:
+                outcome = await self._apply(event, handler)
+            except Exception as exc:
+                if attempt == self._settings.consumer_max_attempts:
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return "deadlettered"
+                metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
+                log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
+                            error=repr(exc))  # fmt: skip
+                await asyncio.sleep(
+                    self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
+                )
+            else:
+                if self._after_db_commit is not None:
+                    self._after_db_commit(record)
+                return outcome
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _apply(self, event: CloudEvent[Any], handler: Handler) -> str:
+        async with self._sessionmaker() as session, session.begin():
+            first_time = await claim_event(
+                session, self._tables.processed_events, consumer=self._group_id, event_id=event.id
+            )
+            if not first_time:
+                return "duplicate"
+            await handler(session, event)
+        return "handled"
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
+    ) -> None:
+        detail = "".join(traceback.format_exception_only(error)).strip()[:MAX_ERROR_HEADER]
+        headers = [
+            *record.headers,
+            ("dlq_error", detail.encode()),
+            ("dlq_topic", record.topic.encode()),
+            ("dlq_partition", str(record.partition).encode()),
+            ("dlq_offset", str(record.offset).encode()),
+            ("dlq_consumer_group", self._group_id.encode()),
+            ("dlq_attempts", str(attempts).encode()),
+            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        dead = KafkaRecord(key=record.key or b"", value=record.value or b"", headers=headers)
+        # Raises when the broker cannot take it: the offset then stays where it is.
+        await self._producer.send(self._settings.topic(topics.DEADLETTER), dead)
+        log.error("event dead-lettered", topic=record.topic, partition=record.partition,
+                  offset=record.offset, error=detail)  # fmt: skip
+
+    async def _commit_pending(self, only: set[TopicPartition] | None = None) -> None:
+        offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
+        if not offsets:
+            return
+        try:
+            await self._kafka.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # The group moved on; whoever owns the partition now re-reads from the last commit,
+            # and the claimed event ids make that harmless.
+            log.warning("offset commit failed", error=repr(exc), group=self._group_id)
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+    async def _record_lag(self) -> None:
+        for tp in self._kafka.assignment():
+            highwater = self._kafka.highwater(tp)
+            if highwater is None:
+                continue
+            position = await self._kafka.position(tp)
+            metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0)
+            )
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions go to another member, finish the batch in hand and commit it."""
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        async with self._runner._batch_lock:
+            await self._runner._commit_pending(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None

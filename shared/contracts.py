@@ -1,0 +1,270 @@
+"""The v1 event contracts: one frozen model per CloudEvents type, and the topic each travels on.
+
+A change that breaks old readers gets a new type with a new version suffix; `make schemas` exports
+the JSON Schema of every type to ``shared/schemas/``.
+"""
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from shared import topics
+from shared.events import EventData, fan_key, register
+
+Platform = Literal[
+    "wechat", "wecom", "weibo", "douyin", "messenger", "instagram", "whatsapp", "x", "telegram",
+    "line", "standard",
+]  # fmt: skip
+
+
+class MediaRef(EventData):
+    kind: Literal["image", "voice", "video", "file", "sticker", "location", "link"]
+    platform_media_id: str | None = None
+    url: str | None = None
+    mime_type: str | None = None
+
+
+class FanEvent(EventData):
+    """Something a fan did on a platform, towards one brand account."""
+
+    topic: ClassVar[str] = topics.EVENTS
+
+    platform: Platform
+    account: str = Field(min_length=1, description="the brand account on the platform")
+    user_id: str = Field(min_length=1, description="the fan's id on the platform")
+    platform_event_id: str | None = None
+    occurred_at: AwareDatetime
+    thread_ref: str | None = Field(default=None, description="conversation or thread reference")
+    follower_count: int | None = Field(default=None, ge=0)
+
+    @property
+    def fan_key(self) -> str:
+        return fan_key(self.platform, self.account, self.user_id)
+
+
+@register
+class MessageReceived(FanEvent):
+    event_type = "scrm.message.received.v1"
+
+    message_id: str
+    message_type: Literal[
+        "text", "image", "voice", "video", "location", "link", "file", "sticker", "event", "other"
+    ] = "text"
+    text: str | None = None
+    media: tuple[MediaRef, ...] = ()
+    language: str | None = None
+
+
+@register
+class CommentCreated(FanEvent):
+    event_type = "scrm.comment.created.v1"
+
+    comment_id: str
+    post_id: str | None = None
+    text: str | None = None
+    is_mention: bool = False
+
+
+@register
+class ReactionAdded(FanEvent):
+    event_type = "scrm.reaction.added.v1"
+
+    target_id: str
+    reaction: str
+
+
+@register
+class ContentShared(FanEvent):
+    event_type = "scrm.content.shared.v1"
+
+    content_id: str
+    reach: int | None = Field(default=None, ge=0)
+
+
+@register
+class FanFollowed(FanEvent):
+    event_type = "scrm.fan.followed.v1"
+
+
+@register
+class FanUnfollowed(FanEvent):
+    event_type = "scrm.fan.unfollowed.v1"
+
+
+@register
+class OrderPaid(FanEvent):
+    event_type = "scrm.order.paid.v1"
+
+    order_id: str
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    referral_code: str | None = None
+
+
+@register
+class OrderRefunded(FanEvent):
+    event_type = "scrm.order.refunded.v1"
+
+    order_id: str
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+
+
+@register
+class ReplyDelivered(FanEvent):
+    event_type = "scrm.reply.delivered.v1"
+
+    reply_id: str
+    platform_message_id: str | None = None
+
+
+@register
+class ReplyFailed(FanEvent):
+    event_type = "scrm.reply.failed.v1"
+
+    reply_id: str
+    status_code: int | None = None
+    error: str
+
+
+@register
+class ReplyRequested(EventData):
+    """An agent's answer, to be sent out through the platform's send API."""
+
+    event_type = "scrm.reply.requested.v1"
+    topic: ClassVar[str] = topics.REPLIES
+
+    reply_id: str
+    conversation_id: str
+    platform: Platform
+    account: str
+    user_id: str
+    text: str = Field(min_length=1)
+    in_reply_to: str | None = None
+    agent_id: str | None = None
+
+
+@register
+class ProfileUpdated(EventData):
+    event_type = "scrm.profile.updated.v1"
+    topic: ClassVar[str] = topics.PROFILES
+
+    fan_key: str
+    interaction_count: int = Field(ge=0)
+    first_seen_at: AwareDatetime
+    last_seen_at: AwareDatetime
+    tier: Literal["silent", "occasional", "frequent", "leader"] = "silent"
+    role: Literal["consumer", "kol", "employee"] = "consumer"
+    priority: int = Field(default=0, ge=0, le=100)
+    tags: tuple[str, ...] = ()
+
+
+SlaTarget = Literal["first_reply", "next_reply", "resolution"]
+
+
+class SlaEvent(EventData):
+    topic: ClassVar[str] = topics.SLA
+
+    conversation_id: str
+    fan_key: str
+    policy_id: str
+    target: SlaTarget
+    deadline: AwareDatetime
+
+
+@register
+class SlaWarning(SlaEvent):
+    event_type = "scrm.sla.warning.v1"
+
+
+@register
+class SlaBreached(SlaEvent):
+    event_type = "scrm.sla.breached.v1"
+
+
+@register
+class SlaMet(SlaEvent):
+    event_type = "scrm.sla.met.v1"
+
+    met_at: AwareDatetime
+
+
+class CouponEvent(EventData):
+    topic: ClassVar[str] = topics.COUPONS
+
+    campaign_id: str
+    fan_key: str
+
+
+@register
+class PacketIssued(CouponEvent):
+    event_type = "scrm.packet.issued.v1"
+
+    packet_id: str
+    order_id: str
+    total_cents: int = Field(ge=0)
+    shares: int = Field(ge=1)
+
+
+@register
+class ShareClaimed(CouponEvent):
+    event_type = "scrm.share.claimed.v1"
+
+    packet_id: str
+    coupon_code: str
+    amount_cents: int = Field(ge=0)
+    referrer_fan_key: str
+
+
+@register
+class CouponRedeemed(CouponEvent):
+    event_type = "scrm.coupon.redeemed.v1"
+
+    coupon_code: str
+    order_id: str
+    amount_cents: int = Field(ge=0)
+
+
+@register
+class CouponReversed(CouponEvent):
+    event_type = "scrm.coupon.reversed.v1"
+
+    coupon_code: str
+    order_id: str
+    amount_cents: int = Field(ge=0)
+
+
+@register
+class ReferralRewarded(CouponEvent):
+    event_type = "scrm.referral.rewarded.v1"
+
+    referred_fan_key: str
+    order_id: str
+    reward_cents: int = Field(ge=0)
+
+
+@register
+class IngestRejected(EventData):
+    """A webhook request ingest refused, kept (size-capped, secrets redacted) for inspection."""
+
+    event_type = "scrm.ingest.rejected.v1"
+    topic: ClassVar[str] = topics.INGEST_REJECTED
+
+    platform: str
+    account: str | None
+    reason: Literal[
+        "signature", "stale_timestamp", "malformed", "unknown_account", "too_large",
+        "unsupported",
+    ]  # fmt: skip
+    status_code: int
+    detail: str
+    received_at: AwareDatetime
+    request_headers: dict[str, str]
+    body_excerpt: str = Field(description="the first bytes of the body, as text")
+    body_size: int = Field(ge=0)
+
+
+def topic_of(data: EventData) -> str:
+    """The topic an event type travels on (a class attribute of the contract)."""
+    topic: str = getattr(type(data), "topic", topics.EVENTS)
+    return topic

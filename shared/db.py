@@ -1,0 +1,89 @@
+"""The database base: one schema per service, a constraint naming convention, and the two tables
+every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+@dataclass(frozen=True)
+class InfrastructureTables:
+    processed_events: Table
+    outbox: Table
+
+
+def service_metadata(schema: str) -> tuple[MetaData, InfrastructureTables]:
+    """The MetaData of one service's schema, holding the shared infrastructure tables."""
+    metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    processed = Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(200), primary_key=True),
+        Column("event_id", String(200), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    outbox = Table(
+        "outbox_messages",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("topic", String(255), nullable=False),
+        Column("key", LargeBinary, nullable=True),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+    return metadata, InfrastructureTables(processed_events=processed, outbox=outbox)
+
+
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def claim_event(session: AsyncSession, table: Table, *, consumer: str, event_id: str) -> bool:
+    """Record that `consumer` applies `event_id`; False when it already did (a redelivery).
+
+    Called inside the transaction that applies the event, so the record and the effect commit or
+    roll back together.
+    """
+    inserted = await session.execute(
+        insert(table)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    return inserted.first() is not None
+
+
+async def ping(session: AsyncSession) -> None:
+    await session.execute(select(1))

@@ -1,0 +1,36 @@
+"""Metrics shared by every service. Labels are bounded: service, topic, partition, outcome,
+route."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CONSUMER_EVENTS = Counter(
+    "scrm_consumer_events_total",
+    "Kafka records a consumer finished with, by outcome.",
+    ["service", "topic", "outcome"],
+)
+CONSUMER_PROCESSING = Histogram(
+    "scrm_consumer_processing_seconds",
+    "Time from taking a record to its DB commit.",
+    ["service", "topic"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+CONSUMER_LAG = Gauge(
+    "scrm_consumer_lag",
+    "Records between the consumer's position and the partition's high watermark.",
+    ["service", "topic", "partition"],
+)
+OUTBOX_PENDING = Gauge("scrm_outbox_pending", "Outbox rows not yet relayed to Kafka.", ["service"])
+OUTBOX_RELAYED = Counter(
+    "scrm_outbox_relayed_total", "Outbox rows relayed to Kafka.", ["service", "topic"]
+)
+HTTP_REQUESTS = Counter(
+    "scrm_http_requests_total",
+    "HTTP requests answered.",
+    ["service", "method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "scrm_http_request_duration_seconds",
+    "HTTP request duration.",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

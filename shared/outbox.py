@@ -1,0 +1,125 @@
+"""The transactional outbox: an event is written in the same transaction as the change it reports,
+then a relay publishes it and deletes the row. Several replicas may relay at once; ``SKIP LOCKED``
+gives each row to one of them."""
+
+import asyncio
+import contextlib
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.contracts import topic_of
+from shared.db import InfrastructureTables
+from shared.events import CloudEvent, KafkaRecord, encode
+from shared.kafka import EventProducer
+from shared.logging import get_logger
+from shared.settings import BaseServiceSettings
+
+log = get_logger(__name__)
+RELAY_BATCH = 500
+
+
+async def add_to_outbox(
+    session: AsyncSession, tables: InfrastructureTables, event: CloudEvent[Any], *, topic: str
+) -> None:
+    record = encode(event)
+    await session.execute(
+        tables.outbox.insert().values(
+            topic=topic,
+            key=record.key,
+            value=record.value,
+            headers=[[name, value.decode()] for name, value in record.headers],
+        )
+    )
+
+
+class Outbox:
+    """What a service's business code holds to publish: it knows the table and the topic prefix."""
+
+    def __init__(self, settings: BaseServiceSettings, tables: InfrastructureTables) -> None:
+        self._settings = settings
+        self._tables = tables
+
+    async def add(self, session: AsyncSession, event: CloudEvent[Any]) -> None:
+        topic = self._settings.topic(topic_of(event.data))
+        await add_to_outbox(session, self._tables, event, topic=topic)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        settings: BaseServiceSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tables: InfrastructureTables,
+        producer: EventProducer,
+    ) -> None:
+        self._settings = settings
+        self._sessionmaker = sessionmaker
+        self._table = tables.outbox
+        self._producer = producer
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Relay what is left (best effort), then stop."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+
+    async def relay_once(self) -> int:
+        async with self._sessionmaker() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(self._table)
+                    .order_by(self._table.c.id)
+                    .limit(RELAY_BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._producer.send_many([(row.topic, _record(row)) for row in rows])
+            await session.execute(
+                delete(self._table).where(self._table.c.id.in_([r.id for r in rows]))
+            )
+        for row in rows:
+            metrics.OUTBOX_RELAYED.labels(self._settings.service_name, row.topic).inc()
+        return len(rows)
+
+    async def pending(self) -> int:
+        async with self._sessionmaker() as session:
+            count = await session.scalar(select(func.count()).select_from(self._table))
+        return int(count or 0)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                relayed = await self.relay_once()
+                metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(await self.pending())
+            except Exception as exc:
+                log.warning("outbox relay failed; will retry", error=repr(exc))
+                relayed = 0
+            if relayed:
+                continue
+            if self._stopping.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.outbox_poll_seconds)
+
+
+def _record(row: Any) -> KafkaRecord:
+    return KafkaRecord(
+        key=row.key or b"",
+        value=row.value,
+        headers=[(name, value.encode()) for name, value in row.headers],
+    )

@@ -1,0 +1,131 @@
+"""The parts every service is built from, assembled and torn down in the right order.
+
+Start: engine, producer, outbox relay, consumers. Stop (after the HTTP server stopped taking
+requests): consumers drain and commit, the relay publishes what is left, the producer flushes,
+the engine closes.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.consumer import ConsumerRunner, HandlerRegistry
+from shared.db import InfrastructureTables, create_engine, create_sessionmaker, ping
+from shared.kafka import EventProducer
+from shared.logging import configure_logging, get_logger
+from shared.ops import HttpMetricsMiddleware, ReadinessCheck, ops_router
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import BaseServiceSettings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """The topics one consumer group reads and its handler registry."""
+
+    topics: list[str]
+    handlers: HandlerRegistry
+
+
+@dataclass
+class ServiceParts:
+    settings: BaseServiceSettings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    producer: EventProducer
+    outbox: Outbox
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+
+    def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
+        async def postgres() -> None:
+            async with self.sessionmaker() as session:
+                await ping(session)
+
+        async def background_tasks() -> None:
+            if not self.relay.healthy or not all(c.healthy for c in self.consumers):
+                raise RuntimeError("a consumer or the outbox relay has stopped")
+
+        return {"kafka": self.producer.check, "postgres": postgres, "workers": background_tasks}
+
+
+@asynccontextmanager
+async def service_parts(
+    settings: BaseServiceSettings,
+    tables: InfrastructureTables,
+    subscriptions: Callable[["ServiceParts"], list[Subscription]],
+) -> AsyncIterator[ServiceParts]:
+    engine = create_engine(settings.database_url.get_secret_value())
+    sessionmaker = create_sessionmaker(engine)
+    producer = EventProducer(settings)
+    await producer.start()
+    relay = OutboxRelay(
+        settings=settings, sessionmaker=sessionmaker, tables=tables, producer=producer
+    )
+    parts = ServiceParts(settings, engine, sessionmaker, producer, Outbox(settings, tables), relay)
+    try:
+        relay.start()
+        for subscription in subscriptions(parts):
+            runner = ConsumerRunner(
+                settings=settings,
+                topics=subscription.topics,
+                handlers=subscription.handlers,
+                sessionmaker=sessionmaker,
+                tables=tables,
+                producer=producer,
+            )
+            await runner.start()
+            parts.consumers.append(runner)
+        log.info("service started", port=settings.http_port)
+        yield parts
+    finally:
+        for runner in parts.consumers:
+            await _step("stop consumer", runner.stop())
+        await _step("stop outbox relay", relay.stop())
+        await _step("flush producer", producer.stop())
+        await _step("close database pool", engine.dispose())
+        log.info("service stopped")
+
+
+async def _step(what: str, shutdown: Awaitable[None]) -> None:
+    """One shutdown step; a failure is logged and the next step still runs."""
+    try:
+        await shutdown
+    except Exception:
+        log.exception("shutdown step failed", step=what)
+
+
+def base_app(
+    settings: BaseServiceSettings, *, title: str, lifespan: Callable[[FastAPI], object]
+) -> FastAPI:
+    """A FastAPI app with logging, HTTP metrics and the ops endpoints; routers are added after."""
+    configure_logging(
+        service=settings.service_name, level=settings.log_level, json=settings.log_json
+    )
+    app = FastAPI(title=title, lifespan=lifespan)  # type: ignore[arg-type]
+    app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
+    app.include_router(ops_router(lambda: _checks(app)))
+    return app
+
+
+def _checks(app: FastAPI) -> Mapping[str, ReadinessCheck]:
+    parts: ServiceParts | None = getattr(app.state, "parts", None)
+    return parts.readiness_checks() if parts is not None else {}
+
+
+def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
+    """Run one service's app until SIGINT/SIGTERM, then shut down gracefully."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+    )

@@ -1,0 +1,73 @@
+"""The settings base every service extends.
+
+Each service reads its own prefix (``INGEST_DATABASE_URL``) first and the shared ``SCRM_`` prefix
+(``SCRM_DATABASE_URL``) second, so one pair of variables points the whole system at a Kafka and a
+PostgreSQL while any service can still be pointed elsewhere on its own.
+"""
+
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SHARED_ENV_PREFIX = "SCRM_"
+
+
+class KafkaSettings(BaseSettings):
+    """What a process needs to reach the broker; also used alone by `python -m shared.topics`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "scrm"
+
+    kafka_bootstrap_servers: str
+    kafka_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer; switch off for brokers without InitProducerId.",
+    )
+    topic_prefix: str = ""
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    produce_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    def topic(self, name: str) -> str:
+        """The real name of one of `shared.topics`' topics, with this deployment's prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared_env = EnvSettingsSource(settings_cls, env_prefix=SHARED_ENV_PREFIX)
+        return init_settings, env_settings, shared_env, dotenv_settings, file_secret_settings
+
+
+class BaseServiceSettings(KafkaSettings):
+    database_url: SecretStr = Field(
+        description="postgresql+asyncpg://user:password@host:port/database"
+    )
+
+    consumer_max_attempts: int = Field(default=4, ge=1)
+    consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    consumer_max_batch: int = Field(default=200, ge=1)
+    outbox_poll_seconds: float = Field(default=0.2, gt=0)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    shutdown_grace_seconds: float = Field(default=15.0, gt=0)
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}scrm-{self.service_name}"

@@ -1,0 +1,1 @@
+"""Local runtime helpers: real backing services for tests and benchmarks, without Docker."""

@@ -1,0 +1,195 @@
+"""``make run``: the whole system on one machine, no Docker and no JVM.
+
+Starts PostgreSQL and a Kafka-protocol broker from wheels, migrates every service, creates the
+topics, starts the four services as their own processes with prefixed logs, prints the URLs and
+waits. Ctrl-C (SIGINT) or SIGTERM stops the services first (they drain and commit), then the
+broker and the database; nothing is left running.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import asyncpg
+
+from shared.migrate import SERVICES, upgrade
+from shared.topics import ensure_topics
+from stack.embedded import EmbeddedBroker, EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "scrm"
+DEMO_ACCOUNT = "demo-shop"
+DEFAULT_PORTS = {"ingest": 8001, "scoring": 8002, "responder": 8003, "coupons": 8004}
+COLOURS = {"ingest": 36, "scoring": 32, "responder": 35, "coupons": 33}
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def say(message: str) -> None:
+    sys.stdout.write(f"[stack] {message}\n")
+    sys.stdout.flush()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--port-offset", type=int, default=0, help="added to 8001-8004")
+    parser.add_argument("--postgres-port", type=int, default=55432)
+    parser.add_argument("--kafka-port", type=int, default=59092)
+    return parser.parse_args(argv)
+
+
+def accounts_file(data_dir: Path) -> Path:
+    """A demo brand account with a secret made on first run (make smoke signs with it)."""
+    path = data_dir / "accounts.json"
+    if not path.exists():
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        account = {"platform": "standard", "account_id": DEMO_ACCOUNT, "secret": secret}
+        path.write_text(json.dumps({"accounts": [account]}, indent=2) + "\n")
+        path.chmod(0o600)
+    return path
+
+
+async def prepare(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
+    admin = await asyncpg.connect(postgres.url(driver="postgresql"))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await admin.close()
+    url = postgres.url(DATABASE)
+    await asyncio.to_thread(upgrade, url)
+    await ensure_topics(broker.bootstrap_servers)
+    return url
+
+
+def start_service(name: str, port: int, env: dict[str, str]) -> Service:
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", f"services.{name}"],
+        cwd=ROOT,
+        env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
+    )
+    threading.Thread(target=_relay_output, args=(name, process.stdout), daemon=True).start()
+    return Service(name, port, process)
+
+
+def _relay_output(name: str, stream: IO[bytes] | None) -> None:
+    prefix = f"\033[{COLOURS[name]}m{name:>9} |\033[0m " if sys.stdout.isatty() else f"{name} | "
+    for line in iter(stream.readline if stream else (lambda: b""), b""):
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def wait_ready(services: list[Service], stop: threading.Event, deadline_seconds: float) -> bool:
+    deadline = time.monotonic() + deadline_seconds
+    pending = list(services)
+    while pending and time.monotonic() < deadline and not stop.is_set():
+        for service in list(pending):
+            if service.process.poll() is not None:
+                say(f"{service.name} exited with {service.process.returncode}")
+                return False
+            if _ready(service):
+                pending.remove(service)
+        time.sleep(0.2)
+    return not pending
+
+
+def _ready(service: Service) -> bool:
+    try:
+        with urllib.request.urlopen(f"{service.url}/readyz", timeout=2) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def stop_services(services: list[Service], grace_seconds: float = 25) -> None:
+    for service in services:
+        if service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for service in services:
+        try:
+            service.process.wait(max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            say(f"{service.name} did not stop in time; killing it")
+            service.process.kill()
+            service.process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    postgres = EmbeddedPostgres(data_dir / "postgres", port=args.postgres_port)
+    broker = EmbeddedBroker(data_dir / "broker.log", port=args.kafka_port)
+    services: list[Service] = []
+    try:
+        say(f"PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.data_dir}")
+        postgres.start()
+        say(f"Kafka-protocol broker (Tansu, in memory) on {broker.bootstrap_servers}")
+        broker.start()
+        database_url = asyncio.run(prepare(postgres, broker))
+        say("migrations applied, topics created")
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "SCRM_DATABASE_URL": database_url,
+            "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
+            "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
+        }
+        services = [
+            start_service(name, DEFAULT_PORTS[name] + args.port_offset, env) for name in SERVICES
+        ]
+        if not wait_ready(services, stop, deadline_seconds=90):
+            say("the services did not all become ready; stopping")
+            return 0 if stop.is_set() else 1
+        say("all four services are ready:")
+        for service in services:
+            say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
+        say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
+        say("Ctrl-C stops everything")
+        while not stop.wait(0.5):
+            crashed = [s for s in services if s.process.poll() is not None]
+            if crashed:
+                say(f"{crashed[0].name} exited with {crashed[0].process.returncode}; stopping")
+                return 1
+        return 0
+    finally:
+        say("stopping services (drain, commit, close)")
+        stop_services(services)
+        broker.stop()
+        postgres.stop()
+        say("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
