@@ -78,9 +78,12 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.consumer_max_batch,
+            session_timeout_ms=self._settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 4,
         )
-        await self._consumer.start()
+        # Subscribing before start joins the group at start; after it, at the next metadata refresh.
         self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
 
     async def stop(self) -> None:

@@ -26,7 +26,9 @@ def ops_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        results = {name: await _run_check(check) for name, check in checks().items()}
+        named = checks()
+        outcomes = await asyncio.gather(*(_run_check(check) for check in named.values()))
+        results = dict(zip(named, outcomes, strict=True))
         ready = bool(results) and all(value == "ok" for value in results.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": results},

@@ -60,6 +60,9 @@ class BaseServiceSettings(KafkaSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_max_batch: int = Field(default=200, ge=1)
+    consumer_session_timeout_ms: int = Field(
+        default=10_000, ge=1000, description="also how long a group join may wait for members"
+    )
     outbox_poll_seconds: float = Field(default=0.2, gt=0)
 
     http_host: str = "127.0.0.1"

@@ -340,6 +340,7 @@ def server_properties(port: int, controller_port: int) -> str:
         "auto.create.topics.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
         "offsets.topic.num.partitions": "1",
+        "group.min.session.timeout.ms": "1000",
         "offsets.topic.replication.factor": "1",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",

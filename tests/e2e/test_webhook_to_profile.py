@@ -1,0 +1,111 @@
+"""A signed webhook in; its effects out in every service that consumes it."""
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from services.ingest.config import IngestSettings
+from shared.events import decode
+from shared.topics import PROFILES
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import ACCOUNT
+from tests.helpers import eventually, message_payload, metric_value, read_topic, signed_webhook
+
+pytestmark = pytest.mark.e2e
+WEBHOOK = f"/v1/webhooks/standard/{ACCOUNT}"
+
+
+async def interaction_count(scoring: httpx.AsyncClient, fan: str) -> int | None:
+    response = await scoring.get(f"/v1/fans/{fan}")
+    return response.json()["interaction_count"] if response.status_code == 200 else None
+
+
+class TestSignedWebhookUpdatesTheProfile:
+    async def test_a_signed_message_creates_the_fan_profile(
+        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient
+    ) -> None:
+        body, headers = signed_webhook(message_payload("u1", "m1"))
+        accepted = await ingest.post(WEBHOOK, content=body, headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["status"] == "accepted"
+        fan = f"standard:{ACCOUNT}:u1"
+        assert await eventually(lambda: interaction_count(scoring, fan)) == 1
+
+    async def test_the_same_webhook_delivered_again_changes_nothing(
+        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient
+    ) -> None:
+        fan = f"standard:{ACCOUNT}:u2"
+        body, headers = signed_webhook(message_payload("u2", "m-once"))
+        first = await ingest.post(WEBHOOK, content=body, headers=headers)
+        await eventually(lambda: interaction_count(scoring, fan))
+        again = await ingest.post(WEBHOOK, content=body, headers=headers)
+        assert again.json()["event_id"] == first.json()["event_id"]
+
+        async def duplicate_seen() -> bool:
+            return await metric_value(scoring, "scrm_consumer_events_total",
+                                      service="scoring", outcome="duplicate") >= 1  # fmt: skip
+
+        await eventually(duplicate_seen)
+        assert await interaction_count(scoring, fan) == 1
+
+    async def test_a_retry_with_a_new_delivery_id_but_the_same_message_is_one_event(
+        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient
+    ) -> None:
+        payload = message_payload("u3", "m-retried")
+        first = await ingest.post(WEBHOOK, content=(s := signed_webhook(payload))[0], headers=s[1])
+        second = await ingest.post(WEBHOOK, content=(s := signed_webhook(payload))[0], headers=s[1])
+        assert first.json()["event_id"] == second.json()["event_id"]
+
+    async def test_a_new_fan_is_announced_on_the_profiles_topic_through_the_outbox(
+        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient,
+        infrastructure: Infrastructure, ingest_settings: IngestSettings,
+    ) -> None:  # fmt: skip
+        body, headers = signed_webhook(message_payload("u4", "m4"))
+        await ingest.post(WEBHOOK, content=body, headers=headers)
+        records = await read_topic(
+            infrastructure.bootstrap_servers, ingest_settings.topic(PROFILES), expect=1
+        )
+        assert len(records) == 1
+        assert records[0].key == f"standard:{ACCOUNT}:u4".encode()
+        profile = decode(records[0].headers, records[0].value)
+        assert profile.type == "scrm.profile.updated.v1"
+        assert profile.data.interaction_count == 1
+
+
+class TestOtherConsumers:
+    async def test_responder_opens_a_conversation_for_a_message(
+        self, ingest: httpx.AsyncClient, responder: httpx.AsyncClient
+    ) -> None:
+        body, headers = signed_webhook(message_payload("u5", "m5", "where is my order?"))
+        await ingest.post(WEBHOOK, content=body, headers=headers)
+
+        async def conversations() -> list[dict[str, object]]:
+            listing: list[dict[str, object]] = (await responder.get("/v1/conversations")).json()
+            return listing
+
+        opened = await eventually(conversations)
+        assert opened[0]["fan_key"] == f"standard:{ACCOUNT}:u5"
+        assert opened[0]["unanswered_count"] == 1
+
+    async def test_coupons_records_a_paid_then_refunded_order(
+        self, ingest: httpx.AsyncClient, coupons: httpx.AsyncClient
+    ) -> None:
+        order = {"order_id": f"o-{uuid.uuid4().hex[:6]}", "user_id": "u6",
+                 "amount_cents": 12_900, "currency": "cny"}  # fmt: skip
+        now = datetime.now(UTC).isoformat()
+        for kind in ("order.paid", "order.refunded"):
+            body, headers = signed_webhook({"type": kind, "timestamp": now, "data": order})
+            assert (await ingest.post(WEBHOOK, content=body, headers=headers)).status_code == 200
+        url = f"/v1/accounts/{ACCOUNT}/orders/{order['order_id']}"
+
+        async def refunded() -> dict[str, object] | None:
+            response = await coupons.get(url)
+            found = response.json() if response.status_code == 200 else None
+            return found if found and found["status"] == "refunded" else None
+
+        recorded = await eventually(refunded)
+        assert recorded is not None
+        assert recorded["amount_cents"] == 12_900
+        assert recorded["currency"] == "CNY"

@@ -1,0 +1,114 @@
+"""Helpers the tests share: waiting with a deadline, running an app, reading a topic, signing."""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.ingest.platforms.standard import standard_webhook_signature
+
+T = TypeVar("T")
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, within: float = 20.0, interval: float = 0.05
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with the last value at the deadline."""
+    deadline = time.monotonic() + within
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s (last value: {last!r})")
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan (consumers, relay, producer) running, and an HTTP client to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def read_topic(
+    bootstrap_servers: str, topic: str, *, expect: int, within: float = 20.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning until `expect` records arrived (or the deadline passed)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = await eventually(lambda: _partitions(consumer, topic))
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        deadline = time.monotonic() + within
+        while len(records) < expect and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
+
+
+async def metric_value(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    """The sum of a metric's samples matching `labels`, read from the app's /metrics."""
+    text = (await client.get("/metrics")).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def signed_webhook(
+    payload: dict[str, Any], *, secret: str = SECRET, timestamp: int | None = None,
+    msg_id: str | None = None,
+) -> tuple[bytes, dict[str, str]]:  # fmt: skip
+    body = json.dumps(payload).encode()
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return body, {
+        "webhook-id": msg_id,
+        "webhook-timestamp": ts,
+        "webhook-signature": standard_webhook_signature(secret, msg_id, ts, body),
+        "content-type": "application/json",
+    }
+
+
+def message_payload(user_id: str, message_id: str, text: str = "hello") -> dict[str, Any]:
+    return {
+        "type": "message.received",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": {"message_id": message_id, "user_id": user_id, "text": text},
+    }
+
+
+def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers:
+        if key == name:
+            return bytes(value).decode()
+    return None

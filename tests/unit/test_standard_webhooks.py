@@ -1,0 +1,89 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.ingest.domain import VerificationError, redact_headers
+from services.ingest.platforms.standard import (
+    standard_webhook_signature,
+    verify_standard_webhook,
+)
+
+# The Standard Webhooks specification's published test vector.
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+TIMESTAMP = "1614265330"
+BODY = b'{"test": 2432232314}'
+SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+SIGNED_AT = datetime.fromtimestamp(int(TIMESTAMP), UTC)
+TOLERANCE = timedelta(minutes=5)
+
+
+def headers(signature: str = SIGNATURE, timestamp: str = TIMESTAMP) -> dict[str, str]:
+    return {"webhook-id": MSG_ID, "webhook-timestamp": timestamp, "webhook-signature": signature}
+
+
+def verify(hdrs: dict[str, str], body: bytes = BODY, now: datetime = SIGNED_AT) -> str:
+    return verify_standard_webhook(
+        secret=SECRET, headers=hdrs, body=body, now=now, tolerance=TOLERANCE
+    )
+
+
+class TestStandardWebhookSignature:
+    def test_reproduces_the_published_test_vector(self) -> None:
+        assert standard_webhook_signature(SECRET, MSG_ID, TIMESTAMP, BODY) == SIGNATURE
+
+    def test_accepts_the_published_test_vector_and_returns_the_message_id(self) -> None:
+        assert verify(headers()) == MSG_ID
+
+    def test_accepts_when_any_of_several_signatures_matches(self) -> None:
+        rotated = f"v1,bm90LXRoZS1yaWdodC1vbmU= {SIGNATURE}"
+        assert verify(headers(signature=rotated)) == MSG_ID
+
+    @pytest.mark.parametrize(
+        "body",
+        [BODY + b" ", b'{"test":2432232314}', b'{"test": 2432232315}', b""],
+        ids=["trailing-space", "reserialised", "changed", "empty"],
+    )
+    def test_refuses_a_body_that_is_not_byte_for_byte_the_signed_one(self, body: bytes) -> None:
+        with pytest.raises(VerificationError) as refused:
+            verify(headers(), body=body)
+        assert refused.value.reason == "signature"
+
+    def test_refuses_a_timestamp_outside_the_tolerance(self) -> None:
+        with pytest.raises(VerificationError) as refused:
+            verify(headers(), now=SIGNED_AT + TOLERANCE + timedelta(seconds=1))
+        assert refused.value.reason == "stale_timestamp"
+
+    def test_refuses_a_timestamp_from_the_future_too(self) -> None:
+        with pytest.raises(VerificationError):
+            verify(headers(), now=SIGNED_AT - TOLERANCE - timedelta(seconds=1))
+
+    @pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+    def test_refuses_a_request_without_a_required_header(self, missing: str) -> None:
+        hdrs = headers()
+        del hdrs[missing]
+        with pytest.raises(VerificationError):
+            verify(hdrs)
+
+    def test_refuses_a_non_numeric_timestamp(self) -> None:
+        with pytest.raises(VerificationError):
+            verify(headers(timestamp="yesterday"))
+
+    def test_refuses_a_signature_made_with_another_secret(self) -> None:
+        other = standard_webhook_signature(
+            "whsec_c2VjcmV0LW9mLWFub3RoZXItc2hvcA==", MSG_ID, TIMESTAMP, BODY
+        )
+        with pytest.raises(VerificationError):
+            verify(headers(signature=other))
+
+
+class TestRedaction:
+    def test_signature_and_credentials_headers_are_redacted(self) -> None:
+        redacted = redact_headers(
+            {"Webhook-Signature": "v1,abc", "Authorization": "Bearer x", "user-agent": "shop/1"}
+        )
+        assert redacted == {
+            "Webhook-Signature": "[redacted]",
+            "Authorization": "[redacted]",
+            "user-agent": "shop/1",
+        }
