@@ -45,7 +45,7 @@ test-kafka: venv ## Run the integration and end-to-end tests against Apache Kafk
 	bootstrap=$$($(PY) -m stack.apache_kafka up | sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p'); \
 	trap '$(PY) -m stack.apache_kafka down' EXIT; \
 	echo "broker: $$($(PY) -m stack.apache_kafka version) at $$bootstrap"; \
-	KAFKA_BOOTSTRAP_SERVERS=$$bootstrap SCRM_TEST_KAFKA_IDEMPOTENCE=true \
+	KAFKA_BOOTSTRAP_SERVERS=$$bootstrap SCRM_TEST_KAFKA_IDEMPOTENCE=true SCRM_TEST_SESSION_TIMEOUT_MS=2000 \
 		$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check) and mypy --strict

@@ -31,6 +31,7 @@ HandlerRegistry = Mapping[type[EventData], Handler]
 
 log = get_logger(__name__)
 MAX_ERROR_HEADER = 2000
+OUTCOMES = ("handled", "duplicate", "ignored", "retried", "deadlettered")
 
 
 class ConsumerRunner:
@@ -72,6 +73,9 @@ class ConsumerRunner:
         return self._consumer
 
     async def start(self) -> None:
+        for topic in self._topics:  # every series exists from the start, so rate() sees the first
+            for outcome in OUTCOMES:
+                metrics.CONSUMER_EVENTS.labels(self._service, topic, outcome)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self._group_id,

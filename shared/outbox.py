@@ -103,18 +103,25 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
-            try:
-                relayed = await self.relay_once()
-                metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(await self.pending())
-            except Exception as exc:
-                log.warning("outbox relay failed; will retry", error=repr(exc))
-                relayed = 0
+            # Read before the pass: the last pass must begin after stop() was asked for, or a
+            # row committed during an earlier pass would be left behind.
+            stopping = self._stopping.is_set()
+            relayed = await self._relay_pass()
             if relayed:
                 continue
-            if self._stopping.is_set():
+            if stopping:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._settings.outbox_poll_seconds)
+
+    async def _relay_pass(self) -> int:
+        try:
+            relayed = await self.relay_once()
+            metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(await self.pending())
+        except Exception as exc:
+            log.warning("outbox relay failed; will retry", error=repr(exc))
+            return 0
+        return relayed
 
 
 def _record(row: Any) -> KafkaRecord:

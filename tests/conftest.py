@@ -55,40 +55,59 @@ def _docker_answers() -> bool:
     return subprocess.run([docker, "info"], capture_output=True, check=False).returncode == 0  # noqa: S603
 
 
-def _containers(stack: ExitStack) -> tuple[str, str]:
+def _containers(stack: ExitStack, *, kafka: bool, postgres: bool) -> tuple[str | None, str | None]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
-    postgres = stack.enter_context(PostgresContainer("postgres:17", driver="asyncpg"))
-    return kafka.get_bootstrap_server(), postgres.get_connection_url()
+    bootstrap = url = None
+    if kafka:
+        container = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())
+        bootstrap = container.get_bootstrap_server()
+    if postgres:
+        database = stack.enter_context(PostgresContainer("postgres:17", driver="asyncpg"))
+        url = database.get_connection_url()
+    return bootstrap, url
 
 
-def _embedded(stack: ExitStack, folder: Path) -> tuple[str, str]:
-    postgres = EmbeddedPostgres(folder / "postgres").start()
-    stack.callback(postgres.stop)
-    broker = EmbeddedBroker(folder / "broker.log").start()
-    stack.callback(broker.stop)
-    return broker.bootstrap_servers, postgres.url()
+def _embedded(
+    stack: ExitStack, folder: Path, *, kafka: bool, postgres: bool
+) -> tuple[str | None, str | None]:
+    bootstrap = url = None
+    if postgres:
+        server = EmbeddedPostgres(folder / "postgres").start()
+        stack.callback(server.stop)
+        url = server.url()
+    if kafka:
+        broker = EmbeddedBroker(folder / "broker.log").start()
+        stack.callback(broker.stop)
+        bootstrap = broker.bootstrap_servers
+    return bootstrap, url
 
 
 @pytest.fixture(scope="session")
 def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    """External parts where named; the missing ones from testcontainers or embedded."""
     with ExitStack() as stack:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         server_url = os.environ.get("DATABASE_URL")
+        missing = {"kafka": not bootstrap, "postgres": not server_url}
         kind = "external"
-        if not (bootstrap and server_url):
+        if any(missing.values()):
             if os.environ.get("SCRM_TEST_CONTAINERS") == "1" and _docker_answers():
-                kind, (c_bootstrap, c_url) = "testcontainers", _containers(stack)
+                kind, started = "testcontainers", _containers(stack, **missing)
             else:
                 folder = tmp_path_factory.mktemp("embedded")
-                kind, (c_bootstrap, c_url) = "embedded", _embedded(stack, folder)
-            bootstrap, server_url = bootstrap or c_bootstrap, server_url or c_url
+                kind, started = "embedded", _embedded(stack, folder, **missing)
+            bootstrap, server_url = bootstrap or started[0], server_url or started[1]
+        assert bootstrap
+        assert server_url
         idempotence = os.environ.get("SCRM_TEST_KAFKA_IDEMPOTENCE", "") == "true" or (
-            kind == "testcontainers"
+            kind == "testcontainers" and missing["kafka"]
         )
-        session_timeout_ms = 6000 if kind == "testcontainers" else 2000
+        # Brokers refuse sessions under group.min.session.timeout.ms (6 s by default); the
+        # embedded one and the one `make kafka-up` starts allow short ones, so groups form fast.
+        default_timeout = "2000" if kind == "embedded" and missing["kafka"] else "6000"
+        session_timeout_ms = int(os.environ.get("SCRM_TEST_SESSION_TIMEOUT_MS", default_timeout))
         infra = Infrastructure(kind, bootstrap, server_url, idempotence, session_timeout_ms)
         asyncio.run(_create_template(infra))
         yield infra
