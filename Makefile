@@ -7,6 +7,8 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The platform's certificate store, so a corporate or egress CA installed there is trusted.
+export UV_SYSTEM_CERTS := 1
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
