@@ -252,10 +252,11 @@ class IngestRejected(EventData):
 
     platform: str
     account: str | None
-    reason: Literal[
-        "signature", "stale_timestamp", "malformed", "unknown_account", "too_large",
+    reason: str = Field(
+        max_length=40,
+        description="signature, stale_timestamp, malformed, unknown_account, too_large, "
         "unsupported",
-    ]  # fmt: skip
+    )
     status_code: int
     detail: str
     received_at: AwareDatetime

@@ -117,16 +117,12 @@ async def run(stack: Stack, account: str, secret: str) -> None:
     await eventually(conversation_open, "responder opens a conversation for the fan")
     check(True, "responder has an open conversation for the fan")
 
-    counter = "scrm_consumer_events_total"
-    duplicates_before = await stack.metric("scoring", counter, outcome="duplicate")
+    counter = "scrm_ingest_webhooks_total"
+    duplicates_before = await stack.metric("ingest", counter, outcome="duplicate")
     replay = await client.post(webhook, content=body, headers=headers)
     check(replay.status_code == 200, "the same webhook delivered again is acknowledged")
-
-    async def duplicate_seen() -> bool:
-        seen = await stack.metric("scoring", counter, outcome="duplicate")
-        return seen > duplicates_before
-
-    await eventually(duplicate_seen, "scoring sees the redelivery as a duplicate")
+    duplicates_after = await stack.metric("ingest", counter, outcome="duplicate")
+    check(duplicates_after == duplicates_before + 1, "ingest recognised it and produced nothing")
     check(await profile_count() == 1, "the redelivery changed nothing (interaction_count still 1)")
 
     tampered = await client.post(webhook, content=body + b" ", headers=headers)

@@ -1,11 +1,13 @@
-"""Webhook endpoints: parse the request, call the intake, map outcomes to status codes."""
+"""Webhook endpoints: read the request, call the intake, map outcomes to status codes."""
 
-from fastapi import APIRouter, Request
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.ingest import metrics
-from services.ingest.platforms import standard
-from services.ingest.schemas import Accepted, Problem
+from services.ingest.platforms.base import InboundRequest
+from services.ingest.schemas import Problem
 from services.ingest.service import Rejected, WebhookIntake
 from shared.kafka import BrokerUnavailable
 
@@ -15,30 +17,42 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/standard/{account_id}", response_model=Accepted, responses=PROBLEMS)
-async def receive_standard_webhook(account_id: str, request: Request) -> JSONResponse:
+@router.api_route(
+    "/{platform}/{account_id}", methods=["GET", "POST"], responses=PROBLEMS,
+    summary="A platform's webhook: GET for its URL verification, POST for its pushes",
+)  # fmt: skip
+async def receive_webhook(platform: str, account_id: str, request: Request) -> Response:
     intake: WebhookIntake = request.app.state.intake
-    headers = {name.lower(): value for name, value in request.headers.items()}
-    body = b""
+    inbound = InboundRequest(
+        method=request.method, query=dict(request.query_params),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=b"", received_at=datetime.now(UTC),
+    )  # fmt: skip
     try:
-        body = await _read_body(request, limit=request.app.state.max_body_bytes)
-        event_id = await intake.receive_standard(account_id, headers, body)
+        inbound = _with_body(inbound, await _read_body(request, request.app.state.max_body_bytes))
+        answer = await intake.receive(platform, account_id, inbound)
     except Rejected as rejected:
-        metrics.WEBHOOKS.labels(standard.PLATFORM, f"rejected_{rejected.reason}").inc()
         await intake.record_rejection(
-            rejected, platform=standard.PLATFORM, account=account_id, headers=headers, body=body
+            rejected, platform=platform, account=account_id, request=inbound
         )
         problem = Problem(detail=rejected.detail, reason=rejected.reason)
         return JSONResponse(problem.model_dump(), status_code=rejected.status_code)
     except BrokerUnavailable:
-        metrics.WEBHOOKS.labels(standard.PLATFORM, "broker_unavailable").inc()
+        label = platform if intake.knows_platform(platform) else "other"
+        metrics.WEBHOOKS.labels(label, "broker_unavailable").inc()
         problem = Problem(detail="the event store is unavailable; retry", reason="unavailable")
         return JSONResponse(problem.model_dump(), status_code=503, headers={"Retry-After": "5"})
-    metrics.WEBHOOKS.labels(standard.PLATFORM, "accepted").inc()
-    return JSONResponse(Accepted(event_id=event_id).model_dump())
+    return Response(
+        answer.body, status_code=answer.status_code, media_type=answer.media_type,
+        headers=dict(answer.headers),
+    )  # fmt: skip
 
 
-async def _read_body(request: Request, *, limit: int) -> bytes:
+def _with_body(request: InboundRequest, body: bytes) -> InboundRequest:
+    return InboundRequest(request.method, request.query, request.headers, body, request.received_at)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     """The exact raw bytes (signatures are over them), refusing more than `limit`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

@@ -9,6 +9,7 @@ from services.ingest import api
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
 from services.ingest.models import infrastructure
+from services.ingest.platforms import build_adapters
 from services.ingest.service import WebhookIntake
 from shared.logging import get_logger
 from shared.service import ServiceParts, Subscription, base_app, service_parts
@@ -22,11 +23,14 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        accounts = AccountDirectory.from_file(settings.accounts_file)
-        log.info("brand accounts loaded", count=len(accounts))
+        adapters = build_adapters(settings)
+        accounts = AccountDirectory.from_file(settings.accounts_file, adapters)
+        log.info("brand accounts loaded", count=len(accounts), platforms=sorted(adapters))
         async with service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
-            app.state.intake = WebhookIntake(settings, accounts, parts.producer)
+            app.state.intake = WebhookIntake(
+                settings, adapters, accounts, parts.producer, parts.sessionmaker
+            )
             app.state.max_body_bytes = settings.max_body_bytes
             yield
 

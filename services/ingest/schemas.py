@@ -47,11 +47,6 @@ StandardWebhook = Annotated[
 ]
 
 
-class Accepted(BaseModel):
-    status: Literal["accepted"] = "accepted"
-    event_id: str
-
-
 class Problem(BaseModel):
     detail: str
     reason: str

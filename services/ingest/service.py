@@ -1,17 +1,25 @@
-"""The intake: verify, parse, normalise, produce — and record what is refused."""
+"""The intake, the same for every platform: find the account, let its adapter verify and
+normalise, drop what was already received, produce (``acks=all``), then answer as the platform
+expects. Refusals are recorded on ``scrm.ingest.rejected.v1``."""
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.ingest import metrics
+from services.ingest import metrics, repository
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
-from services.ingest.domain import VerificationError, redact_headers
-from services.ingest.platforms import standard
+from services.ingest.domain import redact_headers, redact_query
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAdapter,
+    PlatformAnswer,
+    VerificationError,
+)
 from shared.contracts import IngestRejected
 from shared.events import CloudEvent
 from shared.kafka import BrokerUnavailable, EventProducer
@@ -32,53 +40,85 @@ class WebhookIntake:
     def __init__(
         self,
         settings: IngestSettings,
+        adapters: Mapping[str, PlatformAdapter[Any]],
         accounts: AccountDirectory,
         producer: EventProducer,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sessionmaker: async_sessionmaker[AsyncSession],
     ) -> None:
         self._settings = settings
+        self._adapters = adapters
         self._accounts = accounts
         self._producer = producer
-        self._clock = clock
+        self._sessionmaker = sessionmaker
 
-    async def receive_standard(
-        self, account_id: str, headers: Mapping[str, str], body: bytes
-    ) -> str:
-        """Returns the event id once Kafka has the event; raises Rejected or BrokerUnavailable."""
-        account = self._accounts.find(standard.PLATFORM, account_id)
+    def knows_platform(self, platform: str) -> bool:
+        return platform in self._adapters
+
+    async def receive(
+        self, platform: str, account_id: str, request: InboundRequest
+    ) -> PlatformAnswer:
+        """Raises Rejected (4xx) or BrokerUnavailable (503); never anything else by design."""
+        adapter = self._adapters.get(platform)
+        if adapter is None:
+            raise Rejected(404, "unsupported", f"no platform {platform!r}")
+        account = self._accounts.find(platform, account_id)
         if account is None:
-            raise Rejected(404, "unknown_account", f"no {standard.PLATFORM} account {account_id}")
-        tolerance = timedelta(seconds=self._settings.webhook_tolerance_seconds)
+            raise Rejected(404, "unknown_account", f"no {platform} account {account_id!r}")
         try:
-            standard.verify_standard_webhook(
-                secret=account.secret.get_secret_value(), headers=headers, body=body,
-                now=self._clock(), tolerance=tolerance,
-            )  # fmt: skip
+            if request.method == "GET":
+                metrics.WEBHOOKS.labels(platform, "handshake").inc()
+                return adapter.handshake(account, request)
+            adapter.verify(account, request)
         except VerificationError as exc:
-            raise Rejected(401, exc.reason, str(exc)) from exc
+            status = 400 if exc.reason == "unsupported" else 401
+            raise Rejected(status, exc.reason, str(exc)) from exc
         try:
-            payload = standard.parse(body)
-        except ValidationError as exc:
-            raise Rejected(400, "malformed", _summary(exc)) from exc
-        event = standard.normalise(payload, account=account_id)
-        started = time.perf_counter()
-        await self._producer.publish(event)
-        metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        return event.id
+            events = adapter.normalise(account, request)
+        except MalformedPayload as exc:
+            raise Rejected(400, "malformed", str(exc)[:1000]) from exc
+        await self._produce_new(platform, account_id, events)
+        return adapter.acknowledge(account, request, events)
+
+    async def _produce_new(
+        self, platform: str, account_id: str, events: Sequence[CloudEvent[Any]]
+    ) -> None:
+        if not events:
+            metrics.WEBHOOKS.labels(platform, "ignored").inc()
+            return
+        async with self._sessionmaker() as session, session.begin():
+            new_ids = await repository.claim_new_events(
+                session, [e.id for e in events], platform=platform, account=account_id
+            )
+            # The claims commit only once Kafka has every new event: a failed produce rolls
+            # them back, and the platform's retry tries again.
+            started = time.perf_counter()
+            for event in events:
+                if event.id in new_ids:
+                    await self._producer.publish(event)
+            metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        metrics.WEBHOOKS.labels(platform, "accepted").inc(len(new_ids))
+        metrics.WEBHOOKS.labels(platform, "duplicate").inc(len(events) - len(new_ids))
 
     async def record_rejection(
-        self, rejected: Rejected, *, platform: str, account: str | None,
-        headers: Mapping[str, str], body: bytes,
-    ) -> None:  # fmt: skip
+        self, rejected: Rejected, *, platform: str, account: str | None, request: InboundRequest
+    ) -> None:
         """Best effort: a broker outage must not turn a 4xx into a 5xx, so it is logged instead."""
+        metrics.WEBHOOKS.labels(
+            _bounded(platform, self._adapters), f"rejected_{rejected.reason}"
+        ).inc()
         limit = self._settings.rejected_excerpt_bytes
+        headers = redact_headers(request.headers)
+        if request.query:
+            headers["query"] = "&".join(f"{k}={v}" for k, v in redact_query(request.query).items())
         record = IngestRejected(
-            platform=platform, account=account, reason=rejected.reason,
+            platform=platform[:32], account=account[:200] if account else None,
+            reason=rejected.reason,
             status_code=rejected.status_code, detail=rejected.detail[:1000],
-            received_at=self._clock(), request_headers=redact_headers(headers),
-            body_excerpt=body[:limit].decode("utf-8", "replace"), body_size=len(body),
+            received_at=request.received_at, request_headers=headers,
+            body_excerpt=request.body[:limit].decode("utf-8", "replace"),
+            body_size=len(request.body),
         )  # fmt: skip
-        source = f"scrm/ingest/{platform}"
+        source = "scrm/ingest"
         event = CloudEvent.of(
             record, id=str(uuid.uuid4()),  # every refused request is its own record
             source=source, subject=f"{platform}:{account or '-'}:-",
@@ -90,8 +130,6 @@ class WebhookIntake:
                       account=account, status=rejected.status_code)  # fmt: skip
 
 
-def _summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-        for err in exc.errors()[:5]
-    )
+def _bounded(platform: str, adapters: Mapping[str, object]) -> str:
+    """Metric label: a known platform, or 'other' (a path segment is attacker-controlled)."""
+    return platform if platform in adapters else "other"

@@ -8,7 +8,7 @@ import pytest
 
 from services.ingest.config import IngestSettings
 from shared.events import decode
-from shared.topics import PROFILES
+from shared.topics import EVENTS, PROFILES
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import eventually, message_payload, metric_value, read_topic, signed_webhook
@@ -30,25 +30,29 @@ class TestSignedWebhookUpdatesTheProfile:
         accepted = await ingest.post(WEBHOOK, content=body, headers=headers)
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["status"] == "accepted"
+        assert len(accepted.json()["event_ids"]) == 1
         fan = f"standard:{ACCOUNT}:u1"
         assert await eventually(lambda: interaction_count(scoring, fan)) == 1
 
-    async def test_the_same_webhook_delivered_again_changes_nothing(
-        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient
-    ) -> None:
+    async def test_the_same_webhook_delivered_again_produces_no_second_event(
+        self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient,
+        infrastructure: Infrastructure, ingest_settings: IngestSettings,
+    ) -> None:  # fmt: skip
         fan = f"standard:{ACCOUNT}:u2"
         body, headers = signed_webhook(message_payload("u2", "m-once"))
         first = await ingest.post(WEBHOOK, content=body, headers=headers)
-        await eventually(lambda: interaction_count(scoring, fan))
         again = await ingest.post(WEBHOOK, content=body, headers=headers)
-        assert again.json()["event_id"] == first.json()["event_id"]
-
-        async def duplicate_seen() -> bool:
-            return await metric_value(scoring, "scrm_consumer_events_total",
-                                      service="scoring", outcome="duplicate") >= 1  # fmt: skip
-
-        await eventually(duplicate_seen)
-        assert await interaction_count(scoring, fan) == 1
+        assert again.status_code == 200
+        assert again.json()["event_ids"] == first.json()["event_ids"]
+        duplicates = await metric_value(
+            ingest, "scrm_ingest_webhooks_total", platform="standard", outcome="duplicate"
+        )
+        assert duplicates == 1
+        events = await read_topic(
+            infrastructure.bootstrap_servers, ingest_settings.topic(EVENTS), expect=2, within=3
+        )
+        assert len(events) == 1
+        assert await eventually(lambda: interaction_count(scoring, fan)) == 1
 
     async def test_a_retry_with_a_new_delivery_id_but_the_same_message_is_one_event(
         self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient
@@ -56,7 +60,7 @@ class TestSignedWebhookUpdatesTheProfile:
         payload = message_payload("u3", "m-retried")
         first = await ingest.post(WEBHOOK, content=(s := signed_webhook(payload))[0], headers=s[1])
         second = await ingest.post(WEBHOOK, content=(s := signed_webhook(payload))[0], headers=s[1])
-        assert first.json()["event_id"] == second.json()["event_id"]
+        assert first.json()["event_ids"] == second.json()["event_ids"]
 
     async def test_a_new_fan_is_announced_on_the_profiles_topic_through_the_outbox(
         self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient,

@@ -2,7 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ingest.domain import VerificationError, redact_headers
+from services.ingest.domain import redact_headers
+from services.ingest.platforms.base import VerificationError
 from services.ingest.platforms.standard import (
     standard_webhook_signature,
     verify_standard_webhook,

@@ -1,23 +1,28 @@
 """The generic source: Standard Webhooks (https://www.standardwebhooks.com) for shops and order
-systems. Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``."""
+systems. Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, with
+the key inside the ``whsec_`` secret, and a replay window on ``webhook-timestamp``."""
 
 import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from services.ingest.domain import VerificationError
-from services.ingest.schemas import (
-    MessageWebhook,
-    OrderPaidWebhook,
-    OrderRefundedWebhook,
-    StandardWebhook,
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    VerificationError,
+    no_handshake,
 )
+from services.ingest.schemas import MessageWebhook, OrderPaidWebhook, StandardWebhook
 from shared.contracts import FanEvent, MessageReceived, OrderPaid, OrderRefunded
 from shared.events import CloudEvent, event_id, fan_key
 
@@ -25,6 +30,11 @@ PLATFORM = "standard"
 SOURCE = "scrm/ingest/standard"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
 PAYLOAD = TypeAdapter[Any](StandardWebhook)
+
+
+class StandardAccount(PlatformAccount):
+    platform: Literal["standard"]
+    secret: SecretStr
 
 
 def standard_webhook_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
@@ -63,13 +73,7 @@ def _secret_key(secret: str) -> bytes:
         raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from exc
 
 
-def parse(body: bytes) -> MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook:
-    """Raises pydantic's ValidationError on anything that is not a known, well-formed payload."""
-    payload: MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook = PAYLOAD.validate_json(body)
-    return payload
-
-
-def normalise(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
+def normalise_payload(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
     data = payload.data
     common: dict[str, Any] = {
         "platform": PLATFORM,
@@ -99,4 +103,44 @@ def normalise(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
         source=f"{SOURCE}/{account}",
         subject=fan_key(PLATFORM, account, data.user_id),
         time=payload.timestamp,
+    )
+
+
+class StandardWebhooks:
+    platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
+    account_model: ClassVar[type[PlatformAccount]] = StandardAccount
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._tolerance = timedelta(seconds=settings.webhook_tolerance_seconds)
+
+    def handshake(self, account: StandardAccount, request: InboundRequest) -> PlatformAnswer:
+        return no_handshake(request)
+
+    def verify(self, account: StandardAccount, request: InboundRequest) -> None:
+        verify_standard_webhook(
+            secret=account.secret.get_secret_value(), headers=request.headers,
+            body=request.body, now=request.received_at, tolerance=self._tolerance,
+        )  # fmt: skip
+
+    def normalise(
+        self, account: StandardAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            payload = PAYLOAD.validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(validation_summary(exc)) from exc
+        return [normalise_payload(payload, account=account.account_id)]
+
+    def acknowledge(
+        self, account: StandardAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        body = {"status": "accepted", "event_ids": [event.id for event in events]}
+        return PlatformAnswer(body=json.dumps(body).encode(), media_type="application/json")
+
+
+def validation_summary(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+        for err in exc.errors()[:5]
     )

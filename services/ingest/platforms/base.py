@@ -1,0 +1,95 @@
+"""What every platform adapter provides, and the request it works on.
+
+An adapter knows one platform's wire format and nothing else: its verification handshake, its
+signature over the exact raw bytes, its decryption, its payload shapes, and how each becomes a
+canonical v1 event. The intake (``services.ingest.service``) does the rest for every platform
+alike: account lookup, size limits, de-duplication, producing, recording refusals.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.contracts import FanEvent
+from shared.events import CloudEvent
+
+
+class PlatformAccount(BaseModel):
+    """A brand account on one platform. Subclasses add the platform's secrets as SecretStr."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    method: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
+    body: bytes
+    received_at: datetime  # timezone-aware UTC
+
+
+@dataclass(frozen=True)
+class PlatformAnswer:
+    """What the platform gets back: the handshake echo, or the acknowledgement it expects."""
+
+    status_code: int = 200
+    body: bytes = b""
+    media_type: str = "text/plain"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class VerificationError(Exception):
+    """The request is not provably from the platform (401). `reason` is stable; str() is prose."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class MalformedPayload(Exception):
+    """Authentic, but not a payload this adapter can read (400)."""
+
+
+AccountT = TypeVar("AccountT", bound=PlatformAccount, contravariant=True)
+OK = PlatformAnswer()
+
+
+class PlatformAdapter(Protocol, Generic[AccountT]):
+    platforms: ClassVar[tuple[str, ...]]  # what the webhook path says: /v1/webhooks/{platform}/…
+    account_model: ClassVar[type[PlatformAccount]]
+
+    def handshake(self, account: AccountT, request: InboundRequest) -> PlatformAnswer:
+        """Answer the platform's URL verification (a GET); raise VerificationError if forged."""
+        ...
+
+    def verify(self, account: AccountT, request: InboundRequest) -> None:
+        """Check a push's signature over ``request.body`` exactly as received."""
+        ...
+
+    def normalise(
+        self, account: AccountT, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        """The canonical events in a verified push (several for batched platforms; none for
+        kinds the system does not use). Raises MalformedPayload."""
+        ...
+
+    def acknowledge(
+        self, account: AccountT, request: InboundRequest, events: Sequence[CloudEvent[FanEvent]]
+    ) -> PlatformAnswer:
+        """The success answer the platform expects (WeChat: ``success``), once Kafka has the
+        events."""
+        ...
+
+
+def no_handshake(request: InboundRequest) -> PlatformAnswer:
+    """For platforms without a GET verification."""
+    raise VerificationError(
+        "unsupported", f"{request.method} is not part of this platform's protocol"
+    )
