@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Generic, Protocol, TypeVar
 
+import httpx
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts import FanEvent
+from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
 
 
@@ -93,3 +94,28 @@ def no_handshake(request: InboundRequest) -> PlatformAnswer:
     raise VerificationError(
         "unsupported", f"{request.method} is not part of this platform's protocol"
     )
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What the platform's send API answered to one reply."""
+
+    delivered: bool
+    status_code: int | None = None
+    platform_message_id: str | None = None
+    error: str | None = None
+    retryable: bool = False  # 429, 5xx, timeouts: try again later; other 4xx: never
+
+
+class ReplySender(Protocol, Generic[AccountT]):
+    """The outbound half of an adapter: send one reply through the platform's send API."""
+
+    default_send_base_url: ClassVar[str]
+
+    async def send(
+        self, account: AccountT, reply: ReplyRequested, *, http: httpx.AsyncClient,
+        base_url: str,
+    ) -> SendOutcome:  # fmt: skip
+        """One attempt. Raise nothing for an HTTP answer; `httpx.TransportError` may propagate
+        (the worker treats it as retryable)."""
+        ...
