@@ -8,6 +8,7 @@ the engine closes.
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,11 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
+
+
+class Worker(Protocol):
+    @property
+    def healthy(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class ServiceParts:
     outbox: Outbox
     relay: OutboxRelay
     consumers: list[ConsumerRunner] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)  # a service's own background loops
 
     def readiness_checks(self) -> Mapping[str, ReadinessCheck]:
         async def postgres() -> None:
@@ -47,8 +54,9 @@ class ServiceParts:
                 await ping(session)
 
         async def background_tasks() -> None:
-            if not self.relay.healthy or not all(c.healthy for c in self.consumers):
-                raise RuntimeError("a consumer or the outbox relay has stopped")
+            loops: list[Worker] = [self.relay, *self.consumers, *self.workers]
+            if not all(loop.healthy for loop in loops):
+                raise RuntimeError("a consumer or background worker has stopped")
 
         return {"kafka": self.producer.check, "postgres": postgres, "workers": background_tasks}
 

@@ -17,3 +17,12 @@ class IngestSettings(BaseServiceSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     rejected_excerpt_bytes: int = Field(default=4096, ge=0)
+    send_api_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='per platform, e.g. {"telegram": "http://127.0.0.1:9000"}; else the real API',
+    )
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    send_max_attempts: int = Field(default=8, ge=1)
+    send_retry_base_seconds: float = Field(default=2.0, ge=0)
+    send_retry_max_seconds: float = Field(default=900.0, gt=0)
+    send_poll_seconds: float = Field(default=0.5, gt=0)

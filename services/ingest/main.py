@@ -3,14 +3,17 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
-from services.ingest import api
+from services.ingest import api, handlers
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
 from services.ingest.models import infrastructure
+from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms import build_adapters
 from services.ingest.service import WebhookIntake
+from shared import topics
 from shared.logging import get_logger
 from shared.service import ServiceParts, Subscription, base_app, service_parts
 
@@ -19,20 +22,30 @@ log = get_logger(__name__)
 
 def create_app(settings: IngestSettings) -> FastAPI:
     def subscriptions(_: ServiceParts) -> list[Subscription]:
-        return []
+        return [Subscription([settings.topic(topics.REPLIES)], handlers.REGISTRY)]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         adapters = build_adapters(settings)
         accounts = AccountDirectory.from_file(settings.accounts_file, adapters)
         log.info("brand accounts loaded", count=len(accounts), platforms=sorted(adapters))
-        async with service_parts(settings, infrastructure, subscriptions) as parts:
+        http = httpx.AsyncClient(timeout=settings.send_timeout_seconds)
+        async with http, service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
             app.state.intake = WebhookIntake(
                 settings, adapters, accounts, parts.producer, parts.sessionmaker
             )
             app.state.max_body_bytes = settings.max_body_bytes
-            yield
+            dispatcher = ReplyDispatcher(
+                settings, adapters=adapters, accounts=accounts, sessionmaker=parts.sessionmaker,
+                outbox=parts.outbox, http=http,
+            )  # fmt: skip
+            dispatcher.start()
+            parts.workers.append(dispatcher)
+            try:
+                yield
+            finally:
+                await dispatcher.stop()  # before the relay stops, so its outcomes go out
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
     app.include_router(api.router)

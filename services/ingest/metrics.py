@@ -12,3 +12,8 @@ PRODUCE_SECONDS = Histogram(
     "Time for Kafka to acknowledge a normalised event (acks=all).",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+REPLIES = Counter(
+    "scrm_ingest_replies_total",
+    "Outbound replies by platform and outcome (delivered, failed, retried).",
+    ["platform", "outcome"],
+)
