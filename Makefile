@@ -50,6 +50,11 @@ test-kafka: venv ## Run the integration and end-to-end tests against Apache Kafk
 	KAFKA_BOOTSTRAP_SERVERS=$$bootstrap SCRM_TEST_KAFKA_IDEMPOTENCE=true SCRM_TEST_SESSION_TIMEOUT_MS=2000 \
 		$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
 
+bench: bench-ingest ## Run every benchmark (figures and ratios against an in-run baseline)
+
+bench-ingest: venv ## Ingest webhook throughput/latency on Apache Kafka vs a bare FastAPI endpoint
+	$(PY) -m bench.ingest $(BENCH_ARGS)
+
 lint: venv ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -65,4 +70,4 @@ schemas: venv ## Export the JSON Schema of every event contract to shared/schema
 clean: ## Remove the environments, caches and the embedded data folder
 	rm -rf $(VENV) $(TOOLS) .cache data .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv run smoke test kafka-up kafka-down test-kafka lint fmt schemas clean
+.PHONY: help venv run smoke test kafka-up kafka-down test-kafka bench bench-ingest lint fmt schemas clean

@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from services.ingest import api, handlers
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
+from services.ingest.group_commit import GroupCommitter
 from services.ingest.models import infrastructure
 from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms import build_adapters
 from services.ingest.service import WebhookIntake
 from shared import topics
+from shared.contracts import topic_of
 from shared.logging import get_logger
 from shared.service import ServiceParts, Subscription, base_app, service_parts
 
@@ -32,8 +34,14 @@ def create_app(settings: IngestSettings) -> FastAPI:
         http = httpx.AsyncClient(timeout=settings.send_timeout_seconds)
         async with http, service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
+            committer = GroupCommitter(
+                sessionmaker=parts.sessionmaker, producer=parts.producer,
+                topic_for=lambda event: settings.topic(topic_of(event.data)),
+            )  # fmt: skip
+            committer.start()
+            parts.workers.append(committer)
             app.state.intake = WebhookIntake(
-                settings, adapters, accounts, parts.producer, parts.sessionmaker
+                settings, adapters, accounts, parts.producer, committer
             )
             app.state.max_body_bytes = settings.max_body_bytes
             dispatcher = ReplyDispatcher(
@@ -45,6 +53,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
             try:
                 yield
             finally:
+                await committer.stop()
                 await dispatcher.stop()  # before the relay stops, so its outcomes go out
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)

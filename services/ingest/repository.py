@@ -3,26 +3,36 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ARRAY, String, bindparam, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import OutboundReply, ReceivedEvent
 from shared.contracts import ReplyRequested
 
+# One statement for any number of claims (arrays, not a VALUES list), so it is compiled and
+# prepared once: this runs on ingest's hot path.
+_CLAIM = text(
+    "INSERT INTO ingest.received_events (platform, account, event_id) "
+    "SELECT * FROM unnest(:platforms, :accounts, :event_ids) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(
+    bindparam("platforms", type_=ARRAY(String)),
+    bindparam("accounts", type_=ARRAY(String)),
+    bindparam("event_ids", type_=ARRAY(String)),
+)
+
 
 async def claim_new_events(
-    session: AsyncSession, event_ids: Sequence[str], *, platform: str, account: str
+    session: AsyncSession, claims: Sequence[tuple[str, str, str]]
 ) -> set[str]:
-    """Record the ids not seen before and return them; a concurrent claim of the same id waits
-    for the first transaction and then finds it taken."""
-    if not event_ids:
+    """Record the (platform, account, event id) claims not seen before; returns their ids. A
+    concurrent claim of the same id waits for the first transaction, then finds it taken."""
+    if not claims:
         return set()
+    platforms, accounts, event_ids = (list(column) for column in zip(*claims, strict=True))
     claimed = await session.scalars(
-        insert(ReceivedEvent)
-        .values([{"event_id": i, "platform": platform, "account": account} for i in event_ids])
-        .on_conflict_do_nothing()
-        .returning(ReceivedEvent.event_id)
+        _CLAIM, {"platforms": platforms, "accounts": accounts, "event_ids": event_ids}
     )
     return set(claimed)
 

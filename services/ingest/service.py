@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from services.ingest import metrics, repository
+from services.ingest import metrics
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
 from services.ingest.domain import redact_headers, redact_query
+from services.ingest.group_commit import GroupCommitter
 from services.ingest.platforms.base import (
     InboundRequest,
     MalformedPayload,
@@ -43,13 +42,13 @@ class WebhookIntake:
         adapters: Mapping[str, PlatformAdapter[Any]],
         accounts: AccountDirectory,
         producer: EventProducer,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        committer: GroupCommitter,
     ) -> None:
         self._settings = settings
         self._adapters = adapters
         self._accounts = accounts
         self._producer = producer
-        self._sessionmaker = sessionmaker
+        self._committer = committer
 
     def knows_platform(self, platform: str) -> bool:
         return platform in self._adapters
@@ -85,17 +84,9 @@ class WebhookIntake:
         if not events:
             metrics.WEBHOOKS.labels(platform, "ignored").inc()
             return
-        async with self._sessionmaker() as session, session.begin():
-            new_ids = await repository.claim_new_events(
-                session, [e.id for e in events], platform=platform, account=account_id
-            )
-            # The claims commit only once Kafka has every new event: a failed produce rolls
-            # them back, and the platform's retry tries again.
-            started = time.perf_counter()
-            for event in events:
-                if event.id in new_ids:
-                    await self._producer.publish(event)
-            metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        started = time.perf_counter()
+        new_ids = await self._committer.submit(platform, account_id, events)
+        metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
         metrics.WEBHOOKS.labels(platform, "accepted").inc(len(new_ids))
         metrics.WEBHOOKS.labels(platform, "duplicate").inc(len(events) - len(new_ids))
 

@@ -1,5 +1,6 @@
 """A signed webhook in; its effects out in every service that consumes it."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -53,6 +54,20 @@ class TestSignedWebhookUpdatesTheProfile:
         )
         assert len(events) == 1
         assert await eventually(lambda: interaction_count(scoring, fan)) == 1
+
+    async def test_simultaneous_copies_of_one_webhook_make_one_event(
+        self, ingest: httpx.AsyncClient, infrastructure: Infrastructure,
+        ingest_settings: IngestSettings,
+    ) -> None:  # fmt: skip
+        body, headers = signed_webhook(message_payload("u7", "m-burst"))
+        answers = await asyncio.gather(
+            *(ingest.post(WEBHOOK, content=body, headers=headers) for _ in range(10))
+        )
+        assert {answer.status_code for answer in answers} == {200}
+        events = await read_topic(
+            infrastructure.bootstrap_servers, ingest_settings.topic(EVENTS), expect=2, within=3
+        )
+        assert len(events) == 1
 
     async def test_a_retry_with_a_new_delivery_id_but_the_same_message_is_one_event(
         self, ingest: httpx.AsyncClient, scoring: httpx.AsyncClient

@@ -1,0 +1,199 @@
+"""``make bench-ingest``: ingest's webhook throughput and latency on Apache Kafka, against a bare
+FastAPI endpoint driven by the same load generator in the same run.
+
+One ingest worker (one process) receives Standard Webhooks, each signed and unique; it verifies,
+de-duplicates, produces with acks=all and answers. Afterwards the events topic is read back: every
+accepted webhook must be there exactly once. Targets: throughput >= 0.6 x the bare endpoint's,
+p99 <= 50 ms, nothing lost or doubled.
+"""
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench import loadgen
+from services.ingest.platforms.standard import standard_webhook_signature
+from shared.migrate import upgrade
+from shared.topics import EVENTS, ensure_topics
+from stack.embedded import EmbeddedPostgres, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "bench-shop"
+TARGET_RATIO, TARGET_P99_MS = 0.6, 50.0
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def signed_requests(port: int, secret: str, count: int) -> tuple[list[bytes], set[str]]:
+    requests, message_ids = [], set()
+    now = datetime.now(UTC).isoformat()
+    timestamp = str(int(time.time()))
+    for n in range(count):
+        message_id = f"m-{uuid.uuid4().hex}"
+        payload = {"type": "message.received", "timestamp": now,
+                   "data": {"message_id": message_id, "user_id": f"fan-{n % 5000}",
+                            "text": "Is my parcel late? 我的包裹什么时候到"}}  # fmt: skip
+        body = json.dumps(payload).encode()
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": standard_webhook_signature(secret, webhook_id, timestamp, body),
+        }
+        requests.append(
+            loadgen.http_request(port, f"/v1/webhooks/standard/{ACCOUNT}", body, headers)
+        )
+        message_ids.add(message_id)
+    return requests, message_ids
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+    with log.open("wb") as out:
+        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers(ready_url):
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{args} did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield
+    finally:
+        child.terminate()
+        child.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):  # noqa: S310
+            return True
+    except OSError as exc:
+        return getattr(exc, "code", 0) in (404, 405)
+
+
+def kafka_bootstrap(stack: ExitStack) -> str:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    up = subprocess.run(
+        [sys.executable, "-m", "stack.apache_kafka", "up"], cwd=ROOT, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    stack.callback(subprocess.run, [sys.executable, "-m", "stack.apache_kafka", "down"],
+                   cwd=ROOT, check=False, capture_output=True)  # fmt: skip
+    return up.stdout.strip().split("=", 1)[1]
+
+
+async def prepare_database(postgres: EmbeddedPostgres) -> str:
+    admin = await asyncpg.connect(postgres.url(driver="postgresql"))
+    await admin.execute('CREATE DATABASE "bench"')
+    await admin.close()
+    url = postgres.url("bench")
+    await asyncio.to_thread(upgrade, url, ("ingest",))
+    return url
+
+
+async def count_events(bootstrap: str, topic: str) -> list[str]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        ids: list[str] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                ids += [dict(r.headers)["ce_id"].decode() for r in records]
+        return ids
+    finally:
+        await consumer.stop()
+
+
+def report(name: str, result: loadgen.Result) -> None:
+    say(f"  {name:<8} {result.requests:>7} req in {result.seconds:6.2f} s = "
+        f"{result.throughput:8.0f} req/s   p50 {result.median_ms:6.2f} ms   "
+        f"p99 {result.percentile(0.99):6.2f} ms   statuses {result.statuses}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        bootstrap = kafka_bootstrap(stack)
+        postgres = EmbeddedPostgres(folder / "pg").start()
+        stack.callback(postgres.stop)
+        prefix = f"bench{uuid.uuid4().hex[:6]}."
+        asyncio.run(ensure_topics(bootstrap, prefix=prefix, partitions=6))
+        database_url = asyncio.run(prepare_database(postgres))
+        accounts = folder / "accounts.json"
+        accounts.write_text(json.dumps({"accounts": [
+            {"platform": "standard", "account_id": ACCOUNT, "secret": secret}]}))  # fmt: skip
+        bare_port, ingest_port = free_port(), free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "BARE_PORT": str(bare_port),
+               "SCRM_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SCRM_DATABASE_URL": database_url,
+               "SCRM_TOPIC_PREFIX": prefix, "SCRM_KAFKA_IDEMPOTENCE": "true",
+               "SCRM_LOG_LEVEL": "WARNING", "INGEST_HTTP_PORT": str(ingest_port),
+               "INGEST_ACCOUNTS_FILE": str(accounts)}  # fmt: skip
+        say(f"bench-ingest: {args.requests} signed webhooks, {args.connections} connections, "
+            f"broker {bootstrap}")  # fmt: skip
+        warmup = max(args.requests // 10, 200)
+        with process([sys.executable, "-m", "bench.bare"], env,
+                     f"http://127.0.0.1:{bare_port}/", folder / "bare.log"):  # fmt: skip
+            requests, _ = signed_requests(bare_port, secret, args.requests + warmup)
+            asyncio.run(loadgen.run(bare_port, requests[:warmup], connections=args.connections))
+            bare = asyncio.run(
+                loadgen.run(bare_port, requests[warmup:], connections=args.connections)
+            )
+        with process([sys.executable, "-m", "services.ingest"], env,
+                     f"http://127.0.0.1:{ingest_port}/readyz", folder / "ingest.log"):  # fmt: skip
+            requests, message_ids = signed_requests(ingest_port, secret, args.requests + warmup)
+            asyncio.run(loadgen.run(ingest_port, requests[:warmup], connections=args.connections))
+            ingest = asyncio.run(
+                loadgen.run(ingest_port, requests[warmup:], connections=args.connections)
+            )
+        produced = asyncio.run(count_events(bootstrap, prefix + EVENTS))
+    accepted = ingest.statuses.get(200, 0) + warmup
+    lost, doubled = accepted - len(set(produced)), len(produced) - len(set(produced))
+    ratio = ingest.throughput / bare.throughput
+    p99 = ingest.percentile(0.99)
+    report("bare", bare)
+    report("ingest", ingest)
+    say(f"  ratio    {ratio:.2f} x the bare endpoint (target >= {TARGET_RATIO})   "
+        f"p99 {p99:.2f} ms (target <= {TARGET_P99_MS:.0f})")  # fmt: skip
+    say(f"  topic    {len(produced)} events for {accepted} accepted webhooks "
+        f"({len(message_ids)} sent): lost {lost}, duplicated {doubled}")  # fmt: skip
+    verdicts = {"throughput": ratio >= TARGET_RATIO, "p99": p99 <= TARGET_P99_MS,
+                "nothing lost or doubled": lost == 0 and doubled == 0}  # fmt: skip
+    say(
+        "  targets  " + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in verdicts.items())
+    )
+    return 0 if verdicts["nothing lost or doubled"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
