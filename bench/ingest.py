@@ -70,7 +70,7 @@ def signed_requests(port: int, secret: str, count: int) -> tuple[list[bytes], se
 @contextmanager
 def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
     with log.open("wb") as out:
-        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         deadline = time.monotonic() + 60
         while not _answers(ready_url):
