@@ -55,8 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
     parser.add_argument("--port-offset", type=int, default=0, help="added to 8001-8004")
-    parser.add_argument("--postgres-port", type=int, default=55432)
-    parser.add_argument("--kafka-port", type=int, default=59092)
+    parser.add_argument("--postgres-port", type=int, default=15432)
+    parser.add_argument("--kafka-port", type=int, default=19092)
     return parser.parse_args(argv)
 
 
