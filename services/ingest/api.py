@@ -1,14 +1,21 @@
-"""Webhook endpoints: read the request, call the intake, map outcomes to status codes."""
+"""ingest's HTTP surface: the webhooks (read the request, call the intake, map outcomes to status
+codes) and the admin API for brand accounts (bearer token ``INGEST_ADMIN_TOKEN``)."""
 
+import hmac
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from services.ingest import metrics
+from services.ingest.accounts import InvalidAccount
 from services.ingest.platforms.base import InboundRequest
-from services.ingest.schemas import Problem
-from services.ingest.service import Rejected, WebhookIntake
+from services.ingest.schemas import AccountList, AccountOut, Problem
+from services.ingest.service import AccountAdmin, AccountConflict, Rejected, WebhookIntake
 from shared.kafka import BrokerUnavailable
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -63,3 +70,92 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(chunks) > limit:
             raise Rejected(413, "too_large", f"body exceeds {limit} bytes")
     return bytes(chunks)
+
+
+_bearer = HTTPBearer(auto_error=False, description="INGEST_ADMIN_TOKEN")
+
+
+async def _require_admin(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    token: SecretStr | None = request.app.state.admin_token
+    if token is None:
+        raise HTTPException(403, "the admin API is off: set INGEST_ADMIN_TOKEN to turn it on")
+    presented = credentials.credentials.encode() if credentials else b""
+    if not hmac.compare_digest(presented, token.get_secret_value().encode()):
+        raise HTTPException(
+            401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+admin_router = APIRouter(
+    prefix="/v1/admin/accounts", tags=["admin"], dependencies=[Depends(_require_admin)],
+    responses={401: {"description": "no or a wrong bearer token"},
+               403: {"description": "the admin API is off"}},
+)  # fmt: skip
+
+
+def _admin(request: Request, platform: str | None = None) -> AccountAdmin:
+    if platform is not None and not request.app.state.intake.knows_platform(platform):
+        raise HTTPException(404, f"no platform {platform!r}")
+    admin: AccountAdmin = request.app.state.account_admin
+    return admin
+
+
+@admin_router.get("", summary="Every brand account, secrets masked")
+async def list_accounts(request: Request) -> AccountList:
+    return AccountList(accounts=[AccountOut(**view) for view in _admin(request).list()])
+
+
+@admin_router.get("/{platform}/{account_id}", summary="One brand account, secrets masked")
+async def read_account(platform: str, account_id: str, request: Request) -> AccountOut:
+    view = _admin(request, platform).get(platform, account_id)
+    if view is None:
+        raise HTTPException(404, f"no {platform} account {account_id!r}")
+    return AccountOut(**view)
+
+
+@admin_router.put(
+    "/{platform}/{account_id}", summary="Create or replace a brand account",
+    responses={201: {"description": "created"}, 404: {"description": "no such platform"},
+               409: {"description": "configured in the accounts file"},
+               422: {"description": "not a valid account for the platform"}},
+)  # fmt: skip
+async def put_account(
+    platform: str, account_id: str, request: Request, response: Response,
+    fields: Annotated[dict[str, Any], Body(description="the platform's account fields")],
+) -> AccountOut:  # fmt: skip
+    admin = _admin(request, platform)
+    try:
+        view, created = await admin.put(platform, account_id, fields)
+    except InvalidAccount as exc:
+        raise HTTPException(422, str(exc)) from None
+    except AccountConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    response.status_code = 201 if created else 200
+    return AccountOut(**view)
+
+
+@admin_router.delete(
+    "/{platform}/{account_id}", status_code=204, summary="Delete a brand account",
+    responses={404: {"description": "no such account"},
+               409: {"description": "configured in the accounts file"}},
+)  # fmt: skip
+async def delete_account(platform: str, account_id: str, request: Request) -> Response:
+    try:
+        deleted = await _admin(request, platform).delete(platform, account_id)
+    except AccountConflict as exc:
+        raise HTTPException(409, str(exc)) from None
+    if not deleted:
+        raise HTTPException(404, f"no {platform} account {account_id!r}")
+    return Response(status_code=204)
+
+
+async def validation_error_without_input(
+    request: Request, exc: Exception
+) -> JSONResponse:  # fmt: skip
+    """422 saying where and what, never echoing the input: a request here may carry secrets."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for it only)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)

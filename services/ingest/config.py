@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -14,9 +14,20 @@ class IngestSettings(BaseServiceSettings):
     accounts_file: Path | None = Field(
         default=None, description="JSON file of brand accounts and their secrets (README)"
     )
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token of the admin API; unset turns the API off"
+    )
+    accounts_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="how soon a replica sees another's account changes"
+    )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     rejected_excerpt_bytes: int = Field(default=4096, ge=0)
+    dedupe_window_hours: float = Field(
+        default=168.0, gt=0, description="how long a platform's retry is recognised (7 days)"
+    )
+    dedupe_cleanup_interval_seconds: float = Field(default=600.0, gt=0)
+    dedupe_cleanup_batch: int = Field(default=5000, gt=0)
     send_api_base_urls: dict[str, str] = Field(
         default_factory=dict,
         description='per platform, e.g. {"telegram": "http://127.0.0.1:9000"}; else the real API',

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from services.ingest import api, handlers
 from services.ingest.accounts import AccountDirectory
@@ -13,10 +14,12 @@ from services.ingest.group_commit import GroupCommitter
 from services.ingest.models import infrastructure
 from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms import build_adapters
-from services.ingest.service import WebhookIntake
+from services.ingest.retention import ReceivedEventsJanitor
+from services.ingest.service import AccountAdmin, WebhookIntake
 from shared import topics
 from shared.contracts import topic_of
 from shared.logging import get_logger
+from shared.periodic import PeriodicTask
 from shared.service import ServiceParts, Subscription, base_app, service_parts
 
 log = get_logger(__name__)
@@ -44,6 +47,21 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 settings, adapters, accounts, parts.producer, committer
             )
             app.state.max_body_bytes = settings.max_body_bytes
+            app.state.admin_token = settings.admin_token
+            admin = AccountAdmin(adapters, accounts, parts.sessionmaker)
+            await admin.refresh()
+            app.state.account_admin = admin
+            janitor = ReceivedEventsJanitor(settings, parts.sessionmaker)
+            periodic = [
+                PeriodicTask("accounts-refresh", settings.accounts_refresh_seconds, admin.refresh),
+                PeriodicTask(
+                    "received-events-janitor", settings.dedupe_cleanup_interval_seconds,
+                    janitor.sweep,
+                ),
+            ]  # fmt: skip
+            for task in periodic:
+                task.start()
+                parts.workers.append(task)
             dispatcher = ReplyDispatcher(
                 settings, adapters=adapters, accounts=accounts, sessionmaker=parts.sessionmaker,
                 outbox=parts.outbox, http=http,
@@ -53,9 +71,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
             try:
                 yield
             finally:
+                for task in periodic:
+                    await task.stop()
                 await committer.stop()
                 await dispatcher.stop()  # before the relay stops, so its outcomes go out
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
     app.include_router(api.router)
+    app.include_router(api.admin_router)
+    app.add_exception_handler(RequestValidationError, api.validation_error_without_input)
     return app

@@ -1,6 +1,6 @@
 """ingest's own metrics. `platform` and `outcome` are closed sets."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOKS = Counter(
     "scrm_ingest_webhooks_total",
@@ -16,4 +16,13 @@ REPLIES = Counter(
     "scrm_ingest_replies_total",
     "Outbound replies by platform and outcome (delivered, failed, retried).",
     ["platform", "outcome"],
+)
+DEDUPE_FORGOTTEN = Counter(
+    "scrm_ingest_dedupe_forgotten_total",
+    "Received-event claims deleted after the de-duplication window.",
+)
+ACCOUNTS = Gauge(
+    "scrm_ingest_accounts",
+    "Brand accounts ingest knows, by where they are configured (file, api).",
+    ["source"],
 )

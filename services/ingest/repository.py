@@ -1,13 +1,14 @@
 """All SQL of ingest."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ARRAY, String, bindparam, delete, select, text
+from sqlalchemy import ARRAY, String, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import OutboundReply, ReceivedEvent
+from services.ingest.models import BrandAccountRow, OutboundReply, ReceivedEvent
 from shared.contracts import ReplyRequested
 
 # One statement for any number of claims (arrays, not a VALUES list), so it is compiled and
@@ -37,8 +38,16 @@ async def claim_new_events(
     return set(claimed)
 
 
-async def forget_received_before(session: AsyncSession, cutoff: datetime) -> int:
-    result = await session.execute(delete(ReceivedEvent).where(ReceivedEvent.received_at < cutoff))
+async def forget_received_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Delete up to `limit` claims received before `cutoff` (oldest first, by the index)."""
+    oldest = (
+        select(ReceivedEvent.event_id)
+        .where(ReceivedEvent.received_at < cutoff)
+        .order_by(ReceivedEvent.received_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await session.execute(delete(ReceivedEvent).where(ReceivedEvent.event_id.in_(oldest)))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -79,3 +88,30 @@ async def lock_due_replies(
 
 async def get_reply(session: AsyncSession, reply_id: str) -> OutboundReply | None:
     return await session.get(OutboundReply, reply_id)
+
+
+async def api_accounts(session: AsyncSession) -> list[dict[str, Any]]:
+    return list(await session.scalars(select(BrandAccountRow.entry)))
+
+
+async def save_api_account(session: AsyncSession, entry: Mapping[str, Any]) -> bool:
+    """Create or replace an account; True when it was created."""
+    statement = insert(BrandAccountRow).values(
+        platform=entry["platform"], account_id=entry["account_id"], entry=dict(entry)
+    )
+    created = await session.scalars(
+        statement.on_conflict_do_update(
+            index_elements=[BrandAccountRow.platform, BrandAccountRow.account_id],
+            set_={"entry": statement.excluded.entry, "updated_at": func.now()},
+        ).returning(BrandAccountRow.created_at == BrandAccountRow.updated_at)
+    )
+    return bool(created.one())
+
+
+async def delete_api_account(session: AsyncSession, platform: str, account_id: str) -> bool:
+    result = await session.execute(
+        delete(BrandAccountRow).where(
+            BrandAccountRow.platform == platform, BrandAccountRow.account_id == account_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -7,8 +7,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.ingest import metrics
-from services.ingest.accounts import AccountDirectory
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.ingest import metrics, repository
+from services.ingest.accounts import (
+    AccountDirectory,
+    InvalidAccount,
+    Source,
+    account_entry,
+    account_view,
+    parse_account,
+)
 from services.ingest.config import IngestSettings
 from services.ingest.domain import redact_headers, redact_query
 from services.ingest.group_commit import GroupCommitter
@@ -124,3 +133,87 @@ class WebhookIntake:
 def _bounded(platform: str, adapters: Mapping[str, object]) -> str:
     """Metric label: a known platform, or 'other' (a path segment is attacker-controlled)."""
     return platform if platform in adapters else "other"
+
+
+class AccountConflict(Exception):
+    """The account is configured in the accounts file, which the API does not change."""
+
+
+class AccountAdmin:
+    """Brand accounts through the admin API: validated by the platform's adapter, stored in
+    PostgreSQL, and seen by every replica within `accounts_refresh_seconds`."""
+
+    def __init__(
+        self, adapters: Mapping[str, PlatformAdapter[Any]], accounts: AccountDirectory,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:  # fmt: skip
+        self._adapters = adapters
+        self._accounts = accounts
+        self._sessionmaker = sessionmaker
+
+    def list(self) -> list[dict[str, Any]]:
+        return [
+            {**account_view(account), "source": source}
+            for account, source in sorted(
+                self._accounts.all(), key=lambda a: (a[0].platform, a[0].account_id)
+            )
+        ]
+
+    def get(self, platform: str, account_id: str) -> dict[str, Any] | None:
+        account = self._accounts.find(platform, account_id)
+        source = self._accounts.source(platform, account_id)
+        return None if account is None else {**account_view(account), "source": source}
+
+    async def put(
+        self, platform: str, account_id: str, fields: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Create or replace; returns the view and whether it was created. Raises
+        InvalidAccount (the fields do not make an account) or AccountConflict."""
+        self._refuse_file_account(platform, account_id)
+        account = parse_account(
+            {**fields, "platform": platform, "account_id": account_id}, self._adapters
+        )
+        async with self._sessionmaker() as session, session.begin():
+            created = await repository.save_api_account(session, account_entry(account))
+        self._accounts.put(account)
+        self._count()
+        log.info("brand account saved", platform=platform, account=account_id, created=created)
+        return {**account_view(account), "source": "api"}, created
+
+    async def delete(self, platform: str, account_id: str) -> bool:
+        self._refuse_file_account(platform, account_id)
+        async with self._sessionmaker() as session, session.begin():
+            deleted = await repository.delete_api_account(session, platform, account_id)
+        self._accounts.remove(platform, account_id)
+        self._count()
+        if deleted:
+            log.info("brand account deleted", platform=platform, account=account_id)
+        return deleted
+
+    async def refresh(self) -> None:
+        """Reload the API-managed accounts (another replica may have changed them)."""
+        async with self._sessionmaker() as session:
+            entries = await repository.api_accounts(session)
+        accounts = []
+        for entry in entries:
+            try:
+                accounts.append(parse_account(entry, self._adapters))
+            except InvalidAccount as exc:
+                log.error(
+                    "stored brand account no longer valid; skipped", problem=str(exc),
+                    platform=entry.get("platform"), account=entry.get("account_id"),
+                )  # fmt: skip
+        self._accounts.replace_api_accounts(accounts)
+        self._count()
+
+    def _refuse_file_account(self, platform: str, account_id: str) -> None:
+        source: Source | None = self._accounts.source(platform, account_id)
+        if source == "file":
+            raise AccountConflict(
+                f"{platform} account {account_id!r} is configured in the accounts file"
+            )
+
+    def _count(self) -> None:
+        sources: tuple[Source, ...] = ("file", "api")
+        for source in sources:
+            metrics.ACCOUNTS.labels(source).set(self._accounts.count(source))

@@ -1,0 +1,266 @@
+"""Douyin Open Platform webhooks
+(https://developer.open-douyin.com/docs/resource/zh-CN/dop/develop/webhooks/summarize).
+
+Everything is a POST: the URL check is the event ``verify_webhook`` with ``content.challenge``,
+answered with ``{"challenge": <the same value>}``. Signature: ``X-Douyin-Signature: <hex SHA-1 of
+client_secret + raw body>`` (a plain hash, not an HMAC). ``content`` arrives as an object or as a
+JSON string, depending on the event. Platform ids: the message or comment id, else the
+``Msg-Id`` header (documented as the de-duplication key), else ``log_id``.
+
+Follow events: the documentation names ``new_follow_action``; ``follow`` is accepted too, and
+``unfollow`` / ``new_unfollow_action`` become FanUnfollowed (their names are not documented).
+
+This adapter has no send API: replies to Douyin fans are not sent from here (``send`` is not
+implemented, so the outbound worker records such replies as failed)."""
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    VerificationError,
+    no_handshake,
+)
+from services.ingest.platforms.standard import validation_summary
+from shared.contracts import (
+    CommentCreated,
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MediaRef,
+    MessageReceived,
+    ReactionAdded,
+)
+from shared.events import CloudEvent, body_digest, event_id, fan_key
+
+PLATFORM = "douyin"
+SOURCE = "scrm/ingest/douyin"
+SIGNATURE_HEADER = "x-douyin-signature"
+MSG_ID_HEADER = "msg-id"
+VERIFY_EVENT = "verify_webhook"
+MESSAGE_EVENTS = frozenset({"im_receive_msg", "im_group_receive_msg"})
+FOLLOW_EVENTS = frozenset({"new_follow_action", "follow"})
+UNFOLLOW_EVENTS = frozenset({"unfollow", "new_unfollow_action"})
+LIKE_EVENTS = frozenset({"new_video_digg"})
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
+ACK = PlatformAnswer(body=b"{}", media_type="application/json")
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=20_000)]
+Short = Annotated[str, Field(max_length=2000)]
+Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
+
+
+class DouyinAccount(PlatformAccount):
+    platform: Literal["douyin"]
+    client_secret: SecretStr
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Envelope(_Payload):
+    event: Annotated[str, Field(min_length=1, max_length=100)]
+    from_user_id: Id | None = None
+    to_user_id: Id | None = None
+    client_key: Short | None = None
+    content: dict[str, Any] | Annotated[str, Field(max_length=1_000_000)] | None = None
+    log_id: Id | None = None
+
+
+class Challenge(_Payload):
+    challenge: int | Annotated[str, Field(max_length=200)]
+
+
+class Content(_Payload):
+    message_type: Annotated[str, Field(max_length=64)] | None = None
+    text: Text | None = None
+    content: Text | None = None
+    resource_url: Short | None = None
+    item_id: Short | None = None
+    conversation_short_id: Id | None = None
+    server_message_id: Id | None = None
+    comment_id: Id | None = None
+    comment_user_id: Id | None = None
+    reply_to_comment_id: Id | None = None
+    create_time: Epoch | None = None
+    action_time: Epoch | None = None
+    action_type: int | None = None
+
+
+def douyin_signature(client_secret: str, body: bytes) -> str:
+    """``X-Douyin-Signature``: lowercase hex SHA-1 of the client secret followed by the body."""
+    return hashlib.sha1(client_secret.encode() + body, usedforsecurity=False).hexdigest()
+
+
+def verify_douyin_signature(client_secret: str, headers: Mapping[str, str], body: bytes) -> None:
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        raise VerificationError("signature", "X-Douyin-Signature is required")
+    expected = douyin_signature(client_secret, body).encode()
+    if not hmac.compare_digest(signature.strip().lower().encode("utf-8", "replace"), expected):
+        raise VerificationError("signature", "X-Douyin-Signature does not match the body")
+
+
+def parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
+    """The envelope and its content as an object (decoded when it came as a JSON string)."""
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise MalformedPayload(validation_summary(exc)) from exc
+    content = envelope.content
+    if isinstance(content, str):
+        try:
+            content = json.loads(content) if content.strip() else {}
+        except (ValueError, RecursionError):
+            raise MalformedPayload("content is a string but not JSON") from None
+    if content is None:
+        content = {}
+    if not isinstance(content, dict):
+        raise MalformedPayload("content is not an object")
+    return envelope, content
+
+
+def _content(raw: dict[str, Any]) -> Content:
+    try:
+        return Content.model_validate(raw)
+    except ValidationError as exc:
+        raise MalformedPayload("content: " + validation_summary(exc)) from exc
+
+
+def _epoch(value: int) -> datetime:
+    seconds = value / 1000 if value >= MS_THRESHOLD else value
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _message_fields(content: Content) -> dict[str, Any]:
+    kind = content.message_type or "other"
+    text = content.text if content.text is not None else content.content
+    if kind == "text":
+        return {"message_type": "text", "text": text}
+    media_kinds: dict[str, Literal["image", "video", "sticker"]] = {
+        "image": "image", "video": "video", "emoji": "sticker",
+    }  # fmt: skip
+    if kind in media_kinds:
+        media = MediaRef(
+            kind=media_kinds[kind], url=content.resource_url,
+            platform_media_id=content.item_id if kind == "video" else None,
+        )  # fmt: skip
+        return {"message_type": media_kinds[kind], "text": text, "media": (media,)}
+    return {"message_type": "other", "text": text}
+
+
+def normalise_push(
+    envelope: Envelope, raw_content: dict[str, Any], *, account: str, request: InboundRequest
+) -> CloudEvent[FanEvent] | None:
+    kind = envelope.event
+    if kind not in MESSAGE_EVENTS | FOLLOW_EVENTS | UNFOLLOW_EVENTS | LIKE_EVENTS and (
+        "comment_id" not in raw_content
+    ):
+        return None  # verify_webhook, im_enter_direct_msg, im_send_msg, authorize, …
+    content = _content(raw_content)
+    user_id = (content.comment_user_id if content.comment_id else None) or envelope.from_user_id
+    if not user_id:
+        return None
+    epoch = content.create_time if content.create_time is not None else content.action_time
+    occurred_at = _epoch(epoch) if epoch is not None else request.received_at
+    delivery_id = request.headers.get(MSG_ID_HEADER, "")[:200] or envelope.log_id
+    fallback = f"{user_id}:{kind}:{epoch}" if epoch is not None else body_digest(request.body)
+    common: dict[str, Any] = {
+        "platform": PLATFORM, "account": account, "user_id": user_id, "occurred_at": occurred_at,
+    }  # fmt: skip
+    contract: FanEvent
+    if kind in MESSAGE_EVENTS:
+        platform_id = content.server_message_id or delivery_id or fallback
+        contract = MessageReceived(
+            **common, platform_event_id=platform_id, message_id=platform_id,
+            thread_ref=content.conversation_short_id, **_message_fields(content),
+        )  # fmt: skip
+    elif content.comment_id:
+        platform_id = content.comment_id
+        contract = CommentCreated(
+            **common, platform_event_id=platform_id, comment_id=content.comment_id,
+            post_id=content.item_id, text=content.text if content.text is not None else
+            content.content, thread_ref=content.item_id,
+        )  # fmt: skip
+    elif kind in LIKE_EVENTS:
+        if not content.item_id:
+            return None
+        platform_id = delivery_id or fallback
+        contract = ReactionAdded(
+            **common, platform_event_id=platform_id, target_id=content.item_id, reaction="like"
+        )
+    else:
+        platform_id = delivery_id or fallback
+        follow = FanFollowed if kind in FOLLOW_EVENTS else FanUnfollowed
+        contract = follow(**common, platform_event_id=platform_id)
+    return CloudEvent.of(
+        contract,
+        id=event_id(PLATFORM, account, contract.event_type, platform_id),
+        source=f"{SOURCE}/{account}",
+        subject=fan_key(PLATFORM, account, user_id),
+        time=occurred_at,
+    )
+
+
+def challenge_answer(body: bytes) -> PlatformAnswer | None:
+    """The answer to a ``verify_webhook`` push, or None when the body is not one."""
+    try:
+        envelope, content = parse(body)
+        if envelope.event != VERIFY_EVENT:
+            return None
+        challenge = Challenge.model_validate(content).challenge
+    except (MalformedPayload, ValidationError):
+        return None
+    return PlatformAnswer(
+        body=json.dumps({"challenge": challenge}).encode(), media_type="application/json"
+    )
+
+
+class DouyinOpenPlatform:
+    platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
+    account_model: ClassVar[type[PlatformAccount]] = DouyinAccount
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._settings = settings
+
+    def handshake(self, account: DouyinAccount, request: InboundRequest) -> PlatformAnswer:
+        return no_handshake(request)  # Douyin's URL check is a POST (verify_webhook)
+
+    def verify(self, account: DouyinAccount, request: InboundRequest) -> None:
+        verify_douyin_signature(
+            account.client_secret.get_secret_value(), request.headers, request.body
+        )
+
+    def normalise(
+        self, account: DouyinAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        envelope, content = parse(request.body)
+        if envelope.event == VERIFY_EVENT:
+            try:
+                Challenge.model_validate(content)
+            except ValidationError as exc:
+                raise MalformedPayload("verify_webhook without a challenge") from exc
+            return []
+        event = normalise_push(envelope, content, account=account.account_id, request=request)
+        return [event] if event is not None else []
+
+    def acknowledge(
+        self, account: DouyinAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        if events:
+            return ACK
+        return challenge_answer(request.body) or ACK

@@ -1,0 +1,305 @@
+"""LINE Messaging API webhooks (https://developers.line.biz/en/reference/messaging-api/#webhooks).
+
+No GET handshake: the console's "Verify" button POSTs a signed body with an empty ``events``
+list. Signature: ``X-Line-Signature: <base64 HMAC-SHA256 of the raw body with the channel
+secret>``. A body batches events: messages, follows, unfollows and postbacks become canonical
+events; the rest (read receipts, joins, beacons, unsend…) are not used. Replies go out through
+the push API with ``X-Line-Retry-Key`` as the idempotency key."""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    OK,
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    SendOutcome,
+    VerificationError,
+    no_handshake,
+)
+from services.ingest.platforms.standard import validation_summary
+from shared.contracts import (
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MediaRef,
+    MessageReceived,
+    ReplyRequested,
+)
+from shared.events import CloudEvent, event_id, fan_key
+
+PLATFORM = "line"
+SOURCE = "scrm/ingest/line"
+SIGNATURE_HEADER = "x-line-signature"
+# Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
+RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+ERROR_CHARS = 500
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Short = Annotated[str, Field(max_length=1000)]
+Text = Annotated[str, Field(max_length=20_000)]
+Kind = Annotated[str, Field(max_length=64)]
+
+
+class LineAccount(PlatformAccount):
+    platform: Literal["line"]
+    channel_secret: SecretStr
+    channel_access_token: SecretStr | None = None
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Source(_Payload):
+    type: Kind
+    userId: Id | None = None
+    groupId: Id | None = None
+    roomId: Id | None = None
+
+
+class ContentProvider(_Payload):
+    type: Kind
+    originalContentUrl: Short | None = None
+
+
+class Message(_Payload):
+    id: Id
+    type: Kind
+    text: Text | None = None
+    contentProvider: ContentProvider | None = None
+    fileName: Short | None = None
+    title: Short | None = None
+    address: Short | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    packageId: Id | None = None
+    stickerId: Id | None = None
+
+
+class Postback(_Payload):
+    data: Text
+
+
+class Event(_Payload):
+    type: Kind
+    mode: Kind | None = None
+    timestamp: int | None = Field(default=None, ge=0, le=MAX_MS)
+    source: Source | None = None
+    webhookEventId: Id | None = None
+    message: Message | None = None
+    postback: Postback | None = None
+
+
+class LineWebhook(_Payload):
+    destination: Short | None = None
+    events: list[Event] = Field(max_length=1000)
+
+
+def line_signature(channel_secret: str, body: bytes) -> str:
+    """``X-Line-Signature``: base64 of HMAC-SHA256 over the raw body, keyed by the secret."""
+    digest = hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_line_signature(channel_secret: str, headers: Mapping[str, str], body: bytes) -> None:
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if not signature:
+        raise VerificationError("signature", "X-Line-Signature is required")
+    expected = line_signature(channel_secret, body).encode()
+    if not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
+        raise VerificationError("signature", "X-Line-Signature does not match the body")
+
+
+def retry_key(reply_id: str) -> str:
+    """LINE's idempotency key for one reply: a UUID derived from the reply id."""
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, reply_id))
+
+
+def _time(event: Event, fallback: datetime) -> datetime:
+    if event.timestamp is None:
+        return fallback
+    return datetime.fromtimestamp(event.timestamp / 1000, UTC)
+
+
+_MEDIA_TYPES: dict[str, Literal["image", "voice", "video", "file"]] = {
+    "image": "image", "video": "video", "audio": "voice", "file": "file",
+}  # fmt: skip
+
+
+def _message_fields(message: Message) -> dict[str, Any]:
+    kind = message.type
+    if kind == "text":
+        return {"message_type": "text", "text": message.text}
+    if kind in _MEDIA_TYPES:
+        media_kind = _MEDIA_TYPES[kind]
+        provider = message.contentProvider
+        url = provider.originalContentUrl if provider and provider.type == "external" else None
+        media = MediaRef(kind=media_kind, platform_media_id=message.id, url=url)
+        return {"message_type": media_kind, "text": message.fileName, "media": (media,)}
+    if kind == "location":
+        geo = (
+            f"geo:{message.latitude},{message.longitude}"
+            if message.latitude is not None and message.longitude is not None
+            else None
+        )
+        text = " ".join(part for part in (message.title, message.address) if part) or None
+        return {"message_type": "location", "text": text,
+                "media": (MediaRef(kind="location", url=geo),)}  # fmt: skip
+    if kind == "sticker":
+        sticker = f"{message.packageId or ''}/{message.stickerId or ''}"
+        return {"message_type": "sticker",
+                "media": (MediaRef(kind="sticker", platform_media_id=sticker),)}  # fmt: skip
+    return {"message_type": "other", "text": message.text}
+
+
+def normalise_event(
+    event: Event, *, account: str, received_at: datetime
+) -> CloudEvent[FanEvent] | None:
+    source = event.source
+    if source is None or source.userId is None:
+        return None
+    user_id = source.userId
+    occurred_at = _time(event, received_at)
+    common: dict[str, Any] = {
+        "platform": PLATFORM, "account": account, "user_id": user_id, "occurred_at": occurred_at,
+        "thread_ref": source.groupId or source.roomId or user_id,
+    }  # fmt: skip
+    contract: FanEvent
+    if event.type == "message" and event.message is not None:
+        message = event.message
+        platform_id = event.webhookEventId or message.id
+        contract = MessageReceived(
+            **common, platform_event_id=platform_id, message_id=message.id,
+            **_message_fields(message),
+        )  # fmt: skip
+    elif event.type == "postback" and event.postback is not None:
+        platform_id = event.webhookEventId or _composite(user_id, event)
+        contract = MessageReceived(
+            **common, platform_event_id=platform_id, message_id=platform_id,
+            message_type="event", text=event.postback.data,
+        )  # fmt: skip
+    elif event.type in ("follow", "unfollow"):
+        platform_id = event.webhookEventId or _composite(user_id, event)
+        kind = FanFollowed if event.type == "follow" else FanUnfollowed
+        contract = kind(**common, platform_event_id=platform_id)
+    else:
+        return None
+    return CloudEvent.of(
+        contract,
+        id=event_id(PLATFORM, account, contract.event_type, platform_id),
+        source=f"{SOURCE}/{account}",
+        subject=fan_key(PLATFORM, account, user_id),
+        time=occurred_at,
+    )
+
+
+def _composite(user_id: str, event: Event) -> str:
+    return f"{user_id}:{event.type}:{event.timestamp if event.timestamp is not None else '-'}"
+
+
+class LineMessaging:
+    platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
+    account_model: ClassVar[type[PlatformAccount]] = LineAccount
+    default_send_base_url: ClassVar[str] = "https://api.line.me"
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._settings = settings
+
+    def handshake(self, account: LineAccount, request: InboundRequest) -> PlatformAnswer:
+        return no_handshake(request)
+
+    def verify(self, account: LineAccount, request: InboundRequest) -> None:
+        verify_line_signature(
+            account.channel_secret.get_secret_value(), request.headers, request.body
+        )
+
+    def normalise(
+        self, account: LineAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            payload = LineWebhook.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(validation_summary(exc)) from exc
+        events = (
+            normalise_event(event, account=account.account_id, received_at=request.received_at)
+            for event in payload.events
+        )
+        return [event for event in events if event is not None]
+
+    def acknowledge(
+        self, account: LineAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        return OK
+
+    async def send(
+        self, account: LineAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,
+        base_url: str,
+    ) -> SendOutcome:  # fmt: skip
+        """One push message; ``X-Line-Retry-Key`` makes a resend of the same reply a no-op."""
+        if account.channel_access_token is None:
+            return SendOutcome(
+                delivered=False, error="the LINE account has no channel access token"
+            )
+        response = await http.post(
+            f"{base_url.rstrip('/')}/v2/bot/message/push",
+            headers={
+                "Authorization": f"Bearer {account.channel_access_token.get_secret_value()}",
+                "X-Line-Retry-Key": retry_key(reply.reply_id),
+            },
+            json={"to": reply.user_id, "messages": [{"type": "text", "text": reply.text}]},
+        )
+        status = response.status_code
+        body = _json(response)
+        if status == 200 or status == 409:  # 409: this retry key was accepted before
+            message_id = _sent_message_id(body)
+            if status == 409:
+                message_id = response.headers.get("x-line-accepted-request-id") or message_id
+            return SendOutcome(delivered=True, status_code=status, platform_message_id=message_id)
+        return SendOutcome(
+            delivered=False, status_code=status, error=_error_text(status, body),
+            retryable=status == 429 or status >= 500,
+        )  # fmt: skip
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _sent_message_id(body: dict[str, Any]) -> str | None:
+    sent = body.get("sentMessages")
+    if isinstance(sent, list) and sent and isinstance(sent[0], dict):
+        message_id = sent[0].get("id")
+        return str(message_id)[:200] if message_id is not None else None
+    return None
+
+
+def _error_text(status: int, body: dict[str, Any]) -> str:
+    message = str(body.get("message") or f"HTTP {status}")
+    details = body.get("details")
+    if isinstance(details, list) and details:
+        parts = [
+            f"{d.get('property', '')}: {d.get('message', '')}"
+            for d in details
+            if isinstance(d, dict)
+        ]
+        message = f"{message} ({'; '.join(parts)})"
+    return message[:ERROR_CHARS]

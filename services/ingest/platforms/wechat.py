@@ -1,0 +1,587 @@
+"""WeChat Official Accounts (``wechat``) and WeCom (``wecom``): XML pushes, in the clear or sealed
+with the ``WXBizMsgCrypt`` scheme (``wechat_crypto``), and the customer-service send APIs.
+
+Official Account: the URL check and plain-mode pushes carry ``signature = sha1(sorted(token,
+timestamp, nonce))``, which does not cover the body; safe and compatible mode add
+``encrypt_type=aes`` and ``msg_signature = sha1(sorted(token, timestamp, nonce, Encrypt))`` and
+the body's ``<Encrypt>`` opens to the message. An account configured with an EncodingAESKey only
+accepts sealed pushes, so its bodies are always authenticated. WeCom always seals, the URL check
+included (its ``echostr`` is a ciphertext whose plaintext is the answer).
+
+Neither platform puts a freshness check in its SDKs (their published vectors date from 2014), so
+old timestamps are not refused; a retried delivery maps to the same event ids and the intake drops
+it. Events carry no MsgId: their id is ``FromUserName|CreateTime|Event|EventKey``, as WeChat's
+documentation recommends for de-duplicating event retries.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from xml.etree.ElementTree import Element, ParseError
+
+import httpx
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    SendOutcome,
+    VerificationError,
+)
+from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.wechat_crypto import (
+    CryptoError,
+    MessageCrypt,
+    sha1_signature,
+    signature_matches,
+)
+from shared.contracts import (
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MediaRef,
+    MessageReceived,
+    ReplyRequested,
+)
+from shared.events import CloudEvent, event_id, fan_key
+
+MAX_TEXT = 20_000
+MAX_ID = 256
+MAX_URL = 2_048
+MAX_ECHO = 1_024
+ACK = PlatformAnswer(body=b"success", media_type="text/plain")
+TOKEN_INVALID = frozenset({40001, 40014, 42001})  # invalid credential / access_token, expired
+BUSY = frozenset({-1, 45009, 45011})  # system busy, API rate limits
+TOKEN_REFRESH_EARLY = 300.0
+
+
+class WeChatAccount(PlatformAccount):
+    platform: Literal["wechat"]
+    app_id: str = Field(min_length=1, max_length=64)
+    token: SecretStr
+    encoding_aes_key: SecretStr | None = None  # safe mode; required for it
+    app_secret: SecretStr | None = None  # for sending
+
+
+class WeComAccount(PlatformAccount):
+    platform: Literal["wecom"]
+    corp_id: str = Field(min_length=1, max_length=64)
+    token: SecretStr
+    encoding_aes_key: SecretStr
+    agent_id: int | None = None  # the app replies are sent from
+    corp_secret: SecretStr | None = None  # that app's secret, for sending
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Envelope(_Payload):
+    """The outer XML of a sealed push."""
+
+    Encrypt: str = Field(min_length=1)
+
+
+class PushedXml(_Payload):
+    """One pushed message or event, as the direct children of ``<xml>``."""
+
+    ToUserName: str | None = Field(default=None, max_length=MAX_ID)
+    FromUserName: str = Field(min_length=1, max_length=MAX_ID)
+    CreateTime: int | None = Field(default=None, ge=0, le=100_000_000_000)
+    MsgType: str = Field(min_length=1, max_length=64)
+    MsgId: str | None = Field(default=None, max_length=MAX_ID)
+    AgentID: str | None = Field(default=None, max_length=MAX_ID)
+    Content: str | None = Field(default=None, max_length=MAX_TEXT)
+    PicUrl: str | None = Field(default=None, max_length=MAX_URL)
+    MediaId: str | None = Field(default=None, max_length=MAX_ID)
+    Format: str | None = Field(default=None, max_length=32)
+    Recognition: str | None = Field(default=None, max_length=MAX_TEXT)
+    ThumbMediaId: str | None = Field(default=None, max_length=MAX_ID)
+    Location_X: float | None = Field(default=None, ge=-90, le=90)
+    Location_Y: float | None = Field(default=None, ge=-180, le=180)
+    Scale: str | None = Field(default=None, max_length=32)
+    Label: str | None = Field(default=None, max_length=MAX_TEXT)
+    Title: str | None = Field(default=None, max_length=MAX_TEXT)
+    Description: str | None = Field(default=None, max_length=MAX_TEXT)
+    Url: str | None = Field(default=None, max_length=MAX_URL)
+    Event: str | None = Field(default=None, max_length=64)
+    EventKey: str | None = Field(default=None, max_length=MAX_ID)
+
+
+def parse_xml(body: bytes) -> dict[str, str]:
+    """The text of each direct child of the root ``<xml>`` (first occurrence wins). No DTDs, no
+    entities. Raises MalformedPayload."""
+    try:
+        root: Element = fromstring(body, forbid_dtd=True)
+    except (ParseError, DefusedXmlException, ValueError, LookupError, UnicodeError) as exc:
+        raise MalformedPayload(f"not XML: {type(exc).__name__}") from None
+    if root.tag != "xml":
+        raise MalformedPayload("the root element is not <xml>")
+    fields: dict[str, str] = {}
+    for child in root:
+        if isinstance(child.tag, str) and child.tag not in fields and len(child) == 0:
+            fields[child.tag] = (child.text or "").strip()
+    return fields
+
+
+def _model(model: type[_Payload], fields: Mapping[str, str]) -> Any:
+    present = {name: value for name, value in fields.items() if value != ""}
+    try:
+        return model.model_validate(present)
+    except ValidationError as exc:
+        raise MalformedPayload(validation_summary(exc)) from exc
+
+
+# --- normalisation ----------------------------------------------------------------------------
+
+
+IGNORED_EVENTS = frozenset({
+    "view", "location", "templatesendjobfinish", "masssendjobfinish", "view_miniprogram",
+    "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album", "pic_weixin",
+    "location_select", "enter_agent", "batch_job_result", "change_contact", "open_approval_change",
+})  # fmt: skip
+
+
+def _occurred_at(msg: PushedXml, request: InboundRequest) -> datetime:
+    if msg.CreateTime is None:
+        return request.received_at
+    try:
+        return datetime.fromtimestamp(msg.CreateTime, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise MalformedPayload("CreateTime out of range") from None
+
+
+MessageKind = Literal["text", "image", "voice", "video", "location", "link", "other"]
+
+
+def _message(msg: PushedXml) -> tuple[MessageKind, str | None, tuple[MediaRef, ...]] | None:
+    """(message_type, text, media) for a message kind; None for an unknown kind."""
+    kind = msg.MsgType.lower()
+    if kind == "text":
+        return "text", msg.Content, ()
+    if kind == "image":
+        return "image", None, (MediaRef(kind="image", platform_media_id=msg.MediaId,
+                                        url=msg.PicUrl),)  # fmt: skip
+    if kind == "voice":
+        mime = f"audio/{msg.Format.lower()}" if msg.Format else None
+        media = MediaRef(kind="voice", platform_media_id=msg.MediaId, mime_type=mime)
+        return "voice", msg.Recognition, (media,)
+    if kind in ("video", "shortvideo"):
+        return "video", None, (MediaRef(kind="video", platform_media_id=msg.MediaId),)
+    if kind == "location":
+        geo = (
+            f"geo:{msg.Location_X},{msg.Location_Y}"
+            if msg.Location_X is not None and msg.Location_Y is not None
+            else None
+        )
+        return "location", msg.Label, (MediaRef(kind="location", url=geo),)
+    if kind == "link":
+        text = "\n".join(part for part in (msg.Title, msg.Description) if part) or None
+        return "link", text, (MediaRef(kind="link", url=msg.Url),)
+    return None
+
+
+def normalise_push(
+    msg: PushedXml, *, platform: str, account: str, request: InboundRequest,
+    thread_ref: str | None = None,
+) -> list[CloudEvent[FanEvent]]:  # fmt: skip
+    occurred_at = _occurred_at(msg, request)
+    user = msg.FromUserName
+    common: dict[str, Any] = {
+        "platform": platform, "account": account, "user_id": user,
+        "occurred_at": occurred_at, "thread_ref": thread_ref,
+    }  # fmt: skip
+    contract: FanEvent
+    if msg.MsgType.lower() == "event":
+        event = (msg.Event or "").lower()
+        if not event or event in IGNORED_EVENTS:
+            return []
+        composite = "|".join([user, str(msg.CreateTime or ""), msg.Event or "", msg.EventKey or ""])
+        if event == "subscribe":
+            contract = FanFollowed(**common, platform_event_id=composite)
+        elif event == "unsubscribe":
+            contract = FanUnfollowed(**common, platform_event_id=composite)
+        elif event in ("click", "scan"):
+            contract = MessageReceived(
+                **common, platform_event_id=composite, message_id=composite,
+                message_type="event", text=msg.EventKey,
+            )  # fmt: skip
+        else:
+            return []
+        platform_id = composite
+    else:
+        if not msg.MsgId:
+            return []
+        platform_id = msg.MsgId
+        kind = _message(msg)
+        message_type, text, media = kind or ("other", None, ())
+        contract = MessageReceived(
+            **common, platform_event_id=platform_id, message_id=platform_id,
+            message_type=message_type, text=text, media=media,
+        )  # fmt: skip
+    return [
+        CloudEvent.of(
+            contract,
+            id=event_id(platform, account, contract.event_type, platform_id),
+            source=f"scrm/ingest/{platform}/{account}",
+            subject=fan_key(platform, account, user),
+            time=occurred_at,
+        )
+    ]
+
+
+# --- verification -----------------------------------------------------------------------------
+
+
+def _params(query: Mapping[str, str], *names: str) -> list[str]:
+    values = [query.get(name, "") for name in names]
+    if not all(values):
+        raise VerificationError("signature", f"{', '.join(names)} are required")
+    if any(len(v) > MAX_ECHO * 4 for v in values):
+        raise VerificationError("signature", "query parameter too long")
+    return values
+
+
+def open_sealed(*, token: str, crypt: MessageCrypt, query: Mapping[str, str], body: bytes) -> bytes:
+    """Check ``msg_signature`` over the body's ``<Encrypt>`` and open it; raises
+    VerificationError (an unreadable envelope cannot be verified, so it is refused as such)."""
+    signature, timestamp, nonce = _params(query, "msg_signature", "timestamp", "nonce")
+    try:
+        envelope: Envelope = _model(Envelope, parse_xml(body))
+    except MalformedPayload as exc:
+        raise VerificationError("signature", f"no readable <Encrypt>: {exc}") from None
+    expected = sha1_signature(token, timestamp, nonce, envelope.Encrypt)
+    if not signature_matches(expected, signature):
+        raise VerificationError("signature", "msg_signature does not match")
+    try:
+        return crypt.decrypt(envelope.Encrypt)
+    except CryptoError as exc:
+        raise VerificationError("signature", f"<Encrypt> does not open: {exc}") from None
+
+
+def _crypt(encoding_aes_key: SecretStr, receive_id: str) -> MessageCrypt:
+    try:
+        return MessageCrypt(encoding_aes_key.get_secret_value(), receive_id)
+    except ValueError:
+        raise VerificationError("signature", "the account's EncodingAESKey is invalid") from None
+
+
+def _text_answer(text: bytes) -> PlatformAnswer:
+    return PlatformAnswer(body=text, media_type="text/plain")
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class _AccessTokens:
+    """Access tokens per (account, base URL), fetched once under a lock per account and
+    refreshed five minutes before they expire or when the platform says they are invalid."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def drop(self, key: tuple[str, str], value: str) -> None:
+        cached = self._tokens.get(key)
+        if cached is not None and cached.value == value:
+            del self._tokens[key]
+
+    async def get(
+        self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[str, float] | SendOutcome]]
+    ) -> str | SendOutcome:
+        cached = self._tokens.get(key)
+        if cached is not None and cached.expires_at > self._clock():
+            return cached.value
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached.expires_at > self._clock():
+                return cached.value
+            fetched: tuple[str, float] | SendOutcome = await fetch()
+            if isinstance(fetched, SendOutcome):
+                return fetched
+            value, expires_in = fetched
+            self._tokens[key] = _Token(
+                value, self._clock() + max(expires_in - TOKEN_REFRESH_EARLY, 0.0)
+            )
+            return value
+
+
+def _errcode_outcome(status: int, payload: Mapping[str, Any], what: str) -> SendOutcome:
+    code = payload.get("errcode")
+    message = str(payload.get("errmsg", ""))[:300]
+    return SendOutcome(
+        delivered=False, status_code=status, error=f"{what}: errcode {code} {message}".strip(),
+        retryable=code in BUSY,
+    )  # fmt: skip
+
+
+def _http_failure(response: httpx.Response, what: str) -> SendOutcome | None:
+    """An outcome for a non-200 answer (retryable for 429/5xx), else None."""
+    status = response.status_code
+    if status == 200:
+        return None
+    payload = _json(response)
+    detail = (
+        f" errcode {payload.get('errcode')} {str(payload.get('errmsg', ''))[:300]}"
+        if payload and "errcode" in payload
+        else ""
+    )
+    return SendOutcome(
+        delivered=False, status_code=status, error=f"{what}: HTTP {status}{detail}".strip(),
+        retryable=status == 429 or status >= 500,
+    )  # fmt: skip
+
+
+def _json(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _errcode(payload: Mapping[str, Any]) -> int:
+    code = payload.get("errcode", 0)
+    return code if isinstance(code, int) else -2
+
+
+class _TencentSender:
+    """The send half both platforms share: fetch/cache an access token, POST the message, on
+    an invalid-token errcode drop the token and try once more."""
+
+    token_path: ClassVar[str]
+    send_path: ClassVar[str]
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._tokens = _AccessTokens(clock)
+
+    def _token_params(self, account: Any) -> dict[str, str] | None:
+        raise NotImplementedError
+
+    def _message(self, account: Any, reply: ReplyRequested) -> dict[str, Any] | SendOutcome:
+        raise NotImplementedError
+
+    async def _fetch_token(
+        self, http: httpx.AsyncClient, base_url: str, params: dict[str, str]
+    ) -> tuple[str, float] | SendOutcome:
+        response = await http.get(f"{base_url.rstrip('/')}{self.token_path}", params=params)
+        failed = _http_failure(response, "access token")
+        if failed is not None:
+            return failed
+        payload = _json(response)
+        if payload is None:
+            return SendOutcome(delivered=False, status_code=200, retryable=True,
+                               error="access token: the answer is not a JSON object")  # fmt: skip
+        if _errcode(payload) != 0:
+            return _errcode_outcome(200, payload, "access token")
+        token, expires_in = payload.get("access_token"), payload.get("expires_in", 7200)
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+            return SendOutcome(delivered=False, status_code=200, retryable=True,
+                               error="access token: no access_token in the answer")  # fmt: skip
+        return token, float(expires_in)
+
+    async def send(
+        self, account: Any, reply: ReplyRequested, *, http: httpx.AsyncClient, base_url: str
+    ) -> SendOutcome:
+        params = self._token_params(account)
+        if params is None:
+            return SendOutcome(delivered=False, error="the account has no secret for sending")
+        message = self._message(account, reply)
+        if isinstance(message, SendOutcome):
+            return message
+        key = (account.account_id, base_url)
+        for attempt in (1, 2):
+            token = await self._tokens.get(key, lambda: self._fetch_token(http, base_url, params))
+            if isinstance(token, SendOutcome):
+                return token
+            response = await http.post(
+                f"{base_url.rstrip('/')}{self.send_path}", params={"access_token": token},
+                json=message,
+            )  # fmt: skip
+            failed = _http_failure(response, "send")
+            if failed is not None:
+                return failed
+            payload = _json(response)
+            if payload is None:
+                return SendOutcome(delivered=False, status_code=200, retryable=True,
+                                   error="send: the answer is not a JSON object")  # fmt: skip
+            code = _errcode(payload)
+            if code == 0:
+                msgid = payload.get("msgid")
+                return SendOutcome(
+                    delivered=True, status_code=200,
+                    platform_message_id=str(msgid)[:MAX_ID] if msgid else None,
+                )  # fmt: skip
+            if code in TOKEN_INVALID and attempt == 1:
+                self._tokens.drop(key, token)
+                continue
+            outcome = _errcode_outcome(200, payload, "send")
+            if code in TOKEN_INVALID:  # a fresh token refused too: try again later
+                self._tokens.drop(key, token)
+                return SendOutcome(delivered=False, status_code=200, error=outcome.error,
+                                   retryable=True)  # fmt: skip
+            return outcome
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- the adapters -----------------------------------------------------------------------------
+
+
+class WeChatOfficialAccount(_TencentSender):
+    platforms: ClassVar[tuple[str, ...]] = ("wechat",)
+    account_model: ClassVar[type[PlatformAccount]] = WeChatAccount
+    default_send_base_url: ClassVar[str] = "https://api.weixin.qq.com"
+    token_path: ClassVar[str] = "/cgi-bin/token"  # noqa: S105 (a path)
+    send_path: ClassVar[str] = "/cgi-bin/message/custom/send"
+
+    def __init__(
+        self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(clock)
+
+    def handshake(self, account: WeChatAccount, request: InboundRequest) -> PlatformAnswer:
+        self._check_plain_signature(account, request.query)
+        echostr = request.query.get("echostr", "")
+        if not echostr or len(echostr) > MAX_ECHO:
+            raise VerificationError("signature", "echostr is required")
+        return _text_answer(echostr.encode())
+
+    def verify(self, account: WeChatAccount, request: InboundRequest) -> None:
+        self._open(account, request)
+
+    def normalise(
+        self, account: WeChatAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            plain = self._open(account, request)
+        except VerificationError as exc:  # verify() passed, so this cannot happen
+            raise MalformedPayload(str(exc)) from None
+        msg: PushedXml = _model(PushedXml, parse_xml(plain))
+        return normalise_push(msg, platform="wechat", account=account.account_id,
+                              request=request)  # fmt: skip
+
+    def acknowledge(
+        self, account: WeChatAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        return ACK
+
+    def _check_plain_signature(self, account: WeChatAccount, query: Mapping[str, str]) -> None:
+        signature, timestamp, nonce = _params(query, "signature", "timestamp", "nonce")
+        expected = sha1_signature(account.token.get_secret_value(), timestamp, nonce)
+        if not signature_matches(expected, signature):
+            raise VerificationError("signature", "signature does not match")
+
+    def _open(self, account: WeChatAccount, request: InboundRequest) -> bytes:
+        """The push's message XML: the opened ``<Encrypt>`` in safe/compatible mode, else the
+        body as received (plain mode, refused for accounts that have an EncodingAESKey)."""
+        if request.query.get("encrypt_type", "raw").lower() == "aes":
+            if account.encoding_aes_key is None:
+                raise VerificationError("signature", "encrypted push, but no EncodingAESKey")
+            return open_sealed(
+                token=account.token.get_secret_value(),
+                crypt=_crypt(account.encoding_aes_key, account.app_id),
+                query=request.query, body=request.body,
+            )  # fmt: skip
+        if account.encoding_aes_key is not None:
+            raise VerificationError("signature", "this account only accepts encrypted pushes")
+        self._check_plain_signature(account, request.query)
+        return request.body
+
+    def _token_params(self, account: WeChatAccount) -> dict[str, str] | None:
+        if account.app_secret is None:
+            return None
+        return {"grant_type": "client_credential", "appid": account.app_id,
+                "secret": account.app_secret.get_secret_value()}  # fmt: skip
+
+    def _message(
+        self, account: WeChatAccount, reply: ReplyRequested
+    ) -> dict[str, Any] | SendOutcome:
+        return {"touser": reply.user_id, "msgtype": "text", "text": {"content": reply.text}}
+
+
+class WeCom(_TencentSender):
+    platforms: ClassVar[tuple[str, ...]] = ("wecom",)
+    account_model: ClassVar[type[PlatformAccount]] = WeComAccount
+    default_send_base_url: ClassVar[str] = "https://qyapi.weixin.qq.com"
+    token_path: ClassVar[str] = "/cgi-bin/gettoken"  # noqa: S105 (a path)
+    send_path: ClassVar[str] = "/cgi-bin/message/send"
+
+    def __init__(
+        self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(clock)
+
+    def handshake(self, account: WeComAccount, request: InboundRequest) -> PlatformAnswer:
+        signature, timestamp, nonce, echostr = _params(
+            request.query, "msg_signature", "timestamp", "nonce", "echostr"
+        )
+        expected = sha1_signature(account.token.get_secret_value(), timestamp, nonce, echostr)
+        if not signature_matches(expected, signature):
+            raise VerificationError("signature", "msg_signature does not match")
+        try:
+            plain = _crypt(account.encoding_aes_key, account.corp_id).decrypt(echostr)
+        except CryptoError as exc:
+            raise VerificationError("signature", f"echostr does not open: {exc}") from None
+        if len(plain) > MAX_ECHO:
+            raise VerificationError("signature", "echostr too long")
+        return _text_answer(plain)
+
+    def verify(self, account: WeComAccount, request: InboundRequest) -> None:
+        self._open(account, request)
+
+    def normalise(
+        self, account: WeComAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            plain = self._open(account, request)
+        except VerificationError as exc:  # verify() passed, so this cannot happen
+            raise MalformedPayload(str(exc)) from None
+        msg: PushedXml = _model(PushedXml, parse_xml(plain))
+        return normalise_push(msg, platform="wecom", account=account.account_id,
+                              request=request, thread_ref=msg.AgentID)  # fmt: skip
+
+    def acknowledge(
+        self, account: WeComAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        return _text_answer(b"")  # WeCom: an empty answer means "received, no passive reply"
+
+    def _open(self, account: WeComAccount, request: InboundRequest) -> bytes:
+        return open_sealed(
+            token=account.token.get_secret_value(),
+            crypt=_crypt(account.encoding_aes_key, account.corp_id),
+            query=request.query, body=request.body,
+        )  # fmt: skip
+
+    def _token_params(self, account: WeComAccount) -> dict[str, str] | None:
+        if account.corp_secret is None:
+            return None
+        return {"corpid": account.corp_id, "corpsecret": account.corp_secret.get_secret_value()}
+
+    def _message(
+        self, account: WeComAccount, reply: ReplyRequested
+    ) -> dict[str, Any] | SendOutcome:
+        if account.agent_id is None:
+            return SendOutcome(delivered=False, error="the account has no agent_id to send from")
+        return {"touser": reply.user_id, "msgtype": "text", "agentid": account.agent_id,
+                "text": {"content": reply.text}}  # fmt: skip

@@ -1,0 +1,281 @@
+"""Weibo fan service platform (粉丝服务平台) developer mode
+(https://open.weibo.com/wiki/粉丝服务平台开发者模式).
+
+URL verification is a GET with ``signature``, ``timestamp``, ``nonce`` and ``echostr``; the
+signature is the hex SHA-1 of the app secret, timestamp and nonce sorted and concatenated, and
+the answer is ``echostr``. Pushes are POSTs carrying the same three query parameters; the JSON
+body itself is not signed, so the timestamp must be recent. Weibo gives no message id: an event's
+id is a composite of sender, type, creation time and a digest of the content, the same for a retry.
+Replies go out through ``/2/messages/reply.json`` (form-encoded, ``data`` a URL-encoded JSON)."""
+
+import hashlib
+import hmac
+import json
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    OK,
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    SendOutcome,
+    VerificationError,
+)
+from services.ingest.platforms.standard import validation_summary
+from shared.contracts import (
+    CommentCreated,
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MediaRef,
+    MessageReceived,
+    ReplyRequested,
+)
+from shared.events import CloudEvent, event_id, fan_key
+
+PLATFORM = "weibo"
+SOURCE = "scrm/ingest/weibo"
+CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon Jul 16 18:09:20 +0800 2012"
+MAX_EPOCH_MS = 253_402_300_799_999
+MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
+RATE_LIMITED = frozenset({10023, 10024})  # user / IP request-frequency limits
+FOLLOW = frozenset({"follow", "subscribe", "scan_follow"})
+UNFOLLOW = frozenset({"unfollow", "unsubscribe"})
+ERROR_CHARS = 500
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Short = Annotated[str, Field(max_length=2000)]
+Text = Annotated[str, Field(max_length=20_000)]
+
+
+class WeiboAccount(PlatformAccount):
+    platform: Literal["weibo"]
+    app_secret: SecretStr
+    access_token: SecretStr | None = None
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class PushData(_Payload):
+    subtype: Annotated[str, Field(max_length=64)] | None = None
+    key: Short | None = None
+    vfid: Id | None = None
+    tovfid: Id | None = None
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    id: Id | None = None
+    mid: Id | None = None
+    comment_id: Id | None = None
+    status_id: Id | None = None
+
+
+class Push(_Payload):
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    receiver_id: Id | None = None
+    sender_id: Id
+    created_at: Annotated[str, Field(max_length=64)] | None = None
+    text: Text | None = None
+    data: PushData | None = None
+
+
+def weibo_signature(app_secret: str, timestamp: str, nonce: str) -> str:
+    """Hex SHA-1 of the app secret, timestamp and nonce, sorted and joined."""
+    joined = "".join(sorted([app_secret, timestamp, nonce]))
+    return hashlib.sha1(joined.encode(), usedforsecurity=False).hexdigest()
+
+
+def verify_weibo_query(
+    app_secret: str, query: Mapping[str, str], *, now: datetime, tolerance: timedelta
+) -> None:
+    signature, timestamp, nonce = (query.get(k, "") for k in ("signature", "timestamp", "nonce"))
+    if not (signature and timestamp and nonce):
+        raise VerificationError("signature", "signature, timestamp and nonce are required")
+    expected = weibo_signature(app_secret, timestamp, nonce).encode()
+    if not hmac.compare_digest(signature.lower().encode("utf-8", "replace"), expected):
+        raise VerificationError("signature", "the signature does not match")
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 16:
+        raise VerificationError("signature", "timestamp is not an integer")
+    sent_at = int(timestamp)
+    sent_at = sent_at // 1000 if sent_at >= MS_THRESHOLD else sent_at
+    if abs(now.timestamp() - sent_at) > tolerance.total_seconds():
+        raise VerificationError("stale_timestamp", "timestamp outside the tolerance")
+
+
+def parse_created_at(value: str) -> datetime:
+    """Weibo's ``created_at``: the classic ``Mon Jul 16 18:09:20 +0800 2012``, or epoch ms."""
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        number = int(text) if len(text) <= 16 else MAX_EPOCH_MS + 1
+        if number > MAX_EPOCH_MS:
+            raise MalformedPayload("created_at is out of range")
+        return datetime.fromtimestamp(number / 1000 if number >= MS_THRESHOLD else number, UTC)
+    try:
+        return datetime.strptime(text, CREATED_AT_FORMAT).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise MalformedPayload("created_at is neither a Weibo date nor epoch ms") from None
+
+
+def _geo(data: PushData) -> str | None:
+    if data.latitude is None or data.longitude is None:
+        return None
+    return f"geo:{data.latitude},{data.longitude}"
+
+
+def composite_id(push: Push) -> str:
+    """Weibo sends no message id; a retry repeats the same body, hence the same fields."""
+    data = push.data.model_dump(exclude_none=True) if push.data else {}
+    content = json.dumps([push.text, data], sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+    return f"{push.sender_id}:{push.type}:{push.created_at or '-'}:{digest}"
+
+
+def normalise_push(
+    push: Push, *, account: str, received_at: datetime
+) -> CloudEvent[FanEvent] | None:
+    occurred_at = parse_created_at(push.created_at) if push.created_at else received_at
+    user_id = push.sender_id
+    data = push.data or PushData()
+    platform_id = composite_id(push)
+    common: dict[str, Any] = {
+        "platform": PLATFORM, "account": account, "user_id": user_id,
+        "occurred_at": occurred_at, "platform_event_id": platform_id,
+    }  # fmt: skip
+    message: dict[str, Any] = {**common, "message_id": platform_id, "thread_ref": user_id}
+    contract: FanEvent
+    kind = push.type
+    if kind == "text":
+        contract = MessageReceived(**message, message_type="text", text=push.text)
+    elif kind in ("image", "voice"):
+        media = MediaRef(kind=kind, platform_media_id=data.vfid or data.tovfid)
+        contract = MessageReceived(**message, message_type=kind, text=push.text, media=(media,))
+    elif kind == "position":
+        media = MediaRef(kind="location", url=_geo(data))
+        contract = MessageReceived(
+            **message, message_type="location", text=push.text, media=(media,)
+        )
+    elif kind == "event":
+        subtype = data.subtype or ""
+        if subtype in FOLLOW:
+            contract = FanFollowed(**common)
+        elif subtype in UNFOLLOW:
+            contract = FanUnfollowed(**common)
+        elif subtype == "click":
+            contract = MessageReceived(**message, message_type="event", text=data.key)
+        else:
+            return None  # scan (already a fan), menu views…
+    elif kind == "mention":
+        if data.subtype == "comment":
+            post_id, comment_id = data.mid or data.status_id, data.comment_id or data.id
+        else:  # a status mentioning the account: the status is both the post and the "comment"
+            post_id = comment_id = data.mid or data.status_id or data.id
+        contract = CommentCreated(
+            **common, comment_id=comment_id or platform_id, post_id=post_id, text=push.text,
+            is_mention=True, thread_ref=post_id,
+        )  # fmt: skip
+    else:
+        contract = MessageReceived(**message, message_type="other", text=push.text)
+    return CloudEvent.of(
+        contract,
+        id=event_id(PLATFORM, account, contract.event_type, platform_id),
+        source=f"{SOURCE}/{account}",
+        subject=fan_key(PLATFORM, account, user_id),
+        time=occurred_at,
+    )
+
+
+class WeiboFanService:
+    platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
+    account_model: ClassVar[type[PlatformAccount]] = WeiboAccount
+    default_send_base_url: ClassVar[str] = "https://m.api.weibo.com"
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._tolerance = timedelta(seconds=settings.webhook_tolerance_seconds)
+
+    def _verify(self, account: WeiboAccount, request: InboundRequest) -> None:
+        verify_weibo_query(
+            account.app_secret.get_secret_value(), request.query,
+            now=request.received_at, tolerance=self._tolerance,
+        )  # fmt: skip
+
+    def handshake(self, account: WeiboAccount, request: InboundRequest) -> PlatformAnswer:
+        self._verify(account, request)
+        echostr = request.query.get("echostr", "")
+        if not echostr:
+            raise VerificationError("signature", "echostr is required")
+        return PlatformAnswer(body=echostr.encode("utf-8", "replace"))
+
+    def verify(self, account: WeiboAccount, request: InboundRequest) -> None:
+        self._verify(account, request)
+
+    def normalise(
+        self, account: WeiboAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            push = Push.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(validation_summary(exc)) from exc
+        event = normalise_push(push, account=account.account_id, received_at=request.received_at)
+        return [event] if event is not None else []
+
+    def acknowledge(
+        self, account: WeiboAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        return OK
+
+    async def send(
+        self, account: WeiboAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,
+        base_url: str,
+    ) -> SendOutcome:  # fmt: skip
+        """One reply through the fan service message API (Weibo has no idempotency key)."""
+        if account.access_token is None:
+            return SendOutcome(delivered=False, error="the Weibo account has no access token")
+        token = account.access_token.get_secret_value()
+        data = urllib.parse.quote(json.dumps({"text": reply.text}, ensure_ascii=False))
+        response = await http.post(
+            f"{base_url.rstrip('/')}/2/messages/reply.json",
+            data={
+                "access_token": token, "type": "text", "data": data,
+                "receiver_id": reply.user_id, "save_sender_box": "1",
+            },
+        )  # fmt: skip
+        status = response.status_code
+        body = _json(response)
+        code = body.get("error_code")
+        if status == 200 and code in (None, 0, "0"):
+            message_id = body.get("id")
+            return SendOutcome(
+                delivered=True, status_code=status,
+                platform_message_id=str(message_id)[:200] if message_id is not None else None,
+            )  # fmt: skip
+        retryable = status == 429 or status >= 500 or _int(code) in RATE_LIMITED
+        error = f"{code if code is not None else status}: {body.get('error') or f'HTTP {status}'}"
+        return SendOutcome(
+            delivered=False, status_code=status, retryable=retryable,
+            error=error.replace(token, "[redacted]")[:ERROR_CHARS],
+        )  # fmt: skip
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None

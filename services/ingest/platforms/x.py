@@ -1,0 +1,398 @@
+"""X (Twitter) Account Activity API: the CRC handshake, ``x-twitter-webhooks-signature`` over
+the raw body (both ``sha256=`` + base64 HMAC-SHA256 with the app's consumer secret), the
+activity payload of one subscribed user, and direct messages out through the v2 DM API."""
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import httpx
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAccount,
+    PlatformAnswer,
+    SendOutcome,
+    VerificationError,
+)
+from services.ingest.platforms.standard import validation_summary
+from shared.contracts import (
+    CommentCreated,
+    ContentShared,
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MediaRef,
+    MessageReceived,
+    ReactionAdded,
+    ReplyRequested,
+)
+from shared.events import CloudEvent, event_id, fan_key
+
+PLATFORM = "x"
+SOURCE = "scrm/ingest/x"
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
+MAX_TEXT = 20_000
+
+
+class XAccount(PlatformAccount):
+    platform: Literal["x"]
+    user_id: str = Field(min_length=1, max_length=32, pattern=r"^[0-9]+$")
+    consumer_secret: SecretStr
+    access_token: SecretStr | None = None  # OAuth 2 user context, dm.write: for sending
+
+
+def x_signature(consumer_secret: str, message: bytes) -> str:
+    """``sha256=<base64 HMAC-SHA256>``: the CRC response token and the POST signature alike."""
+    digest = hmac.new(consumer_secret.encode(), message, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+# --- the payload -------------------------------------------------------------------------------
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, AfterValidator(lambda text: text[:MAX_TEXT])]
+Count = Annotated[int, Field(ge=0, le=10**12)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TweetUser(_Model):
+    id_str: Id
+    followers_count: Count | None = None
+
+
+class TweetRef(_Model):
+    id_str: Id
+    user: TweetUser | None = None
+
+
+class Mention(_Model):
+    id_str: Id
+
+
+class TweetMedia(_Model):
+    id_str: Id | None = None
+    type: str | None = None
+    media_url_https: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Entities(_Model):
+    user_mentions: list[Mention] = []
+    media: list[TweetMedia] = []
+
+
+class ExtendedTweet(_Model):
+    full_text: Text | None = None
+
+
+class Tweet(_Model):
+    id_str: Id
+    user: TweetUser
+    text: Text | None = None
+    extended_tweet: ExtendedTweet | None = None
+    created_at: Annotated[str, Field(max_length=64)] | None = None
+    timestamp_ms: Annotated[str, Field(max_length=20)] | None = None
+    in_reply_to_status_id_str: Id | None = None
+    in_reply_to_user_id_str: Id | None = None
+    entities: Entities = Entities()
+    extended_entities: Entities | None = None
+    retweeted_status: TweetRef | None = None
+    quoted_status: TweetRef | None = None
+
+
+class Favorite(_Model):
+    id: Id
+    created_at: Annotated[str, Field(max_length=64)] | None = None
+    timestamp_ms: int | None = None
+    favorited_status: TweetRef
+    user: TweetUser
+
+
+class FollowParty(_Model):
+    id: Id
+    followers_count: Count | None = None
+
+
+class Follow(_Model):
+    type: Annotated[str, Field(max_length=32)]
+    created_timestamp: Annotated[str, Field(max_length=20)] | None = None
+    target: FollowParty
+    source: FollowParty
+
+
+class DmMedia(_Model):
+    id_str: Id | None = None
+    type: str | None = None
+    media_url_https: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class DmAttachment(_Model):
+    media: DmMedia | None = None
+
+
+class DmData(_Model):
+    text: Text | None = None
+    attachment: DmAttachment | None = None
+
+
+class DmCreate(_Model):
+    sender_id: Id
+    message_data: DmData = DmData()
+
+
+class DirectMessage(_Model):
+    type: Annotated[str, Field(max_length=32)]
+    id: Id
+    created_timestamp: Annotated[str, Field(max_length=20)] | None = None
+    message_create: DmCreate | None = None
+
+
+class DmUser(_Model):
+    followers_count: Count | None = None
+
+
+class ActivityPayload(_Model):
+    for_user_id: Id
+    tweet_create_events: list[Tweet] = []
+    favorite_events: list[Favorite] = []
+    follow_events: list[Follow] = []
+    direct_message_events: list[DirectMessage] = []
+    users: dict[str, DmUser] = {}
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+
+def _from_millis(value: str | int | None) -> datetime | None:
+    try:
+        millis = int(value or "")
+    except ValueError:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC) if 0 < millis < 10**14 else None
+
+
+def _from_created_at(value: str | None) -> datetime | None:
+    try:
+        return datetime.strptime(value, CREATED_AT_FORMAT).astimezone(UTC) if value else None
+    except (ValueError, OverflowError):  # "+2359 0001" is before year 1 in UTC
+        return None
+
+
+class _Normaliser:
+    """One push: the brand's user id, the account, the fallback time."""
+
+    def __init__(self, account: XAccount, payload: ActivityPayload, received_at: datetime) -> None:
+        self.brand = payload.for_user_id
+        self.account = account.account_id
+        self.payload = payload
+        self.received_at = received_at
+
+    def all(self) -> list[CloudEvent[FanEvent]]:
+        found: list[CloudEvent[FanEvent] | None] = [
+            *(self.tweet(tweet) for tweet in self.payload.tweet_create_events),
+            *(self.favorite(fav) for fav in self.payload.favorite_events),
+            *(self.follow(follow) for follow in self.payload.follow_events),
+            *(self.direct_message(dm) for dm in self.payload.direct_message_events),
+        ]
+        return [event for event in found if event is not None]
+
+    def tweet(self, tweet: Tweet) -> CloudEvent[FanEvent] | None:
+        if tweet.user.id_str == self.brand:
+            return None  # our own tweet
+        common = self._common(tweet.user.id_str, tweet.id_str, tweet.user.followers_count)
+        common["occurred_at"] = (
+            _from_millis(tweet.timestamp_ms) or _from_created_at(tweet.created_at)
+            or self.received_at
+        )  # fmt: skip
+        text = tweet.extended_tweet.full_text if tweet.extended_tweet else None
+        comment = {"comment_id": tweet.id_str, "text": text or tweet.text,
+                   "post_id": tweet.in_reply_to_status_id_str,
+                   "thread_ref": tweet.in_reply_to_status_id_str}  # fmt: skip
+        retweeted = self._brands_tweet(tweet.retweeted_status)
+        quoted = self._brands_tweet(tweet.quoted_status)
+        contract: FanEvent
+        if retweeted or (quoted and tweet.in_reply_to_user_id_str != self.brand):
+            shared = retweeted or quoted
+            contract = ContentShared(**common, content_id=shared, reach=tweet.user.followers_count)
+        elif tweet.in_reply_to_user_id_str == self.brand:
+            contract = CommentCreated(**common, **comment)
+        elif any(mention.id_str == self.brand for mention in tweet.entities.user_mentions):
+            contract = CommentCreated(**common, **comment, is_mention=True)
+        else:
+            return None
+        return self._event(contract, tweet.id_str)
+
+    def favorite(self, favorite: Favorite) -> CloudEvent[FanEvent] | None:
+        if favorite.user.id_str == self.brand:
+            return None
+        common = self._common(favorite.user.id_str, favorite.id, favorite.user.followers_count)
+        common["occurred_at"] = (
+            _from_millis(favorite.timestamp_ms) or _from_created_at(favorite.created_at)
+            or self.received_at
+        )  # fmt: skip
+        return self._event(ReactionAdded(
+            **common, target_id=favorite.favorited_status.id_str, reaction="like",
+        ), favorite.id)  # fmt: skip
+
+    def follow(self, follow: Follow) -> CloudEvent[FanEvent] | None:
+        kinds: dict[str, Callable[..., FanEvent]] = {
+            "follow": FanFollowed, "unfollow": FanUnfollowed,
+        }  # fmt: skip
+        kind = kinds.get(follow.type)
+        if kind is None or follow.target.id != self.brand or follow.source.id == self.brand:
+            return None
+        # X gives a follow no id of its own: who, what, and when it happened.
+        platform_id = f"{follow.source.id}:{follow.type}:{follow.created_timestamp or ''}"
+        common = self._common(follow.source.id, platform_id, follow.source.followers_count)
+        common["occurred_at"] = _from_millis(follow.created_timestamp) or self.received_at
+        return self._event(kind(**common), platform_id)
+
+    def direct_message(self, dm: DirectMessage) -> CloudEvent[FanEvent] | None:
+        create = dm.message_create
+        if dm.type != "message_create" or create is None or create.sender_id == self.brand:
+            return None
+        sender = create.sender_id
+        user = self.payload.users.get(sender)
+        common = self._common(sender, dm.id, user.followers_count if user else None)
+        common["occurred_at"] = _from_millis(dm.created_timestamp) or self.received_at
+        media = _dm_media(create.message_data)
+        message_type = media[0].kind if media else "text"
+        return self._event(MessageReceived(
+            **common, message_id=dm.id, message_type=message_type,
+            text=create.message_data.text, media=media, thread_ref=sender,
+        ), dm.id)  # fmt: skip
+
+    def _brands_tweet(self, tweet: TweetRef | None) -> str | None:
+        """The id of the brand's tweet this one retweets or quotes, if it is the brand's."""
+        if tweet is None or tweet.user is None or tweet.user.id_str != self.brand:
+            return None
+        return tweet.id_str
+
+    def _common(self, user_id: str, platform_id: str, followers: int | None) -> dict[str, Any]:
+        return {
+            "platform": PLATFORM, "account": self.account, "user_id": user_id,
+            "platform_event_id": platform_id, "follower_count": followers,
+        }  # fmt: skip
+
+    def _event(self, contract: FanEvent, platform_id: str) -> CloudEvent[FanEvent]:
+        return CloudEvent.of(
+            contract,
+            id=event_id(PLATFORM, self.account, contract.event_type, platform_id),
+            source=f"{SOURCE}/{self.account}",
+            subject=fan_key(PLATFORM, self.account, contract.user_id),
+            time=contract.occurred_at,
+        )
+
+
+def _dm_media(data: DmData) -> tuple[MediaRef, ...]:
+    media = data.attachment.media if data.attachment else None
+    if media is None:
+        return ()
+    kind: Literal["image", "video"] = "image" if media.type == "photo" else "video"
+    return (MediaRef(kind=kind, platform_media_id=media.id_str, url=media.media_url_https),)
+
+
+# --- the adapter -------------------------------------------------------------------------------
+
+
+class XAccountActivity:
+    platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
+    account_model: ClassVar[type[PlatformAccount]] = XAccount
+    default_send_base_url: ClassVar[str] = "https://api.x.com"
+
+    def handshake(self, account: XAccount, request: InboundRequest) -> PlatformAnswer:
+        crc_token = request.query.get("crc_token", "")
+        if not crc_token or len(crc_token) > 1000:
+            raise VerificationError("unsupported", "a GET must carry a crc_token")
+        token = x_signature(account.consumer_secret.get_secret_value(), crc_token.encode())
+        body = json.dumps({"response_token": token}).encode()
+        return PlatformAnswer(body=body, media_type="application/json")
+
+    def verify(self, account: XAccount, request: InboundRequest) -> None:
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature:
+            raise VerificationError("signature", f"{SIGNATURE_HEADER} is required")
+        expected = x_signature(account.consumer_secret.get_secret_value(), request.body)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise VerificationError("signature", f"{SIGNATURE_HEADER} does not match the body")
+
+    def normalise(
+        self, account: XAccount, request: InboundRequest
+    ) -> Sequence[CloudEvent[FanEvent]]:
+        try:
+            payload = ActivityPayload.model_validate_json(request.body)
+        except ValidationError as exc:
+            raise MalformedPayload(validation_summary(exc)) from exc
+        if payload.for_user_id != account.user_id:
+            raise MalformedPayload("for_user_id is not this account's user")
+        return _Normaliser(account, payload, request.received_at).all()
+
+    def acknowledge(
+        self, account: XAccount, request: InboundRequest, events: Sequence[CloudEvent[FanEvent]]
+    ) -> PlatformAnswer:
+        return PlatformAnswer(body=b"{}", media_type="application/json")
+
+    async def send(
+        self, account: XAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,
+        base_url: str,
+    ) -> SendOutcome:  # fmt: skip
+        """One DM through ``POST /2/dm_conversations/with/{user_id}/messages``. X's DM API has
+        no idempotency key: a crash after X accepted a reply sends it again on restart."""
+        if account.access_token is None:
+            return SendOutcome(delivered=False, error="no access_token for this X account")
+        if not reply.user_id.isdigit():
+            return SendOutcome(delivered=False, error="an X user id is numeric")
+        response = await http.post(
+            f"{base_url.rstrip('/')}/2/dm_conversations/with/{reply.user_id}/messages",
+            headers={"Authorization": f"Bearer {account.access_token.get_secret_value()}"},
+            json={"text": reply.text},
+        )
+        return _send_outcome(response)
+
+
+def _send_outcome(response: httpx.Response) -> SendOutcome:
+    status = response.status_code
+    body = _json_or_none(response)
+    if status in (200, 201):
+        data = body.get("data") if isinstance(body, dict) else None
+        message_id = data.get("dm_event_id") if isinstance(data, dict) else None
+        return SendOutcome(
+            delivered=True, status_code=status,
+            platform_message_id=str(message_id) if message_id is not None else None,
+        )  # fmt: skip
+    error = _problem(body) or f"HTTP {status}"
+    if status == 429:
+        reset = response.headers.get("x-rate-limit-reset")
+        error = f"{error} (rate limit resets at {reset})" if reset else error
+    return SendOutcome(
+        delivered=False, status_code=status, error=error[:2000],
+        retryable=status == 429 or status >= 500,
+    )  # fmt: skip
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _problem(body: Any) -> str | None:
+    """X's problem JSON (``title``, ``detail``, ``type``), or the v1.1 ``errors`` list."""
+    if not isinstance(body, dict):
+        return None
+    parts = [str(body[key]) for key in ("title", "detail", "type") if body.get(key)]
+    errors = body.get("errors")
+    if not parts and isinstance(errors, list):
+        parts = [str(err.get("message", err)) for err in errors[:3] if isinstance(err, dict)]
+    return ": ".join(parts) or None

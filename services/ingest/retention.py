@@ -1,0 +1,39 @@
+"""Forgetting what no platform will retry any more: received-event claims older than the
+de-duplication window are deleted in small batches, so the claim table stays the size of the
+window and no delete holds locks for long."""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.ingest import metrics, repository
+from services.ingest.config import IngestSettings
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class ReceivedEventsJanitor:
+    def __init__(
+        self, settings: IngestSettings, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._window = timedelta(hours=settings.dedupe_window_hours)
+        self._batch = settings.dedupe_cleanup_batch
+        self._sessionmaker = sessionmaker
+
+    async def sweep(self, *, now: datetime | None = None) -> int:
+        """Delete every claim older than the window; returns how many."""
+        cutoff = (now or datetime.now(UTC)) - self._window
+        total = 0
+        while True:
+            async with self._sessionmaker() as session, session.begin():
+                deleted = await repository.forget_received_before(
+                    session, cutoff, limit=self._batch
+                )
+            total += deleted
+            if deleted < self._batch:
+                break
+        metrics.DEDUPE_FORGOTTEN.inc(total)
+        if total:
+            log.info("received-event claims past the window forgotten", count=total)
+        return total

@@ -1,0 +1,139 @@
+"""Brand accounts through the authenticated admin API: stored in PostgreSQL, used by the webhook
+route at once, seen by another replica soon after, secrets never shown back."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.ingest import repository
+from services.ingest.config import IngestSettings
+from services.ingest.main import create_app
+from shared.db import create_engine, create_sessionmaker
+from tests.e2e.conftest import ACCOUNT
+from tests.helpers import eventually, message_payload, running, signed_webhook
+
+pytestmark = pytest.mark.e2e
+TOKEN = "admin-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+SHOP_SECRET = "whsec_c2hvcC0yLXNlY3JldC1rZXk="
+ACCOUNTS = "/v1/admin/accounts"
+
+
+@pytest.fixture
+def admin_settings(settings_for: Callable[..., Any], accounts_file: Path) -> IngestSettings:
+    settings: IngestSettings = settings_for(
+        IngestSettings, accounts_file=accounts_file, admin_token=TOKEN,
+        accounts_refresh_seconds=0.1,
+    )  # fmt: skip
+    return settings
+
+
+async def _webhook(client: httpx.AsyncClient, account: str, secret: str) -> httpx.Response:
+    body, headers = signed_webhook(message_payload("fan-1", "m-1"), secret=secret)
+    return await client.post(f"/v1/webhooks/standard/{account}", content=body, headers=headers)
+
+
+async def test_an_account_created_through_the_api_receives_webhooks_until_deleted(
+    admin_settings: IngestSettings,
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        assert (await _webhook(ingest, "shop-2", SHOP_SECRET)).status_code == 404
+        created = await ingest.put(f"{ACCOUNTS}/standard/shop-2", json={"secret": SHOP_SECRET},
+                                   headers=AUTH)  # fmt: skip
+        assert created.status_code == 201, created.text
+        assert created.json() == {
+            "platform": "standard", "account_id": "shop-2", "secret": "[set]", "source": "api"
+        }  # fmt: skip
+        assert (await _webhook(ingest, "shop-2", SHOP_SECRET)).status_code == 200
+        replaced = await ingest.put(f"{ACCOUNTS}/standard/shop-2", json={"secret": SHOP_SECRET},
+                                    headers=AUTH)  # fmt: skip
+        assert replaced.status_code == 200
+        listed = (await ingest.get(ACCOUNTS, headers=AUTH)).json()["accounts"]
+        assert [(a["account_id"], a["source"]) for a in listed] == [
+            (ACCOUNT, "file"), ("shop-2", "api")
+        ]  # fmt: skip
+        assert SHOP_SECRET not in json.dumps(listed)
+        deleted = await ingest.delete(f"{ACCOUNTS}/standard/shop-2", headers=AUTH)
+        assert deleted.status_code == 204
+        assert (await _webhook(ingest, "shop-2", SHOP_SECRET)).status_code == 404
+        again = await ingest.delete(f"{ACCOUNTS}/standard/shop-2", headers=AUTH)
+        assert again.status_code == 404
+
+
+async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
+    admin_settings: IngestSettings,
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+        try:  # another replica's write: straight into the shared table
+            async with create_sessionmaker(engine)() as session, session.begin():
+                entry = {"platform": "standard", "account_id": "shop-3", "secret": SHOP_SECRET}
+                await repository.save_api_account(session, entry)
+        finally:
+            await engine.dispose()
+
+        async def accepted() -> bool:
+            return (await _webhook(ingest, "shop-3", SHOP_SECRET)).status_code == 200
+
+        await eventually(accepted, within=10)
+    async with running(create_app(admin_settings)) as restarted:
+        assert (await _webhook(restarted, "shop-3", SHOP_SECRET)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic eDp5"}, 401)],
+    ids=["none", "wrong-token", "not-bearer"],
+)
+async def test_the_admin_api_needs_the_token(
+    admin_settings: IngestSettings, headers: dict[str, str], status: int
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        assert (await ingest.get(ACCOUNTS, headers=headers)).status_code == status
+        put = await ingest.put(f"{ACCOUNTS}/standard/x", json={"secret": SHOP_SECRET},
+                               headers=headers)  # fmt: skip
+        assert put.status_code == status
+        assert (await _webhook(ingest, "x", SHOP_SECRET)).status_code == 404
+
+
+async def test_the_admin_api_is_off_without_a_token(
+    settings_for: Callable[..., Any], accounts_file: Path
+) -> None:
+    settings = settings_for(IngestSettings, accounts_file=accounts_file)
+    async with running(create_app(settings)) as ingest:
+        assert (await ingest.get(ACCOUNTS, headers=AUTH)).status_code == 403
+
+
+async def test_refusals_say_what_is_wrong_without_echoing_secrets(
+    admin_settings: IngestSettings,
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        extra = await ingest.put(
+            f"{ACCOUNTS}/standard/shop-4", headers=AUTH,
+            json={"secret": SHOP_SECRET, "app_secret": "leaky-value-123"},
+        )  # fmt: skip
+        assert extra.status_code == 422
+        assert "app_secret" in extra.text
+        assert "leaky-value-123" not in extra.text
+        assert SHOP_SECRET not in extra.text
+        not_object = await ingest.put(f"{ACCOUNTS}/standard/shop-4", headers=AUTH,
+                                      json=["leaky-value-123"])  # fmt: skip
+        assert not_object.status_code == 422
+        assert "leaky-value-123" not in not_object.text
+        missing = await ingest.put(f"{ACCOUNTS}/standard/shop-4", headers=AUTH, json={})
+        assert missing.status_code == 422
+        assert "secret" in missing.text
+        unknown = await ingest.put(f"{ACCOUNTS}/nowhere/a", headers=AUTH, json={})
+        assert unknown.status_code == 404
+        file_account = await ingest.put(f"{ACCOUNTS}/standard/{ACCOUNT}", headers=AUTH,
+                                        json={"secret": SHOP_SECRET})  # fmt: skip
+        assert file_account.status_code == 409
+        assert (
+            await ingest.delete(f"{ACCOUNTS}/standard/{ACCOUNT}", headers=AUTH)
+        ).status_code == 409
+        shown = (await ingest.get(f"{ACCOUNTS}/standard/{ACCOUNT}", headers=AUTH)).json()
+        assert shown["secret"] == "[set]"
