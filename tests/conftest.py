@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
@@ -85,7 +86,7 @@ def _embedded(
 
 
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+def infrastructure() -> Iterator[Infrastructure]:
     """External parts where named; the missing ones from testcontainers or embedded."""
     with ExitStack() as stack:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -96,7 +97,10 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
             if os.environ.get("SCRM_TEST_CONTAINERS") == "1" and _docker_answers():
                 kind, started = "testcontainers", _containers(stack, **missing)
             else:
-                folder = tmp_path_factory.mktemp("embedded")
+                # Not under pytest's basetemp: another pytest run may prune that while this
+                # one's database still lives there.
+                folder = Path(tempfile.mkdtemp(prefix="scrm-test-embedded-"))
+                stack.callback(shutil.rmtree, folder, ignore_errors=True)
                 kind, started = "embedded", _embedded(stack, folder, **missing)
             bootstrap, server_url = bootstrap or started[0], server_url or started[1]
         assert bootstrap
