@@ -4,8 +4,6 @@ mode, every message and event kind, fuzzing, and the customer-service send API."
 import asyncio
 import base64
 import contextlib
-import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,20 +35,12 @@ from shared.contracts import (
 )
 from shared.events import CloudEvent, event_id
 from tests.platform_vectors import wechat as vectors
+from tests.unit.wechat_helpers import NOW, TS, FakeTencent, only_protocol_errors, request
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SDK = WeChatAccount.model_validate(vectors.SDK_ACCOUNT)
 PLAIN = WeChatAccount.model_validate(vectors.PLAIN_ACCOUNT)
 SAFE = WeChatAccount.model_validate(vectors.SAFE_ACCOUNT)
 ADAPTER = WeChatOfficialAccount()
-TS = "1700000000"
-
-
-def request(
-    method: str = "POST", query: dict[str, str] | None = None, body: bytes = b""
-) -> InboundRequest:
-    return InboundRequest(method=method, query=query or {}, headers={}, body=body,
-                          received_at=NOW)  # fmt: skip
 
 
 def push(xml: str, *, nonce: str = "1") -> InboundRequest:
@@ -417,17 +407,7 @@ class TestFuzz:
     def test_arbitrary_requests_only_raise_the_protocol_errors(
         self, query: dict[str, str], body: bytes, method: str
     ) -> None:
-        for account in (PLAIN, SAFE, SDK):
-            req = request(method, query, body)
-            try:
-                if method == "GET":
-                    ADAPTER.handshake(account, req)
-                else:
-                    ADAPTER.verify(account, req)
-            except VerificationError:
-                pass
-            with contextlib.suppress(MalformedPayload):
-                ADAPTER.normalise(account, req)
+        only_protocol_errors(ADAPTER, (PLAIN, SAFE, SDK), request(method, query, body))
 
     @settings(max_examples=300, deadline=None)
     @given(body=st.binary(max_size=600) | st.text(max_size=400).map(str.encode))
@@ -462,47 +442,6 @@ class TestFuzz:
 
 
 # --- the send API, against a local fake of WeChat's --------------------------------------------
-
-
-@dataclass
-class FakeTencent:
-    """A fake of the Official Account / WeCom token and send APIs. ``send_answers`` are
-    (status, JSON) answered in turn to sends (then success)."""
-
-    token_path: str
-    send_path: str
-    credentials: dict[str, str]
-    send_answers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    token_answers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    token_fetches: int = 0
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    tokens_used: list[str] = field(default_factory=list)
-    success: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == self.token_path:
-            assert request.method == "GET"
-            assert dict(request.url.params) == self.credentials
-            self.token_fetches += 1
-            if self.token_answers:
-                status, payload = self.token_answers.pop(0)
-                return httpx.Response(status, json=payload)
-            return httpx.Response(200, json={"errcode": 0, "errmsg": "ok",
-                                             "access_token": f"TOKEN-{self.token_fetches}",
-                                             "expires_in": 7200})  # fmt: skip
-        assert request.url.path == self.send_path, request.url
-        assert request.method == "POST"
-        assert request.headers["content-type"] == "application/json"
-        token = request.url.params["access_token"]
-        self.tokens_used.append(token)
-        self.sent.append(json.loads(request.content))
-        if self.send_answers:
-            status, payload = self.send_answers.pop(0)
-            return httpx.Response(status, json=payload)
-        return httpx.Response(200, json=self.success)
-
-    def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
 
 
 SENDER = WeChatAccount(platform="wechat", account_id="oa-send", app_id="wxSEND",

@@ -2,7 +2,6 @@
 every message and event kind, fuzzing, and the application-message send API."""
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,20 +21,11 @@ from services.ingest.platforms.wechat_crypto import MessageCrypt, sha1_signature
 from shared.contracts import FanFollowed, FanUnfollowed, MessageReceived, ReplyRequested
 from shared.events import event_id
 from tests.platform_vectors import wecom as vectors
-from tests.unit.test_platform_wechat import FakeTencent
+from tests.unit.wechat_helpers import TS, FakeTencent, only_protocol_errors, request
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SAMPLE = WeComAccount.model_validate(vectors.SAMPLE_ACCOUNT)
 ACCOUNT = WeComAccount.model_validate(vectors.ACCOUNT)
 ADAPTER = WeCom()
-TS = "1700000000"
-
-
-def request(
-    method: str = "POST", query: dict[str, str] | None = None, body: bytes = b""
-) -> InboundRequest:
-    return InboundRequest(method=method, query=query or {}, headers={}, body=body,
-                          received_at=NOW)  # fmt: skip
 
 
 def push(xml: str, *, nonce: str = "1") -> InboundRequest:
@@ -205,17 +195,7 @@ class TestFuzz:
     def test_arbitrary_requests_only_raise_the_protocol_errors(
         self, query: dict[str, str], body: bytes, method: str
     ) -> None:
-        req = request(method, query, body)
-        for account in (SAMPLE, ACCOUNT):
-            try:
-                if method == "GET":
-                    ADAPTER.handshake(account, req)
-                else:
-                    ADAPTER.verify(account, req)
-            except VerificationError:
-                pass
-            with contextlib.suppress(MalformedPayload):
-                ADAPTER.normalise(account, req)
+        only_protocol_errors(ADAPTER, (SAMPLE, ACCOUNT), request(method, query, body))
 
     @settings(max_examples=200, deadline=None)
     @given(echo=st.binary(max_size=2000))

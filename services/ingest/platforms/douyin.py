@@ -17,10 +17,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
@@ -31,7 +31,19 @@ from services.ingest.platforms.base import (
     VerificationError,
     no_handshake,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    MAX_EPOCH_MS,
+    MS_THRESHOLD,
+    Id,
+    Payload,
+    Short,
+    Text,
+    fan_event,
+    from_millis,
+    from_seconds,
+    parse_json,
+    parse_object,
+)
 from shared.contracts import (
     CommentCreated,
     FanEvent,
@@ -41,10 +53,9 @@ from shared.contracts import (
     MessageReceived,
     ReactionAdded,
 )
-from shared.events import CloudEvent, body_digest, event_id, fan_key
+from shared.events import CloudEvent, body_digest
 
 PLATFORM = "douyin"
-SOURCE = "scrm/ingest/douyin"
 SIGNATURE_HEADER = "x-douyin-signature"
 MSG_ID_HEADER = "msg-id"
 VERIFY_EVENT = "verify_webhook"
@@ -52,13 +63,8 @@ MESSAGE_EVENTS = frozenset({"im_receive_msg", "im_group_receive_msg"})
 FOLLOW_EVENTS = frozenset({"new_follow_action", "follow"})
 UNFOLLOW_EVENTS = frozenset({"unfollow", "new_unfollow_action"})
 LIKE_EVENTS = frozenset({"new_video_digg"})
-MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
-MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
 ACK = PlatformAnswer(body=b"{}", media_type="application/json")
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Text = Annotated[str, Field(max_length=20_000)]
-Short = Annotated[str, Field(max_length=2000)]
 Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
 
 
@@ -67,11 +73,7 @@ class DouyinAccount(PlatformAccount):
     client_secret: SecretStr
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Envelope(_Payload):
+class Envelope(Payload):
     event: Annotated[str, Field(min_length=1, max_length=100)]
     from_user_id: Id | None = None
     to_user_id: Id | None = None
@@ -80,11 +82,11 @@ class Envelope(_Payload):
     log_id: Id | None = None
 
 
-class Challenge(_Payload):
+class Challenge(Payload):
     challenge: int | Annotated[str, Field(max_length=200)]
 
 
-class Content(_Payload):
+class Content(Payload):
     message_type: Annotated[str, Field(max_length=64)] | None = None
     text: Text | None = None
     content: Text | None = None
@@ -116,10 +118,7 @@ def verify_douyin_signature(client_secret: str, headers: Mapping[str, str], body
 
 def parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
     """The envelope and its content as an object (decoded when it came as a JSON string)."""
-    try:
-        envelope = Envelope.model_validate_json(body)
-    except ValidationError as exc:
-        raise MalformedPayload(validation_summary(exc)) from exc
+    envelope = parse_json(Envelope, body)
     content = envelope.content
     if isinstance(content, str):
         try:
@@ -134,15 +133,12 @@ def parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
 
 
 def _content(raw: dict[str, Any]) -> Content:
-    try:
-        return Content.model_validate(raw)
-    except ValidationError as exc:
-        raise MalformedPayload("content: " + validation_summary(exc)) from exc
+    return parse_object(Content, raw, prefix="content: ")
 
 
 def _epoch(value: int) -> datetime:
-    seconds = value / 1000 if value >= MS_THRESHOLD else value
-    return datetime.fromtimestamp(seconds, UTC)
+    """Douyin's times: epoch seconds, or milliseconds from MS_THRESHOLD up."""
+    return from_millis(value) if value >= MS_THRESHOLD else from_seconds(value)
 
 
 def _message_fields(content: Content) -> dict[str, Any]:
@@ -206,13 +202,7 @@ def normalise_push(
         platform_id = delivery_id or fallback
         follow = FanFollowed if kind in FOLLOW_EVENTS else FanUnfollowed
         contract = follow(**common, platform_event_id=platform_id)
-    return CloudEvent.of(
-        contract,
-        id=event_id(PLATFORM, account, contract.event_type, platform_id),
-        source=f"{SOURCE}/{account}",
-        subject=fan_key(PLATFORM, account, user_id),
-        time=occurred_at,
-    )
+    return fan_event(contract, platform_id)
 
 
 def challenge_answer(body: bytes) -> PlatformAnswer | None:

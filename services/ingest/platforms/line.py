@@ -9,27 +9,36 @@ the push API with ``X-Line-Retry-Key`` as the idempotency key."""
 import base64
 import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     OK,
     InboundRequest,
-    MalformedPayload,
     PlatformAccount,
     PlatformAnswer,
     SendOutcome,
     VerificationError,
     no_handshake,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    MAX_EPOCH_MS,
+    Id,
+    Payload,
+    Text,
+    fan_event,
+    from_millis,
+    json_object,
+    not_sent,
+    parse_json,
+    retryable_status,
+)
 from shared.contracts import (
     FanEvent,
     FanFollowed,
@@ -38,19 +47,15 @@ from shared.contracts import (
     MessageReceived,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 PLATFORM = "line"
-SOURCE = "scrm/ingest/line"
 SIGNATURE_HEADER = "x-line-signature"
 # Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
 RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
-MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 ERROR_CHARS = 500
 
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Short = Annotated[str, Field(max_length=1000)]
-Text = Annotated[str, Field(max_length=20_000)]
+Short = Annotated[str, Field(max_length=1000)]  # LINE's own bound, tighter than common.Short
 Kind = Annotated[str, Field(max_length=64)]
 
 
@@ -60,23 +65,19 @@ class LineAccount(PlatformAccount):
     channel_access_token: SecretStr | None = None
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Source(_Payload):
+class Source(Payload):
     type: Kind
     userId: Id | None = None
     groupId: Id | None = None
     roomId: Id | None = None
 
 
-class ContentProvider(_Payload):
+class ContentProvider(Payload):
     type: Kind
     originalContentUrl: Short | None = None
 
 
-class Message(_Payload):
+class Message(Payload):
     id: Id
     type: Kind
     text: Text | None = None
@@ -90,21 +91,21 @@ class Message(_Payload):
     stickerId: Id | None = None
 
 
-class Postback(_Payload):
+class Postback(Payload):
     data: Text
 
 
-class Event(_Payload):
+class Event(Payload):
     type: Kind
     mode: Kind | None = None
-    timestamp: int | None = Field(default=None, ge=0, le=MAX_MS)
+    timestamp: int | None = Field(default=None, ge=0, le=MAX_EPOCH_MS)
     source: Source | None = None
     webhookEventId: Id | None = None
     message: Message | None = None
     postback: Postback | None = None
 
 
-class LineWebhook(_Payload):
+class LineWebhook(Payload):
     destination: Short | None = None
     events: list[Event] = Field(max_length=1000)
 
@@ -132,7 +133,7 @@ def retry_key(reply_id: str) -> str:
 def _time(event: Event, fallback: datetime) -> datetime:
     if event.timestamp is None:
         return fallback
-    return datetime.fromtimestamp(event.timestamp / 1000, UTC)
+    return from_millis(event.timestamp)  # LINE's timestamps are epoch milliseconds
 
 
 _MEDIA_TYPES: dict[str, Literal["image", "voice", "video", "file"]] = {
@@ -198,13 +199,7 @@ def normalise_event(
         contract = kind(**common, platform_event_id=platform_id)
     else:
         return None
-    return CloudEvent.of(
-        contract,
-        id=event_id(PLATFORM, account, contract.event_type, platform_id),
-        source=f"{SOURCE}/{account}",
-        subject=fan_key(PLATFORM, account, user_id),
-        time=occurred_at,
-    )
+    return fan_event(contract, platform_id)
 
 
 def _composite(user_id: str, event: Event) -> str:
@@ -230,10 +225,7 @@ class LineMessaging:
     def normalise(
         self, account: LineAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            payload = LineWebhook.model_validate_json(request.body)
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
+        payload = parse_json(LineWebhook, request.body)
         events = (
             normalise_event(event, account=account.account_id, received_at=request.received_at)
             for event in payload.events
@@ -252,9 +244,7 @@ class LineMessaging:
     ) -> SendOutcome:  # fmt: skip
         """One push message; ``X-Line-Retry-Key`` makes a resend of the same reply a no-op."""
         if account.channel_access_token is None:
-            return SendOutcome(
-                delivered=False, error="the LINE account has no channel access token"
-            )
+            return not_sent("the LINE account has no channel access token")
         response = await http.post(
             f"{base_url.rstrip('/')}/v2/bot/message/push",
             headers={
@@ -264,7 +254,7 @@ class LineMessaging:
             json={"to": reply.user_id, "messages": [{"type": "text", "text": reply.text}]},
         )
         status = response.status_code
-        body = _json(response)
+        body = json_object(response)
         if status == 200 or status == 409:  # 409: this retry key was accepted before
             message_id = _sent_message_id(body)
             if status == 409:
@@ -272,16 +262,8 @@ class LineMessaging:
             return SendOutcome(delivered=True, status_code=status, platform_message_id=message_id)
         return SendOutcome(
             delivered=False, status_code=status, error=_error_text(status, body),
-            retryable=status == 429 or status >= 500,
+            retryable=retryable_status(status),
         )  # fmt: skip
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _sent_message_id(body: dict[str, Any]) -> str | None:

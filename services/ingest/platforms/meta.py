@@ -23,15 +23,12 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
 )
 
 from services.ingest.platforms.base import (
@@ -42,6 +39,21 @@ from services.ingest.platforms.base import (
     SendOutcome,
     VerificationError,
 )
+from services.ingest.platforms.common import (
+    MAX_EPOCH_SECONDS,
+    MS_THRESHOLD,
+    CappedText,
+    Payload,
+    capped,
+    fan_event,
+    from_seconds,
+    json_object,
+    malformed_on_invalid,
+    not_sent,
+    parse_json,
+    redact,
+    retryable_status,
+)
 from shared.contracts import (
     CommentCreated,
     ContentShared,
@@ -51,7 +63,7 @@ from shared.contracts import (
     ReactionAdded,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 MetaPlatform = Literal["messenger", "instagram", "whatsapp"]
 PLATFORMS: tuple[MetaPlatform, ...] = ("messenger", "instagram", "whatsapp")
@@ -111,10 +123,6 @@ def answer_challenge(*, verify_token: str, query: Mapping[str, str]) -> Platform
 # --- the payloads, bounded: strings copied into events are capped, ids are length-checked ---
 
 
-def _capped(limit: int) -> AfterValidator:
-    return AfterValidator(lambda value: value[:limit])
-
-
 def _instant(value: Any) -> datetime:
     """Meta's times: seconds or milliseconds (as numbers or strings), or ISO 8601; in UTC."""
     try:
@@ -133,22 +141,22 @@ def _to_utc(value: Any) -> datetime:
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     if not math.isfinite(number):
         raise ValueError("not a finite time")
-    if number > 100_000_000_000:  # later than 5138 in seconds: milliseconds
+    if number > MS_THRESHOLD:  # later than 5138 in seconds: milliseconds (strictly above)
         number /= 1000
-    if not 0 <= number < 253_402_300_800:  # up to the year 9999
+    if not 0 <= number < MAX_EPOCH_SECONDS:  # up to the year 9999
         raise ValueError("time out of range")
-    return datetime.fromtimestamp(number, UTC)
+    return from_seconds(number)
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Text = Annotated[str, _capped(20_000)]
-Short = Annotated[str, _capped(200)]
-Url = Annotated[str, _capped(4096)]
+Text = CappedText
+Short = Annotated[str, capped(200)]  # Meta's own bounds: truncated, not refused
+Url = Annotated[str, capped(4096)]
 Instant = Annotated[datetime, BeforeValidator(_instant)]
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+class _Payload(Payload):
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # Meta sends some ids as numbers
 
 
 class Party(_Payload):
@@ -191,7 +199,7 @@ class QuickReply(_Payload):
 class Message(_Payload):
     mid: Id | None = None
     text: Text | None = None
-    attachments: list[Attachment] = []
+    attachments: list[Attachment] = Field(default_factory=list)
     quick_reply: QuickReply | None = None
     reply_to: ReplyTo | None = None
     is_echo: bool = False
@@ -231,8 +239,8 @@ class Change(_Payload):
 class Entry(_Payload):
     id: Id | None = None
     time: Instant | None = None
-    messaging: list[Messaging] = []
-    changes: list[Change] = []
+    messaging: list[Messaging] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
 
 
 class Envelope(_Payload):
@@ -335,8 +343,9 @@ class WaMessage(_Payload):
 class WaValue(_Payload):
     """``field: messages`` of a WhatsApp Business Account: fan messages and our own statuses."""
 
-    messages: list[WaMessage] = []
-    statuses: list[dict[str, Any]] = []  # delivery receipts of our own messages: not fan events
+    messages: list[WaMessage] = Field(default_factory=list)
+    # delivery receipts of our own messages: not fan events
+    statuses: list[dict[str, Any]] = Field(default_factory=list)
 
 
 ENVELOPE = TypeAdapter(Envelope)
@@ -373,15 +382,6 @@ class _Context:
     account: str
     received_at: datetime
 
-    def event(self, contract: FanEvent, platform_id: str) -> CloudEvent[FanEvent]:
-        return CloudEvent.of(
-            contract,
-            id=event_id(self.platform, self.account, contract.event_type, platform_id),
-            source=f"scrm/ingest/{self.platform}/{self.account}",
-            subject=fan_key(self.platform, self.account, contract.user_id),
-            time=contract.occurred_at,
-        )
-
     def common(self, user_id: str, when: datetime | None, thread_ref: str | None) -> dict[str, Any]:
         return {
             "platform": self.platform, "account": self.account, "user_id": user_id,
@@ -414,14 +414,14 @@ def _messaging_event(
             **common, platform_event_id=postback.mid, message_id=platform_id,
             message_type="event", text=postback.title or postback.payload,
         )  # fmt: skip
-        return ctx.event(contract, platform_id)
+        return fan_event(contract, platform_id)
     if item.reaction is not None:
         reaction = item.reaction
         if reaction.action != "react" or not reaction.mid:
             return None  # "unreact": nothing the system tracks
         emoji = reaction.emoji or reaction.reaction or "like"
         contract = ReactionAdded(**common, target_id=reaction.mid, reaction=emoji)
-        return ctx.event(contract, f"reaction:{reaction.mid}:{user}:{emoji}:{stamp}")
+        return fan_event(contract, f"reaction:{reaction.mid}:{user}:{emoji}:{stamp}")
     return None  # read, delivery, optin, referral, typing…: not used
 
 
@@ -455,7 +455,7 @@ def _message_event(
         message_type=message_type,
         text=message.text, media=tuple(media),
     )  # fmt: skip
-    return ctx.event(contract, message.mid)
+    return fan_event(contract, message.mid)
 
 
 def _feed_event(
@@ -473,18 +473,18 @@ def _feed_event(
             **common, platform_event_id=change.comment_id, comment_id=change.comment_id,
             post_id=change.post_id, text=change.message,
         )  # fmt: skip
-        return ctx.event(contract, change.comment_id)
+        return fan_event(contract, change.comment_id)
     if change.item == "share" and (change.share_id or change.post_id):
         content_id = change.post_id or change.share_id or ""
         platform_id = change.share_id or change.post_id or ""
         contract = ContentShared(**common, platform_event_id=platform_id, content_id=content_id)
-        return ctx.event(contract, platform_id)
+        return fan_event(contract, platform_id)
     if change.item == "reaction" and (change.comment_id or change.post_id):
         target = change.comment_id or change.post_id or ""
         kind = change.reaction_type or "like"
         stamp = str(int(when.timestamp())) if when else "-"
         contract = ReactionAdded(**common, target_id=target, reaction=kind)
-        return ctx.event(contract, f"reaction:{target}:{user}:{kind}:{stamp}")
+        return fan_event(contract, f"reaction:{target}:{user}:{kind}:{stamp}")
     return None  # posts, status updates, likes of other kinds…
 
 
@@ -502,7 +502,7 @@ def _instagram_change(
             **common, platform_event_id=comment.id, comment_id=comment.id, post_id=post,
             text=comment.text,
         )  # fmt: skip
-        return ctx.event(contract, comment.id)
+        return fan_event(contract, comment.id)
     if change.field == "mentions":
         mention = IG_MENTION.validate_python(change.value)
         # Meta sends only media_id and comment_id here: the author is fetched through the Graph
@@ -516,7 +516,7 @@ def _instagram_change(
             **common, platform_event_id=mention.comment_id, comment_id=mention.comment_id,
             post_id=mention.media_id, is_mention=True,
         )  # fmt: skip
-        return ctx.event(contract, mention.comment_id)
+        return fan_event(contract, mention.comment_id)
     return None
 
 
@@ -542,14 +542,14 @@ def _whatsapp_message(ctx: _Context, message: WaMessage) -> CloudEvent[FanEvent]
             **common, platform_event_id=wamid, target_id=reaction.message_id,
             reaction=reaction.emoji,
         )  # fmt: skip
-        return ctx.event(contract, wamid)
+        return fan_event(contract, wamid)
     message_type, text, media = _whatsapp_content(message)
     contract = MessageReceived(
         **common, platform_event_id=wamid, message_id=wamid,
         message_type=message_type,
         text=text, media=media,
     )  # fmt: skip
-    return ctx.event(contract, wamid)
+    return fan_event(contract, wamid)
 
 
 def _whatsapp_content(
@@ -605,17 +605,15 @@ class MetaWebhooks:
     def normalise(
         self, account: MetaAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            envelope = ENVELOPE.validate_json(request.body)
-            expected = OBJECTS[account.platform]
-            if envelope.object != expected:
-                raise MalformedPayload(
-                    f"object {envelope.object!r} is not {expected!r} ({account.platform})"
-                )
-            ctx = _Context(account.platform, account.account_id, request.received_at)
+        envelope = parse_json(ENVELOPE, request.body)
+        expected = OBJECTS[account.platform]
+        if envelope.object != expected:
+            raise MalformedPayload(
+                f"object {envelope.object!r} is not {expected!r} ({account.platform})"
+            )
+        ctx = _Context(account.platform, account.account_id, request.received_at)
+        with malformed_on_invalid():  # the changes' values are read as they come
             return [event for entry in envelope.entry for event in _entry_events(ctx, entry)]
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
 
     def acknowledge(
         self, account: MetaAccount, request: InboundRequest,
@@ -630,7 +628,7 @@ class MetaWebhooks:
         """One POST to the Send API (Messenger, Instagram) or the Cloud API (WhatsApp), the
         token in the Authorization header so that it never lands in a URL or an access log."""
         if account.access_token is None:
-            return SendOutcome(delivered=False, error="the account has no access_token")
+            return not_sent("the account has no access_token")
         token = account.access_token.get_secret_value()
         url, body = send_request(account, reply, base_url)
         response = await http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
@@ -683,11 +681,7 @@ def send_request(
 
 def send_outcome(response: httpx.Response, token: str) -> SendOutcome:
     status = response.status_code
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    answer = answer if isinstance(answer, dict) else {}
+    answer = json_object(response)
     if 200 <= status < 300:
         return SendOutcome(delivered=True, status_code=status, platform_message_id=_sent_id(answer))
     error = answer.get("error")
@@ -695,16 +689,15 @@ def send_outcome(response: httpx.Response, token: str) -> SendOutcome:
     code = error.get("code")
     transient = error.get("is_transient") is True
     known = isinstance(code, int) and code in RETRYABLE_CODES
-    retryable = status == 429 or status >= 500 or transient or known
+    retryable = retryable_status(status) or transient or known
     detail = (
         f"HTTP {status}: {error.get('type', '')} code={code} "
         f"subcode={error.get('error_subcode')} {error.get('message', '')}"
     )
-    if token:
-        detail = detail.replace(token, "[redacted]")
     return SendOutcome(
-        delivered=False, status_code=status, error=detail[:1000], retryable=retryable
-    )
+        delivered=False, status_code=status, error=redact(detail, token)[:1000],
+        retryable=retryable,
+    )  # fmt: skip
 
 
 def _sent_id(answer: Mapping[str, Any]) -> str | None:
@@ -716,10 +709,3 @@ def _sent_id(answer: Mapping[str, Any]) -> str | None:
         sent = messages[0].get("id")
         return sent if isinstance(sent, str) else None
     return None
-
-
-def validation_summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-        for err in exc.errors()[:5]
-    )

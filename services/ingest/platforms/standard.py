@@ -11,23 +11,22 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import SecretStr, TypeAdapter
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     InboundRequest,
-    MalformedPayload,
     PlatformAccount,
     PlatformAnswer,
     VerificationError,
     no_handshake,
 )
+from services.ingest.platforms.common import fan_event, parse_json
 from services.ingest.schemas import MessageWebhook, OrderPaidWebhook, StandardWebhook
 from shared.contracts import FanEvent, MessageReceived, OrderPaid, OrderRefunded
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 PLATFORM = "standard"
-SOURCE = "scrm/ingest/standard"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
 PAYLOAD = TypeAdapter[Any](StandardWebhook)
 
@@ -97,13 +96,7 @@ def normalise_payload(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
             if isinstance(payload, OrderPaidWebhook)
             else OrderRefunded(**common, **fields)
         )
-    return CloudEvent.of(
-        contract,
-        id=event_id(PLATFORM, account, contract.event_type, platform_id),
-        source=f"{SOURCE}/{account}",
-        subject=fan_key(PLATFORM, account, data.user_id),
-        time=payload.timestamp,
-    )
+    return fan_event(contract, platform_id)
 
 
 class StandardWebhooks:
@@ -125,10 +118,7 @@ class StandardWebhooks:
     def normalise(
         self, account: StandardAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            payload = PAYLOAD.validate_json(request.body)
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
+        payload = parse_json(PAYLOAD, request.body)
         return [normalise_payload(payload, account=account.account_id)]
 
     def acknowledge(
@@ -137,10 +127,3 @@ class StandardWebhooks:
     ) -> PlatformAnswer:  # fmt: skip
         body = {"status": "accepted", "event_ids": [event.id for event in events]}
         return PlatformAnswer(body=json.dumps(body).encode(), media_type="application/json")
-
-
-def validation_summary(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
-        for err in exc.errors()[:5]
-    )

@@ -4,23 +4,32 @@ per push; replies out through ``sendMessage``."""
 
 import hmac
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr
 
 from services.ingest.platforms.base import (
     OK,
     InboundRequest,
-    MalformedPayload,
     PlatformAccount,
     PlatformAnswer,
     SendOutcome,
     VerificationError,
     no_handshake,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    MAX_EPOCH_SECONDS,
+    CappedText,
+    Payload,
+    fan_event,
+    from_seconds,
+    json_object,
+    not_sent,
+    parse_json,
+    retryable_status,
+)
 from shared.contracts import (
     FanEvent,
     FanFollowed,
@@ -30,12 +39,10 @@ from shared.contracts import (
     ReactionAdded,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 PLATFORM = "telegram"
-SOURCE = "scrm/ingest/telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
-MAX_TEXT = 20_000
 
 
 class TelegramAccount(PlatformAccount):
@@ -46,14 +53,14 @@ class TelegramAccount(PlatformAccount):
 
 # --- the Update --------------------------------------------------------------------------------
 
-TgId = Annotated[int, Field(ge=-(2**63), lt=2**63)]
-Seconds = Annotated[int, Field(ge=0, lt=253_402_300_800)]  # before year 10000
-Text = Annotated[str, AfterValidator(lambda text: text[:MAX_TEXT])]
+TgId = Annotated[int, Field(ge=-(2**63), lt=2**63)]  # Telegram's ids are 64-bit integers
+Seconds = Annotated[int, Field(ge=0, lt=MAX_EPOCH_SECONDS)]  # before year 10000
+Text = CappedText
 Short = Annotated[str, Field(max_length=256)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+class _Model(Payload):
+    model_config = ConfigDict(populate_by_name=True)  # "from" is read as ``sender``
 
 
 class User(_Model):
@@ -85,7 +92,7 @@ class Message(_Model):
     edit_date: Seconds | None = None
     text: Text | None = None
     caption: Text | None = None
-    photo: list[File] = []
+    photo: list[File] = Field(default_factory=list)
     voice: File | None = None
     audio: File | None = None
     video: File | None = None
@@ -118,8 +125,8 @@ class MessageReaction(_Model):
     message_id: TgId
     user: User | None = None  # absent for anonymous group admins
     date: Seconds
-    old_reaction: list[Reaction] = []
-    new_reaction: list[Reaction] = []
+    old_reaction: list[Reaction] = Field(default_factory=list)
+    new_reaction: list[Reaction] = Field(default_factory=list)
 
 
 class ChatMember(_Model):
@@ -142,7 +149,7 @@ class Update(_Model):
     my_chat_member: ChatMemberUpdated | None = None
 
 
-# --- normalisation -----------------------------------------------------------------------------
+# --- normalisation (Telegram's dates are epoch seconds) ------------------------------------------
 
 MessageType = Literal["image", "voice", "video", "file", "sticker"]
 # (field, message_type): the first one a message carries decides its type.
@@ -150,10 +157,6 @@ MEDIA_FIELDS: tuple[tuple[str, MessageType], ...] = (
     ("voice", "voice"), ("audio", "voice"), ("video", "video"), ("video_note", "video"),
     ("animation", "video"), ("sticker", "sticker"), ("document", "file"),
 )  # fmt: skip
-
-
-def _at(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _media(message: Message) -> tuple[MediaRef, ...]:
@@ -200,11 +203,12 @@ class _Normaliser:
         message_type = media[0].kind if media else ("text" if text is not None else "other")
         occurred = message.edit_date if edited and message.edit_date else message.date
         contract = MessageReceived(
-            **self._common(sender.id, ":".join(parts), message.chat.id), occurred_at=_at(occurred),
-            message_id=str(message.message_id), message_type=message_type, text=text,
+            **self._common(sender.id, ":".join(parts), message.chat.id),
+            occurred_at=from_seconds(occurred), message_id=str(message.message_id),
+            message_type=message_type, text=text,
             media=media, language=sender.language_code,
         )  # fmt: skip
-        return [self._event(contract, *parts)]
+        return [fan_event(contract, *parts)]
 
     def callback(self, query: CallbackQuery) -> list[CloudEvent[FanEvent]]:
         if query.sender.is_bot:
@@ -215,7 +219,7 @@ class _Normaliser:
             message_id=query.id, message_type="event", text=query.data,
             language=query.sender.language_code,
         )  # fmt: skip
-        return [self._event(contract, "callback", query.id)]
+        return [fan_event(contract, "callback", query.id)]
 
     def reaction(self, reaction: MessageReaction) -> list[CloudEvent[FanEvent]]:
         user = reaction.user
@@ -231,10 +235,10 @@ class _Normaliser:
                      str(reaction.date)]  # fmt: skip
             contract = ReactionAdded(
                 **self._common(user.id, ":".join(parts), reaction.chat.id),
-                occurred_at=_at(reaction.date), target_id=str(reaction.message_id),
+                occurred_at=from_seconds(reaction.date), target_id=str(reaction.message_id),
                 reaction=label,
             )  # fmt: skip
-            events.append(self._event(contract, *parts))
+            events.append(fan_event(contract, *parts))
         return events
 
     def membership(self, update: ChatMemberUpdated) -> list[CloudEvent[FanEvent]]:
@@ -247,7 +251,7 @@ class _Normaliser:
             return []
         parts = [str(update.chat.id), str(update.sender.id), status, str(update.date)]
         common = self._common(update.sender.id, ":".join(parts), update.chat.id)
-        return [self._event(kind(**common, occurred_at=_at(update.date)), *parts)]
+        return [fan_event(kind(**common, occurred_at=from_seconds(update.date)), *parts)]
 
     def _common(self, user_id: int, platform_id: str, chat_id: int | None) -> dict[str, Any]:
         return {
@@ -255,15 +259,6 @@ class _Normaliser:
             "platform_event_id": platform_id,
             "thread_ref": str(chat_id) if chat_id is not None else None,
         }  # fmt: skip
-
-    def _event(self, contract: FanEvent, *parts: str) -> CloudEvent[FanEvent]:
-        return CloudEvent.of(
-            contract,
-            id=event_id(PLATFORM, self.account, contract.event_type, *parts),
-            source=f"{SOURCE}/{self.account}",
-            subject=fan_key(PLATFORM, self.account, contract.user_id),
-            time=contract.occurred_at,
-        )
 
 
 # --- the adapter -------------------------------------------------------------------------------
@@ -289,10 +284,7 @@ class TelegramBot:
     def normalise(
         self, account: TelegramAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            update = Update.model_validate_json(request.body)
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
+        update = parse_json(Update, request.body)
         return _Normaliser(account, request.received_at).update(update)
 
     def acknowledge(
@@ -309,7 +301,7 @@ class TelegramBot:
         accepted a reply sends it again on restart. The bot token is part of the URL, so no
         URL (nor the exception carrying one) leaves this method."""
         if account.bot_token is None:
-            return SendOutcome(delivered=False, error="no bot_token for this Telegram account")
+            return not_sent("no bot_token for this Telegram account")
         body: dict[str, Any] = {"chat_id": _chat_id(reply.user_id), "text": reply.text}
         if reply.in_reply_to and reply.in_reply_to.isdigit():
             body["reply_parameters"] = {
@@ -333,11 +325,7 @@ def _chat_id(user_id: str) -> int | str:
 
 def _send_outcome(response: httpx.Response) -> SendOutcome:
     status = response.status_code
-    try:
-        answer: Any = response.json()
-    except ValueError:
-        answer = None
-    answer = answer if isinstance(answer, dict) else {}
+    answer = json_object(response)
     if status == 200 and answer.get("ok") is True:
         result = answer.get("result")
         message_id = result.get("message_id") if isinstance(result, dict) else None
@@ -350,5 +338,5 @@ def _send_outcome(response: httpx.Response) -> SendOutcome:
     parameters = answer.get("parameters")
     if isinstance(parameters, dict) and parameters.get("retry_after") is not None:
         error += f" (retry after {parameters['retry_after']} s)"
-    retryable = status == 429 or status >= 500 or code == 429
+    retryable = retryable_status(status) or code == 429
     return SendOutcome(delivered=False, status_code=status, error=error[:2000], retryable=retryable)

@@ -18,14 +18,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 from xml.etree.ElementTree import Element, ParseError
 
 import httpx
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
@@ -36,7 +36,15 @@ from services.ingest.platforms.base import (
     SendOutcome,
     VerificationError,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    MAX_TEXT,
+    Payload,
+    fan_event,
+    from_seconds,
+    not_sent,
+    parse_object,
+    retryable_status,
+)
 from services.ingest.platforms.wechat_crypto import (
     CryptoError,
     MessageCrypt,
@@ -51,9 +59,8 @@ from shared.contracts import (
     MessageReceived,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
-MAX_TEXT = 20_000
 MAX_ID = 256
 MAX_URL = 2_048
 MAX_ECHO = 1_024
@@ -83,17 +90,13 @@ class WeComAccount(PlatformAccount):
 # --- payloads ---------------------------------------------------------------------------------
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Envelope(_Payload):
+class Envelope(Payload):
     """The outer XML of a sealed push."""
 
     Encrypt: str = Field(min_length=1)
 
 
-class PushedXml(_Payload):
+class PushedXml(Payload):
     """One pushed message or event, as the direct children of ``<xml>``."""
 
     ToUserName: str | None = Field(default=None, max_length=MAX_ID)
@@ -135,12 +138,8 @@ def parse_xml(body: bytes) -> dict[str, str]:
     return fields
 
 
-def _model(model: type[_Payload], fields: Mapping[str, str]) -> Any:
-    present = {name: value for name, value in fields.items() if value != ""}
-    try:
-        return model.model_validate(present)
-    except ValidationError as exc:
-        raise MalformedPayload(validation_summary(exc)) from exc
+def _model(model: type[Payload], fields: Mapping[str, str]) -> Any:
+    return parse_object(model, {name: value for name, value in fields.items() if value != ""})
 
 
 # --- normalisation ----------------------------------------------------------------------------
@@ -157,7 +156,7 @@ def _occurred_at(msg: PushedXml, request: InboundRequest) -> datetime:
     if msg.CreateTime is None:
         return request.received_at
     try:
-        return datetime.fromtimestamp(msg.CreateTime, UTC)
+        return from_seconds(msg.CreateTime)
     except (OverflowError, OSError, ValueError):
         raise MalformedPayload("CreateTime out of range") from None
 
@@ -230,15 +229,7 @@ def normalise_push(
             **common, platform_event_id=platform_id, message_id=platform_id,
             message_type=message_type, text=text, media=media,
         )  # fmt: skip
-    return [
-        CloudEvent.of(
-            contract,
-            id=event_id(platform, account, contract.event_type, platform_id),
-            source=f"scrm/ingest/{platform}/{account}",
-            subject=fan_key(platform, account, user),
-            time=occurred_at,
-        )
-    ]
+    return [fan_event(contract, platform_id)]
 
 
 # --- verification -----------------------------------------------------------------------------
@@ -347,7 +338,7 @@ def _http_failure(response: httpx.Response, what: str) -> SendOutcome | None:
     )
     return SendOutcome(
         delivered=False, status_code=status, error=f"{what}: HTTP {status}{detail}".strip(),
-        retryable=status == 429 or status >= 500,
+        retryable=retryable_status(status),
     )  # fmt: skip
 
 
@@ -404,7 +395,7 @@ class _TencentSender:
     ) -> SendOutcome:
         params = self._token_params(account)
         if params is None:
-            return SendOutcome(delivered=False, error="the account has no secret for sending")
+            return not_sent("the account has no secret for sending")
         message = self._message(account, reply)
         if isinstance(message, SendOutcome):
             return message
@@ -582,6 +573,6 @@ class WeCom(_TencentSender):
         self, account: WeComAccount, reply: ReplyRequested
     ) -> dict[str, Any] | SendOutcome:
         if account.agent_id is None:
-            return SendOutcome(delivered=False, error="the account has no agent_id to send from")
+            return not_sent("the account has no agent_id to send from")
         return {"touser": reply.user_id, "msgtype": "text", "agentid": account.agent_id,
                 "text": {"content": reply.text}}  # fmt: skip

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
@@ -29,7 +29,22 @@ from services.ingest.platforms.base import (
     SendOutcome,
     VerificationError,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    MAX_EPOCH_MS,
+    MS_THRESHOLD,
+    Id,
+    Payload,
+    Short,
+    Text,
+    fan_event,
+    from_millis,
+    from_seconds,
+    json_object,
+    not_sent,
+    parse_json,
+    redact,
+    retryable_status,
+)
 from shared.contracts import (
     CommentCreated,
     FanEvent,
@@ -39,21 +54,14 @@ from shared.contracts import (
     MessageReceived,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 PLATFORM = "weibo"
-SOURCE = "scrm/ingest/weibo"
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon Jul 16 18:09:20 +0800 2012"
-MAX_EPOCH_MS = 253_402_300_799_999
-MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
 RATE_LIMITED = frozenset({10023, 10024})  # user / IP request-frequency limits
 FOLLOW = frozenset({"follow", "subscribe", "scan_follow"})
 UNFOLLOW = frozenset({"unfollow", "unsubscribe"})
 ERROR_CHARS = 500
-
-Id = Annotated[str, Field(min_length=1, max_length=200)]
-Short = Annotated[str, Field(max_length=2000)]
-Text = Annotated[str, Field(max_length=20_000)]
 
 
 class WeiboAccount(PlatformAccount):
@@ -62,8 +70,8 @@ class WeiboAccount(PlatformAccount):
     access_token: SecretStr | None = None
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+class _Payload(Payload):
+    model_config = ConfigDict(coerce_numbers_to_str=True)  # Weibo sends some ids as numbers
 
 
 class PushData(_Payload):
@@ -118,7 +126,7 @@ def parse_created_at(value: str) -> datetime:
         number = int(text) if len(text) <= 16 else MAX_EPOCH_MS + 1
         if number > MAX_EPOCH_MS:
             raise MalformedPayload("created_at is out of range")
-        return datetime.fromtimestamp(number / 1000 if number >= MS_THRESHOLD else number, UTC)
+        return from_millis(number) if number >= MS_THRESHOLD else from_seconds(number)
     try:
         return datetime.strptime(text, CREATED_AT_FORMAT).astimezone(UTC)
     except (ValueError, OverflowError):
@@ -184,13 +192,7 @@ def normalise_push(
         )  # fmt: skip
     else:
         contract = MessageReceived(**message, message_type="other", text=push.text)
-    return CloudEvent.of(
-        contract,
-        id=event_id(PLATFORM, account, contract.event_type, platform_id),
-        source=f"{SOURCE}/{account}",
-        subject=fan_key(PLATFORM, account, user_id),
-        time=occurred_at,
-    )
+    return fan_event(contract, platform_id)
 
 
 class WeiboFanService:
@@ -220,10 +222,7 @@ class WeiboFanService:
     def normalise(
         self, account: WeiboAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            push = Push.model_validate_json(request.body)
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
+        push = parse_json(Push, request.body)
         event = normalise_push(push, account=account.account_id, received_at=request.received_at)
         return [event] if event is not None else []
 
@@ -239,7 +238,7 @@ class WeiboFanService:
     ) -> SendOutcome:  # fmt: skip
         """One reply through the fan service message API (Weibo has no idempotency key)."""
         if account.access_token is None:
-            return SendOutcome(delivered=False, error="the Weibo account has no access token")
+            return not_sent("the Weibo account has no access token")
         token = account.access_token.get_secret_value()
         data = urllib.parse.quote(json.dumps({"text": reply.text}, ensure_ascii=False))
         response = await http.post(
@@ -250,7 +249,7 @@ class WeiboFanService:
             },
         )  # fmt: skip
         status = response.status_code
-        body = _json(response)
+        body = json_object(response)
         code = body.get("error_code")
         if status == 200 and code in (None, 0, "0"):
             message_id = body.get("id")
@@ -258,20 +257,12 @@ class WeiboFanService:
                 delivered=True, status_code=status,
                 platform_message_id=str(message_id)[:200] if message_id is not None else None,
             )  # fmt: skip
-        retryable = status == 429 or status >= 500 or _int(code) in RATE_LIMITED
+        retryable = retryable_status(status) or _int(code) in RATE_LIMITED
         error = f"{code if code is not None else status}: {body.get('error') or f'HTTP {status}'}"
         return SendOutcome(
             delivered=False, status_code=status, retryable=retryable,
-            error=error.replace(token, "[redacted]")[:ERROR_CHARS],
+            error=redact(error, token)[:ERROR_CHARS],
         )  # fmt: skip
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _int(value: Any) -> int | None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr
 
 from services.ingest.platforms.base import (
     InboundRequest,
@@ -21,7 +21,15 @@ from services.ingest.platforms.base import (
     SendOutcome,
     VerificationError,
 )
-from services.ingest.platforms.standard import validation_summary
+from services.ingest.platforms.common import (
+    CappedText,
+    Payload,
+    fan_event,
+    from_millis,
+    not_sent,
+    parse_json,
+    retryable_status,
+)
 from shared.contracts import (
     CommentCreated,
     ContentShared,
@@ -33,13 +41,11 @@ from shared.contracts import (
     ReactionAdded,
     ReplyRequested,
 )
-from shared.events import CloudEvent, event_id, fan_key
+from shared.events import CloudEvent
 
 PLATFORM = "x"
-SOURCE = "scrm/ingest/x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
-MAX_TEXT = 20_000
 
 
 class XAccount(PlatformAccount):
@@ -57,45 +63,41 @@ def x_signature(consumer_secret: str, message: bytes) -> str:
 
 # --- the payload -------------------------------------------------------------------------------
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, AfterValidator(lambda text: text[:MAX_TEXT])]
+Id = Annotated[str, Field(min_length=1, max_length=64)]  # X's own bound on its ids
+Text = CappedText
 Count = Annotated[int, Field(ge=0, le=10**12)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class TweetUser(_Model):
+class TweetUser(Payload):
     id_str: Id
     followers_count: Count | None = None
 
 
-class TweetRef(_Model):
+class TweetRef(Payload):
     id_str: Id
     user: TweetUser | None = None
 
 
-class Mention(_Model):
+class Mention(Payload):
     id_str: Id
 
 
-class TweetMedia(_Model):
+class TweetMedia(Payload):
     id_str: Id | None = None
     type: str | None = None
     media_url_https: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class Entities(_Model):
-    user_mentions: list[Mention] = []
-    media: list[TweetMedia] = []
+class Entities(Payload):
+    user_mentions: list[Mention] = Field(default_factory=list)
+    media: list[TweetMedia] = Field(default_factory=list)
 
 
-class ExtendedTweet(_Model):
+class ExtendedTweet(Payload):
     full_text: Text | None = None
 
 
-class Tweet(_Model):
+class Tweet(Payload):
     id_str: Id
     user: TweetUser
     text: Text | None = None
@@ -110,7 +112,7 @@ class Tweet(_Model):
     quoted_status: TweetRef | None = None
 
 
-class Favorite(_Model):
+class Favorite(Payload):
     id: Id
     created_at: Annotated[str, Field(max_length=64)] | None = None
     timestamp_ms: int | None = None
@@ -118,56 +120,56 @@ class Favorite(_Model):
     user: TweetUser
 
 
-class FollowParty(_Model):
+class FollowParty(Payload):
     id: Id
     followers_count: Count | None = None
 
 
-class Follow(_Model):
+class Follow(Payload):
     type: Annotated[str, Field(max_length=32)]
     created_timestamp: Annotated[str, Field(max_length=20)] | None = None
     target: FollowParty
     source: FollowParty
 
 
-class DmMedia(_Model):
+class DmMedia(Payload):
     id_str: Id | None = None
     type: str | None = None
     media_url_https: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class DmAttachment(_Model):
+class DmAttachment(Payload):
     media: DmMedia | None = None
 
 
-class DmData(_Model):
+class DmData(Payload):
     text: Text | None = None
     attachment: DmAttachment | None = None
 
 
-class DmCreate(_Model):
+class DmCreate(Payload):
     sender_id: Id
     message_data: DmData = DmData()
 
 
-class DirectMessage(_Model):
+class DirectMessage(Payload):
     type: Annotated[str, Field(max_length=32)]
     id: Id
     created_timestamp: Annotated[str, Field(max_length=20)] | None = None
     message_create: DmCreate | None = None
 
 
-class DmUser(_Model):
+class DmUser(Payload):
     followers_count: Count | None = None
 
 
-class ActivityPayload(_Model):
+class ActivityPayload(Payload):
     for_user_id: Id
-    tweet_create_events: list[Tweet] = []
-    favorite_events: list[Favorite] = []
-    follow_events: list[Follow] = []
-    direct_message_events: list[DirectMessage] = []
-    users: dict[str, DmUser] = {}
+    tweet_create_events: list[Tweet] = Field(default_factory=list)
+    favorite_events: list[Favorite] = Field(default_factory=list)
+    follow_events: list[Follow] = Field(default_factory=list)
+    direct_message_events: list[DirectMessage] = Field(default_factory=list)
+    users: dict[str, DmUser] = Field(default_factory=dict)
 
 
 # --- normalisation -----------------------------------------------------------------------------
@@ -178,7 +180,7 @@ def _from_millis(value: str | int | None) -> datetime | None:
         millis = int(value or "")
     except ValueError:
         return None
-    return datetime.fromtimestamp(millis / 1000, UTC) if 0 < millis < 10**14 else None
+    return from_millis(millis) if 0 < millis < 10**14 else None
 
 
 def _from_created_at(value: str | None) -> datetime | None:
@@ -230,7 +232,7 @@ class _Normaliser:
             contract = CommentCreated(**common, **comment, is_mention=True)
         else:
             return None
-        return self._event(contract, tweet.id_str)
+        return fan_event(contract, tweet.id_str)
 
     def favorite(self, favorite: Favorite) -> CloudEvent[FanEvent] | None:
         if favorite.user.id_str == self.brand:
@@ -240,7 +242,7 @@ class _Normaliser:
             _from_millis(favorite.timestamp_ms) or _from_created_at(favorite.created_at)
             or self.received_at
         )  # fmt: skip
-        return self._event(ReactionAdded(
+        return fan_event(ReactionAdded(
             **common, target_id=favorite.favorited_status.id_str, reaction="like",
         ), favorite.id)  # fmt: skip
 
@@ -255,7 +257,7 @@ class _Normaliser:
         platform_id = f"{follow.source.id}:{follow.type}:{follow.created_timestamp or ''}"
         common = self._common(follow.source.id, platform_id, follow.source.followers_count)
         common["occurred_at"] = _from_millis(follow.created_timestamp) or self.received_at
-        return self._event(kind(**common), platform_id)
+        return fan_event(kind(**common), platform_id)
 
     def direct_message(self, dm: DirectMessage) -> CloudEvent[FanEvent] | None:
         create = dm.message_create
@@ -267,7 +269,7 @@ class _Normaliser:
         common["occurred_at"] = _from_millis(dm.created_timestamp) or self.received_at
         media = _dm_media(create.message_data)
         message_type = media[0].kind if media else "text"
-        return self._event(MessageReceived(
+        return fan_event(MessageReceived(
             **common, message_id=dm.id, message_type=message_type,
             text=create.message_data.text, media=media, thread_ref=sender,
         ), dm.id)  # fmt: skip
@@ -283,15 +285,6 @@ class _Normaliser:
             "platform": PLATFORM, "account": self.account, "user_id": user_id,
             "platform_event_id": platform_id, "follower_count": followers,
         }  # fmt: skip
-
-    def _event(self, contract: FanEvent, platform_id: str) -> CloudEvent[FanEvent]:
-        return CloudEvent.of(
-            contract,
-            id=event_id(PLATFORM, self.account, contract.event_type, platform_id),
-            source=f"{SOURCE}/{self.account}",
-            subject=fan_key(PLATFORM, self.account, contract.user_id),
-            time=contract.occurred_at,
-        )
 
 
 def _dm_media(data: DmData) -> tuple[MediaRef, ...]:
@@ -329,10 +322,7 @@ class XAccountActivity:
     def normalise(
         self, account: XAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            payload = ActivityPayload.model_validate_json(request.body)
-        except ValidationError as exc:
-            raise MalformedPayload(validation_summary(exc)) from exc
+        payload = parse_json(ActivityPayload, request.body)
         if payload.for_user_id != account.user_id:
             raise MalformedPayload("for_user_id is not this account's user")
         return _Normaliser(account, payload, request.received_at).all()
@@ -349,9 +339,9 @@ class XAccountActivity:
         """One DM through ``POST /2/dm_conversations/with/{user_id}/messages``. X's DM API has
         no idempotency key: a crash after X accepted a reply sends it again on restart."""
         if account.access_token is None:
-            return SendOutcome(delivered=False, error="no access_token for this X account")
+            return not_sent("no access_token for this X account")
         if not reply.user_id.isdigit():
-            return SendOutcome(delivered=False, error="an X user id is numeric")
+            return not_sent("an X user id is numeric")
         response = await http.post(
             f"{base_url.rstrip('/')}/2/dm_conversations/with/{reply.user_id}/messages",
             headers={"Authorization": f"Bearer {account.access_token.get_secret_value()}"},
@@ -376,7 +366,7 @@ def _send_outcome(response: httpx.Response) -> SendOutcome:
         error = f"{error} (rate limit resets at {reset})" if reset else error
     return SendOutcome(
         delivered=False, status_code=status, error=error[:2000],
-        retryable=status == 429 or status >= 500,
+        retryable=retryable_status(status),
     )  # fmt: skip
 
 

@@ -1,0 +1,144 @@
+"""What the platform adapters share: the CloudEvent a canonical contract travels in, the base of
+every payload model and its bounded string types, reading a payload or refusing it as malformed,
+epoch times, and the small pieces of a send outcome.
+
+Each platform's own rules stay in its module: which unit an epoch is in, how long its ids may be,
+which answers of its send API are worth retrying beyond ``429`` and ``5xx``.
+"""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, overload
+
+import httpx
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from services.ingest.platforms.base import MalformedPayload, SendOutcome
+from shared.contracts import FanEvent
+from shared.events import CloudEvent, event_id, fan_key
+
+# --- the event ---------------------------------------------------------------------------------
+
+
+def fan_event(contract: FanEvent, *id_parts: str) -> CloudEvent[FanEvent]:
+    """The CloudEvent for ``contract``. Its id is ``event_id(platform, account, event type,
+    *id_parts)`` (the de-duplication key: a retried delivery must give the same parts); the
+    platform, account, fan and time come from the contract."""
+    platform, account = contract.platform, contract.account
+    return CloudEvent.of(
+        contract,
+        id=event_id(platform, account, contract.event_type, *id_parts),
+        source=f"scrm/ingest/{platform}/{account}",
+        subject=fan_key(platform, account, contract.user_id),
+        time=contract.occurred_at,
+    )
+
+
+# --- payload models ----------------------------------------------------------------------------
+
+MAX_TEXT = 20_000  # characters of free text (messages, comments, captions) kept from a payload
+
+
+class Payload(BaseModel):
+    """The base of a platform's payload models: unknown fields are ignored, nothing is mutable."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def capped(limit: int) -> AfterValidator:
+    """Truncate a string to ``limit`` characters instead of refusing a longer one."""
+    return AfterValidator(lambda value: value[:limit])
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]  # a platform id; longer is refused
+Text = Annotated[str, Field(max_length=MAX_TEXT)]  # free text; longer is refused
+CappedText = Annotated[str, capped(MAX_TEXT)]  # free text; longer is truncated
+Short = Annotated[str, Field(max_length=2000)]  # a URL, key or name; longer is refused
+
+
+# --- reading a payload -------------------------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+def validation_summary(exc: ValidationError) -> str:
+    """The first five problems of a payload, ``loc: message`` each: the MalformedPayload text."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}"
+        for err in exc.errors()[:5]
+    )
+
+
+@contextmanager
+def malformed_on_invalid(prefix: str = "") -> Iterator[None]:
+    """Turn a ValidationError raised inside the block into MalformedPayload (400)."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise MalformedPayload(prefix + validation_summary(exc)) from exc
+
+
+@overload
+def parse_json(schema: type[M], body: bytes) -> M: ...
+@overload
+def parse_json(schema: TypeAdapter[T], body: bytes) -> T: ...
+def parse_json(schema: type[BaseModel] | TypeAdapter[Any], body: bytes) -> Any:
+    """``body`` read as JSON into ``schema`` (a model or a TypeAdapter); raises
+    MalformedPayload."""
+    with malformed_on_invalid():
+        if isinstance(schema, TypeAdapter):
+            return schema.validate_json(body)
+        return schema.model_validate_json(body)
+
+
+def parse_object(model: type[M], data: Mapping[str, Any], *, prefix: str = "") -> M:
+    """An already decoded object read into ``model``; raises MalformedPayload."""
+    with malformed_on_invalid(prefix):
+        return model.model_validate(data)
+
+
+# --- epoch times -------------------------------------------------------------------------------
+
+MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_EPOCH_SECONDS = 253_402_300_800  # exclusive: the first second of the year 10000
+
+
+def from_seconds(seconds: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime (OverflowError, OSError or ValueError if out of
+    range)."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def from_millis(millis: float) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+def retryable_status(status: int) -> bool:
+    """429 and 5xx are worth trying again later; any other 4xx never."""
+    return status == 429 or status >= 500
+
+
+def not_sent(error: str) -> SendOutcome:
+    """A reply that was never sent: the account cannot send it (no token, no sender…)."""
+    return SendOutcome(delivered=False, error=error)
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` (a token) replaced by ``[redacted]``."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A send API's answer as a JSON object; ``{}`` when it is not one."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
