@@ -20,6 +20,12 @@ class IngestSettings(BaseServiceSettings):
     accounts_refresh_seconds: float = Field(
         default=5.0, gt=0, description="how soon a replica sees another's account changes"
     )
+    webhook_fast_path: bool = Field(
+        default=True, description="serve webhooks ahead of FastAPI's request machinery"
+    )
+    commit_max_in_flight: int = Field(
+        default=8, ge=1, le=64, description="webhook batches committing at once (group commit)"
+    )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
     rejected_excerpt_bytes: int = Field(default=4096, ge=0)

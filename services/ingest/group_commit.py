@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.ingest import repository
 from shared.events import CloudEvent, encode
@@ -36,10 +37,10 @@ class _Submission:
 
 class GroupCommitter:
     def __init__(
-        self, *, sessionmaker: async_sessionmaker[AsyncSession], producer: EventProducer,
-        topic_for: Any, max_batch: int = 500, max_in_flight: int = 4,
+        self, *, engine: AsyncEngine, producer: EventProducer,
+        topic_for: Any, max_batch: int = 500, max_in_flight: int = 8,
     ) -> None:  # fmt: skip
-        self._sessionmaker = sessionmaker
+        self._engine = engine
         self._producer = producer
         self._topic_for = topic_for
         self._max_batch = max_batch
@@ -101,17 +102,22 @@ class GroupCommitter:
                 submission.done.set_result(new_ids)
 
     async def _commit(self, batch: list[_Submission]) -> list[set[str]]:
-        async with self._sessionmaker() as session, session.begin():
-            claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
-            new_ids = await repository.claim_new_events(session, claims)
-            owned: list[set[str]] = []
-            records = []
-            for submission in batch:
-                mine = {e.id for e in submission.events if e.id in new_ids}
-                new_ids -= mine  # the same event twice in one batch is produced once
-                owned.append(mine)
-                records += [
-                    (self._topic_for(e), encode(e)) for e in submission.events if e.id in mine
-                ]
-            await self._producer.send_many(records)
+        claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
+        # asyncpg directly (a pooled connection, its own transaction): on this path SQLAlchemy's
+        # session cost a quarter of the throughput (make bench-ingest).
+        async with self._engine.connect() as pooled:
+            driver = (await pooled.get_raw_connection()).driver_connection
+            assert isinstance(driver, asyncpg.Connection)  # noqa: S101 (the asyncpg dialect)
+            async with driver.transaction():
+                new_ids = await repository.claim_new_events(driver, claims)
+                owned: list[set[str]] = []
+                records = []
+                for submission in batch:
+                    mine = {e.id for e in submission.events if e.id in new_ids}
+                    new_ids -= mine  # the same event twice in one batch is produced once
+                    owned.append(mine)
+                    records += [
+                        (self._topic_for(e), encode(e)) for e in submission.events if e.id in mine
+                    ]
+                await self._producer.send_many(records)
         return owned

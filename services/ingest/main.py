@@ -38,8 +38,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
         async with http, service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
             committer = GroupCommitter(
-                sessionmaker=parts.sessionmaker, producer=parts.producer,
+                engine=parts.engine, producer=parts.producer,
                 topic_for=lambda event: settings.topic(topic_of(event.data)),
+                max_in_flight=settings.commit_max_in_flight,
             )  # fmt: skip
             committer.start()
             parts.workers.append(committer)
@@ -78,6 +79,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
     app.include_router(api.router)
+    if settings.webhook_fast_path:
+        app.add_middleware(api.WebhookFastPath, service=settings.service_name)
     app.include_router(api.admin_router)
     app.add_exception_handler(RequestValidationError, api.validation_error_without_input)
     return app

@@ -4,38 +4,33 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, String, bindparam, delete, func, select, text
+import asyncpg
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import BrandAccountRow, OutboundReply, ReceivedEvent
 from shared.contracts import ReplyRequested
 
-# One statement for any number of claims (arrays, not a VALUES list), so it is compiled and
-# prepared once: this runs on ingest's hot path.
-_CLAIM = text(
+# One statement for any number of claims (arrays, not a VALUES list), so it is prepared once
+# per connection. It runs on ingest's hot path, on the asyncpg connection itself.
+_CLAIM = (
     "INSERT INTO ingest.received_events (platform, account, event_id) "
-    "SELECT * FROM unnest(:platforms, :accounts, :event_ids) "
+    "SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
-).bindparams(
-    bindparam("platforms", type_=ARRAY(String)),
-    bindparam("accounts", type_=ARRAY(String)),
-    bindparam("event_ids", type_=ARRAY(String)),
 )
 
 
 async def claim_new_events(
-    session: AsyncSession, claims: Sequence[tuple[str, str, str]]
+    connection: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]
 ) -> set[str]:
     """Record the (platform, account, event id) claims not seen before; returns their ids. A
     concurrent claim of the same id waits for the first transaction, then finds it taken."""
     if not claims:
         return set()
     platforms, accounts, event_ids = (list(column) for column in zip(*claims, strict=True))
-    claimed = await session.scalars(
-        _CLAIM, {"platforms": platforms, "accounts": accounts, "event_ids": event_ids}
-    )
-    return set(claimed)
+    rows = await connection.fetch(_CLAIM, platforms, accounts, event_ids)
+    return {row[0] for row in rows}
 
 
 async def forget_received_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:

@@ -8,11 +8,19 @@ import httpx
 import pytest
 
 from services.ingest.config import IngestSettings
+from services.ingest.main import create_app as create_ingest
 from shared.events import decode
 from shared.topics import EVENTS, PROFILES
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
-from tests.helpers import eventually, message_payload, metric_value, read_topic, signed_webhook
+from tests.helpers import (
+    eventually,
+    message_payload,
+    metric_value,
+    read_topic,
+    running,
+    signed_webhook,
+)
 
 pytestmark = pytest.mark.e2e
 WEBHOOK = f"/v1/webhooks/standard/{ACCOUNT}"
@@ -131,3 +139,23 @@ class TestOtherConsumers:
         assert recorded is not None
         assert recorded["amount_cents"] == 12_900
         assert recorded["currency"] == "CNY"
+
+
+async def test_the_framework_route_answers_the_same_with_the_fast_path_off(
+    ingest_settings: IngestSettings,
+) -> None:
+    settings = ingest_settings.model_copy(update={"webhook_fast_path": False})
+    route = "/v1/webhooks/{platform}/{account_id}"
+    async with running(create_ingest(settings)) as ingest:
+        counted_before = await metric_value(ingest, "scrm_http_requests_total", route=route)
+        body, headers = signed_webhook(message_payload("u9", "m-slow"))
+        accepted = await ingest.post(WEBHOOK, content=body, headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["status"] == "accepted"
+        again = await ingest.post(WEBHOOK, content=body, headers=headers)
+        assert again.json()["event_ids"] == accepted.json()["event_ids"]
+        forged = await ingest.post(WEBHOOK, content=body + b" ", headers=headers)
+        assert forged.status_code == 401
+        assert forged.json()["reason"] == "signature"
+        counted = await metric_value(ingest, "scrm_http_requests_total", route=route)
+        assert counted - counted_before == 3
