@@ -60,7 +60,18 @@ def service_metadata(schema: str) -> tuple[MetaData, InfrastructureTables]:
     return metadata, InfrastructureTables(processed_events=processed, outbox=outbox)
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, own_transactions: bool = False
+) -> AsyncEngine:
+    """A pooled engine. `own_transactions`: for a hot path whose every use ends its own
+    transaction on the raw driver connection; the pool then skips the liveness ping on checkout
+    and the rollback on return (two round trips each time), and the user invalidates a
+    connection that broke."""
+    if own_transactions:
+        return create_async_engine(
+            database_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
+            pool_reset_on_return=None,
+        )  # fmt: skip
     return create_async_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )

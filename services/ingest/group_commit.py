@@ -106,18 +106,30 @@ class GroupCommitter:
         # asyncpg directly (a pooled connection, its own transaction): on this path SQLAlchemy's
         # session cost a quarter of the throughput (make bench-ingest).
         async with self._engine.connect() as pooled:
-            driver = (await pooled.get_raw_connection()).driver_connection
+            raw = await pooled.get_raw_connection()
+            driver = raw.driver_connection
             assert isinstance(driver, asyncpg.Connection)  # noqa: S101 (the asyncpg dialect)
-            async with driver.transaction():
-                new_ids = await repository.claim_new_events(driver, claims)
-                owned: list[set[str]] = []
-                records = []
-                for submission in batch:
-                    mine = {e.id for e in submission.events if e.id in new_ids}
-                    new_ids -= mine  # the same event twice in one batch is produced once
-                    owned.append(mine)
-                    records += [
-                        (self._topic_for(e), encode(e)) for e in submission.events if e.id in mine
-                    ]
-                await self._producer.send_many(records)
+            try:
+                return await self._claim_and_produce(driver, batch, claims)
+            except BaseException:
+                if driver.is_closed():  # not back into the pool
+                    await pooled.invalidate()
+                raise
+
+    async def _claim_and_produce(
+        self, driver: asyncpg.Connection, batch: list[_Submission],
+        claims: list[tuple[str, str, str]],
+    ) -> list[set[str]]:  # fmt: skip
+        async with driver.transaction():
+            new_ids = await repository.claim_new_events(driver, claims)
+            owned: list[set[str]] = []
+            records = []
+            for submission in batch:
+                mine = {e.id for e in submission.events if e.id in new_ids}
+                new_ids -= mine  # the same event twice in one batch is produced once
+                owned.append(mine)
+                records += [
+                    (self._topic_for(e), encode(e)) for e in submission.events if e.id in mine
+                ]
+            await self._producer.send_many(records)
         return owned

@@ -18,6 +18,7 @@ from services.ingest.retention import ReceivedEventsJanitor
 from services.ingest.service import AccountAdmin, WebhookIntake
 from shared import topics
 from shared.contracts import topic_of
+from shared.db import create_engine
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
 from shared.service import ServiceParts, Subscription, base_app, service_parts
@@ -37,8 +38,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
         http = httpx.AsyncClient(timeout=settings.send_timeout_seconds)
         async with http, service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
+            hot_engine = create_engine(
+                settings.database_url.get_secret_value(),
+                pool_size=settings.commit_max_in_flight, own_transactions=True,
+            )  # fmt: skip
             committer = GroupCommitter(
-                engine=parts.engine, producer=parts.producer,
+                engine=hot_engine, producer=parts.producer,
                 topic_for=lambda event: settings.topic(topic_of(event.data)),
                 max_in_flight=settings.commit_max_in_flight,
             )  # fmt: skip
@@ -75,6 +80,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 for task in periodic:
                     await task.stop()
                 await committer.stop()
+                await hot_engine.dispose()
                 await dispatcher.stop()  # before the relay stops, so its outcomes go out
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
