@@ -60,13 +60,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def demo_accounts() -> list[dict[str, str]]:
+    """Demo brand accounts with secrets made on first run (make smoke signs with them)."""
+    return [
+        {"platform": "standard", "account_id": DEMO_ACCOUNT,
+         "secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()},
+        {"platform": "line", "account_id": "demo-line", "channel_secret": secrets.token_hex(16)},
+        {"platform": "telegram", "account_id": "demo-bot",
+         "secret_token": secrets.token_urlsafe(24)},
+    ]  # fmt: skip
+
+
 def accounts_file(data_dir: Path) -> Path:
-    """A demo brand account with a secret made on first run (make smoke signs with it)."""
+    """``data/accounts.json``: the demo accounts, added where missing, the others kept."""
     path = data_dir / "accounts.json"
-    if not path.exists():
-        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        account = {"platform": "standard", "account_id": DEMO_ACCOUNT, "secret": secret}
-        path.write_text(json.dumps({"accounts": [account]}, indent=2) + "\n")
+    accounts = json.loads(path.read_text())["accounts"] if path.exists() else []
+    platforms = {account["platform"] for account in accounts}
+    missing = [demo for demo in demo_accounts() if demo["platform"] not in platforms]
+    if missing:
+        path.write_text(json.dumps({"accounts": accounts + missing}, indent=2) + "\n")
         path.chmod(0o600)
     return path
 

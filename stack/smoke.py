@@ -1,8 +1,8 @@
 """``make smoke``: check a running system end to end, through its public HTTP surfaces.
 
-Signs Standard Webhooks with the demo account's secret (``data/accounts.json``, written by
-``make run``), then follows their effects into scoring, responder and coupons. Prints each check;
-exits non-zero on the first failure.
+Signs webhooks with the demo accounts' secrets (``data/accounts.json``, written by ``make run``):
+Standard Webhooks, LINE and Telegram; then follows their effects into scoring, responder and
+coupons. Prints each check; exits non-zero on the first failure.
 """
 
 import argparse
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.ingest.platforms.line import line_signature
 from services.ingest.platforms.standard import standard_webhook_signature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +79,9 @@ def signed(secret: str, payload: dict[str, Any], *, timestamp: int | None = None
     return body, headers
 
 
-async def run(stack: Stack, account: str, secret: str) -> None:
+async def run(stack: Stack, accounts: dict[str, dict[str, Any]]) -> None:
     client = stack.client
+    account, secret = accounts["standard"]["account_id"], accounts["standard"]["secret"]
     for name in stack.urls:
         ready = await client.get(stack.url(name, "/readyz"))
         check(ready.status_code == 200, f"{name} /readyz is 200")
@@ -148,6 +150,52 @@ async def run(stack: Stack, account: str, secret: str) -> None:
 
     await eventually(order_recorded, "coupons records the paid order")
     check(True, "coupons recorded the paid order (12900 cents)")
+    await chat_platforms(stack, accounts, user)
+
+
+async def chat_platforms(stack: Stack, accounts: dict[str, dict[str, Any]], user: str) -> None:
+    """A LINE message and a Telegram message, each signed as the platform signs it."""
+    client = stack.client
+    line, telegram = accounts["line"], accounts["telegram"]
+    now_ms = int(time.time() * 1000)
+    line_body = json.dumps({"destination": "Udemo", "events": [{
+        "type": "message", "mode": "active", "timestamp": now_ms,
+        "webhookEventId": f"01SMOKE{user}", "source": {"type": "user", "userId": f"U{user}"},
+        "deliveryContext": {"isRedelivery": False}, "replyToken": "r",
+        "message": {"id": f"m-{user}", "type": "text", "text": "スモークテスト"},
+    }]}).encode()  # fmt: skip
+    line_headers = {"x-line-signature": line_signature(line["channel_secret"], line_body),
+                    "content-type": "application/json"}  # fmt: skip
+    line_url = stack.url("ingest", f"/v1/webhooks/line/{line['account_id']}")
+    answer = await client.post(line_url, content=line_body, headers=line_headers)
+    check(answer.status_code == 200, f"a signed LINE webhook is accepted ({answer.status_code})")
+    forged = await client.post(line_url, content=line_body.replace(b"U", b"V", 1),
+                               headers=line_headers)  # fmt: skip
+    check(forged.status_code == 401, f"a tampered LINE webhook is refused ({forged.status_code})")
+
+    chat_id = int(time.time() * 1000) % 10**9
+    update = {"update_id": chat_id, "message": {
+        "message_id": 1, "date": int(time.time()), "text": "hello from smoke",
+        "from": {"id": chat_id, "is_bot": False, "first_name": "Smoke"},
+        "chat": {"id": chat_id, "type": "private"},
+    }}  # fmt: skip
+    telegram_url = stack.url("ingest", f"/v1/webhooks/telegram/{telegram['account_id']}")
+    secret_header = {"x-telegram-bot-api-secret-token": telegram["secret_token"]}
+    answer = await client.post(telegram_url, json=update, headers=secret_header)
+    check(answer.status_code == 200, f"a Telegram update is accepted ({answer.status_code})")
+    wrong = await client.post(telegram_url, json=update,
+                              headers={"x-telegram-bot-api-secret-token": "wrong"})  # fmt: skip
+    check(wrong.status_code == 401, f"a wrong Telegram secret is refused ({wrong.status_code})")
+
+    for fan in (f"line:{line['account_id']}:U{user}",
+                f"telegram:{telegram['account_id']}:{chat_id}"):  # fmt: skip
+
+        async def profiled(fan: str = fan) -> bool:
+            response = await client.get(stack.url("scoring", f"/v1/fans/{fan}"))
+            return response.status_code == 200
+
+        await eventually(profiled, f"scoring shows {fan}")
+        check(True, f"scoring profile {fan} exists")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,12 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-url", default="http://127.0.0.1")
     parser.add_argument("--port-offset", type=int, default=0)
     args = parser.parse_args(argv)
-    account = json.loads(args.accounts_file.read_text())["accounts"][0]
+    entries = json.loads(args.accounts_file.read_text())["accounts"]
+    accounts = {entry["platform"]: entry for entry in reversed(entries)}  # the first of each
 
     async def go() -> None:
         async with httpx.AsyncClient(timeout=10) as client:
-            await run(Stack(client, args.base_url, args.port_offset), account["account_id"],
-                      account["secret"])  # fmt: skip
+            await run(Stack(client, args.base_url, args.port_offset), accounts)
 
     sys.stdout.write("smoke test against the running system:\n")
     try:

@@ -67,6 +67,8 @@ def test_make_run_serves_smoke_and_stops_everything_on_sigint(tmp_path: Path) ->
         )  # fmt: skip
         assert smoke.returncode == 0, smoke.stdout + smoke.stderr
         assert "smoke test passed" in smoke.stdout
+        assert "a signed LINE webhook is accepted" in smoke.stdout
+        assert "a Telegram update is accepted" in smoke.stdout
         _check_metrics_with_promtool(offset)
         _fuzz_openapi_with_schemathesis(offset)
     finally:
