@@ -9,6 +9,7 @@ broker and the database; nothing is left running.
 import argparse
 import asyncio
 import base64
+import http.client
 import json
 import os
 import secrets
@@ -134,7 +135,7 @@ def _ready(service: Service) -> bool:
     try:
         with urllib.request.urlopen(f"{service.url}/readyz", timeout=2) as response:  # noqa: S310
             return bool(response.status == 200)
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 

@@ -125,11 +125,10 @@ class GroupCommitter:
             owned: list[set[str]] = []
             records = []
             for submission in batch:
-                mine = {e.id for e in submission.events if e.id in new_ids}
-                new_ids -= mine  # the same event twice in one batch is produced once
-                owned.append(mine)
-                records += [
-                    (self._topic_for(e), encode(e)) for e in submission.events if e.id in mine
-                ]
+                # the same event twice in one batch (or one push) is produced once
+                mine = {e.id: e for e in submission.events if e.id in new_ids}
+                new_ids -= mine.keys()
+                owned.append(set(mine))
+                records += [(self._topic_for(e), encode(e)) for e in mine.values()]
             await self._producer.send_many(records)
         return owned

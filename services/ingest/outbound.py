@@ -108,6 +108,12 @@ class ReplyDispatcher:
                 )
         except (httpx.TransportError, TimeoutError) as exc:
             outcome = SendOutcome(delivered=False, error=repr(exc), retryable=True)
+        except Exception as exc:  # one reply's surprise must not undo its batch's outcomes
+            log.exception("reply send failed unexpectedly", platform=reply.platform,
+                          reply_id=reply.reply_id)  # fmt: skip
+            outcome = SendOutcome(
+                delivered=False, error=f"{type(exc).__name__} while sending", retryable=True
+            )
         return outcome
 
     async def _record(

@@ -1,8 +1,19 @@
 """The payloads ingest accepts from the generic Standard Webhooks source, and its answers."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("not a time that exists in UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class _Payload(BaseModel):
@@ -26,19 +37,19 @@ class OrderData(_Payload):
 
 class MessageWebhook(_Payload):
     type: Literal["message.received"]
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
     data: MessageData
 
 
 class OrderPaidWebhook(_Payload):
     type: Literal["order.paid"]
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
     data: OrderData
 
 
 class OrderRefundedWebhook(_Payload):
     type: Literal["order.refunded"]
-    timestamp: AwareDatetime
+    timestamp: UtcDatetime
     data: OrderData
 
 

@@ -137,3 +137,18 @@ async def test_refusals_say_what_is_wrong_without_echoing_secrets(
         ).status_code == 409
         shown = (await ingest.get(f"{ACCOUNTS}/standard/{ACCOUNT}", headers=AUTH)).json()
         assert shown["secret"] == "[set]"
+
+
+@pytest.mark.parametrize(
+    ("platform", "fields"),
+    [("line", {"channel_secret": ""}), ("telegram", {"secret_token": "  "}),
+     ("messenger", {"app_secret": "", "verify_token": "v"}),
+     ("x", {"user_id": "1", "consumer_secret": ""})],
+)  # fmt: skip
+async def test_an_empty_secret_is_refused(
+    admin_settings: IngestSettings, platform: str, fields: dict[str, str]
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        refused = await ingest.put(f"{ACCOUNTS}/{platform}/a-1", headers=AUTH, json=fields)
+        assert refused.status_code == 422
+        assert "empty secret" in refused.text

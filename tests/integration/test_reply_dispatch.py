@@ -184,6 +184,20 @@ class TestReplyDispatch:
         assert (await state(sessionmaker, sent.reply_id)).status == "failed"
         assert api.requests == []
 
+    async def test_a_surprising_error_on_one_reply_leaves_the_others_outcomes_intact(
+        self, world: Any
+    ) -> None:
+        api = FakeSendApi(httpx.DecodingError("garbled answer"), 200)
+        dispatcher, sessionmaker = world(api)
+        first, second = reply(), reply()
+        await queue(sessionmaker, first, second)
+        assert await dispatcher.dispatch_due() == 2
+        rows = [await state(sessionmaker, r.reply_id) for r in (first, second)]
+        assert sorted((row.status, row.attempts) for row in rows) == [
+            ("delivered", 1), ("pending", 1)
+        ]  # fmt: skip
+        assert await outcome_events(sessionmaker) == ["scrm.reply.delivered.v1"]
+
 
 class TestBackoff:
     def test_doubles_from_the_base_up_to_the_cap(self) -> None:

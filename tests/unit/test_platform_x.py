@@ -72,7 +72,13 @@ class TestCrc:
     def test_signature_matches_an_independent_hmac(self) -> None:
         assert x_signature("secret", b"crc") == independent_hmac("secret", b"crc")
 
-    @pytest.mark.parametrize("query", [{}, {"crc_token": ""}, {"crc_token": "x" * 1001}])
+    @pytest.mark.parametrize(
+        "query",
+        [{}, {"crc_token": ""}, {"crc_token": "x" * 257},
+         # X signs pushes with the CRC's HMAC: answering this would sign a forged push body
+         {"crc_token": '{"for_user_id": "1", "direct_message_events": []}'}],
+        ids=["none", "empty", "too-long", "a-push-body"],
+    )  # fmt: skip
     def test_a_get_without_a_usable_crc_token_is_refused(self, query: dict[str, str]) -> None:
         with pytest.raises(VerificationError) as refused:
             ADAPTER.handshake(ACCOUNT, request(method="GET", query=query))

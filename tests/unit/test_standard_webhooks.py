@@ -1,10 +1,15 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
+from services.ingest.config import IngestSettings
 from services.ingest.domain import redact_headers
-from services.ingest.platforms.base import VerificationError
+from services.ingest.platforms.base import InboundRequest, MalformedPayload, VerificationError
 from services.ingest.platforms.standard import (
+    StandardAccount,
+    StandardWebhooks,
     standard_webhook_signature,
     verify_standard_webhook,
 )
@@ -66,9 +71,13 @@ class TestStandardWebhookSignature:
         with pytest.raises(VerificationError):
             verify(hdrs)
 
-    def test_refuses_a_non_numeric_timestamp(self) -> None:
+    @pytest.mark.parametrize(
+        "timestamp",
+        ["yesterday", "1" + "0" * 400, "-1614265330", "\uff11\uff16\uff11\uff14", "16e8"],
+    )
+    def test_refuses_a_timestamp_that_is_not_epoch_seconds(self, timestamp: str) -> None:
         with pytest.raises(VerificationError):
-            verify(headers(timestamp="yesterday"))
+            verify(headers(timestamp=timestamp))
 
     def test_refuses_a_signature_made_with_another_secret(self) -> None:
         other = standard_webhook_signature(
@@ -88,3 +97,33 @@ class TestRedaction:
             "Authorization": "[redacted]",
             "user-agent": "shop/1",
         }
+
+
+def order_body(timestamp: str) -> bytes:
+    data = {"order_id": "o", "user_id": "u", "amount_cents": 1, "currency": "CNY"}
+    return json.dumps({"type": "order.paid", "timestamp": timestamp, "data": data}).encode()
+
+
+class TestAccountAndPayload:
+    @pytest.mark.parametrize("secret", ["", "whsec_", "whsec_not base64!", "whsec_c2hvcnQ="])
+    def test_an_account_needs_a_usable_secret(self, secret: str) -> None:
+        with pytest.raises(ValidationError):
+            StandardAccount(platform="standard", account_id="shop", secret=SecretStr(secret))
+
+    @pytest.mark.parametrize(
+        "timestamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+    )
+    def test_a_time_outside_utcs_range_is_malformed_not_a_crash(self, timestamp: str) -> None:
+        body = order_body(timestamp)
+        account = StandardAccount(platform="standard", account_id="shop", secret=SecretStr(SECRET))
+        request = InboundRequest("POST", {}, {}, body, SIGNED_AT)
+        with pytest.raises(MalformedPayload):
+            StandardWebhooks(IngestSettings.model_construct()).normalise(account, request)
+
+    def test_a_time_with_an_offset_becomes_utc(self) -> None:
+        body = order_body("2026-11-24T17:30:00+08:00")
+        account = StandardAccount(platform="standard", account_id="shop", secret=SecretStr(SECRET))
+        request = InboundRequest("POST", {}, {}, body, SIGNED_AT)
+        [event] = StandardWebhooks(IngestSettings.model_construct()).normalise(account, request)
+        assert event.data.occurred_at == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+        assert event.data.occurred_at.utcoffset() == timedelta(0)

@@ -9,10 +9,10 @@ alike: account lookup, size limits, de-duplication, producing, recording refusal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
@@ -24,7 +24,17 @@ class PlatformAccount(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     platform: str
-    account_id: str
+    account_id: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _no_empty_secret(self) -> Self:
+        """An empty key makes every HMAC public: a template that expanded to nothing must not
+        become an account anyone can sign for."""
+        empty = [name for name, value in self if isinstance(value, SecretStr)
+                 and not value.get_secret_value().strip()]  # fmt: skip
+        if empty:
+            raise ValueError(f"empty secret: {', '.join(empty)}")
+        return self
 
 
 @dataclass(frozen=True)

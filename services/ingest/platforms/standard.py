@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import SecretStr, TypeAdapter
+from pydantic import SecretStr, TypeAdapter, field_validator
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
@@ -35,6 +35,13 @@ class StandardAccount(PlatformAccount):
     platform: Literal["standard"]
     secret: SecretStr
 
+    @field_validator("secret")
+    @classmethod
+    def _whsec(cls, secret: SecretStr) -> SecretStr:
+        if len(_secret_key(secret.get_secret_value())) < 16:
+            raise ValueError("a Standard Webhooks secret is whsec_ and base64 of 16+ bytes")
+        return secret
+
 
 def standard_webhook_signature(secret: str, msg_id: str, timestamp: str, body: bytes) -> str:
     """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` with the key inside ``whsec_...``."""
@@ -52,10 +59,9 @@ def verify_standard_webhook(
     signatures = headers.get("webhook-signature", "")
     if not (msg_id and timestamp and signatures):
         raise VerificationError("signature", "webhook-id, -timestamp and -signature are required")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise VerificationError("signature", "webhook-timestamp is not an integer") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise VerificationError("signature", "webhook-timestamp is not seconds since the epoch")
+    sent_at = int(timestamp)
     if abs(now.timestamp() - sent_at) > tolerance.total_seconds():
         raise VerificationError("stale_timestamp", "webhook-timestamp outside the tolerance")
     expected = standard_webhook_signature(secret, msg_id, timestamp, body).encode()
