@@ -119,6 +119,22 @@ _unused = _body(
     _event("join", "01FZ74A0TDDPYRVKNK77XKC3ZY"),
     _event("unsend", "01FZ74A0TDDPYRVKNK77XKC3ZZ", unsend={"messageId": "1"}),
 )
+# One unreadable event (a timestamp past the year 9999) between two good ones: the good events
+# are kept, not refused with the batch.
+_mixed = _body(
+    _event(
+        "message",
+        "01FZ74A0TDDPYRVKNK77XKC400",
+        message={"id": "444573844083572741", "type": "text", "text": "first"},
+    ),
+    _event(
+        "message",
+        "01FZ74A0TDDPYRVKNK77XKC401",
+        timestamp=10**30,
+        message={"id": "444573844083572742", "type": "text", "text": "lost"},
+    ),
+    _event("follow", "01FZ74A0TDDPYRVKNK77XKC402"),
+)
 _MSG = "scrm.message.received.v1"
 
 CASES = [
@@ -136,6 +152,11 @@ CASES = [
     _signed("the console's Verify button: no events", _body()),
     _signed("text message", _text, (_MSG,)),
     _signed("a batch: group image, sticker, location", _batch, (_MSG, _MSG, _MSG)),
+    _signed(
+        "a batch with an unreadable event keeps the good ones",
+        _mixed,
+        (_MSG, "scrm.fan.followed.v1"),
+    ),
     _signed("follow", _follow, ("scrm.fan.followed.v1",)),
     _signed("unfollow", _unfollow, ("scrm.fan.unfollowed.v1",)),
     _signed("postback", _postback, (_MSG,)),

@@ -35,6 +35,9 @@ def account(platform: str, account_id: str, secret: str = APP_SECRET) -> dict[st
 MESSENGER = account("messenger", PAGE_ID)
 INSTAGRAM = account("instagram", IG_ID)
 WHATSAPP = account("whatsapp", PHONE_ID)
+# One app serving two pages through one callback URL: object_id says which page this account is.
+SHARED_PAGE_ID = "meta-vec-page-4004"
+SHARED_APP_PAGE = {**account("messenger", "meta-vec-shared-app"), "object_id": SHARED_PAGE_ID}
 
 # pywa's test suite (david-lev/pywa, tests/test_server.py, test_webhook_updates_validator): a real
 # WhatsApp Cloud API push with its app secret (since reset) and X-Hub-Signature-256.
@@ -202,6 +205,21 @@ WA_BATCH = whatsapp(
         wa_message("wamid.UNS1", "unsupported", errors=[{"code": 131051}]),
     ]
 )  # fmt: skip
+# One unreadable messaging item (a timestamp past the year 9999) between two good ones, and an
+# unreadable entry: the good events are kept, not refused with the batch.
+MESSENGER_MIXED = page(
+    page_entry([
+        messaging(message={"mid": "m_mixed_1", "text": "first"}),
+        messaging(message={"mid": "m_mixed_bad", "text": "lost"}, timestamp=1e300),
+        messaging(postback={"mid": "m_mixed_2", "title": "Menu", "payload": "MENU"}),
+    ]),
+    {"id": PAGE_ID, "time": "not a time", "messaging": []},
+)  # fmt: skip
+_other_page = page_entry([messaging(message={"mid": "m_other_page", "text": "not ours"})])
+_other_page["id"] = PAGE_ID
+_shared_page = page_entry([messaging(message={"mid": "m_shared_page", "text": "ours"})])
+_shared_page["id"] = SHARED_PAGE_ID
+MESSENGER_TWO_PAGES = page(_other_page, _shared_page)
 WA_STATUS = whatsapp(
     statuses=[{"id": "wamid.OUT1", "status": "delivered", "timestamp": "1732600301",
                "recipient_id": WA_ID}]
@@ -297,6 +315,22 @@ CASES = [
         INSTAGRAM_COMMENTS,
         (COMMENT,),
         IG_REF,
+    ),
+    _post(
+        "messenger: a batch with an unreadable item and entry keeps the good events",
+        "messenger",
+        MESSENGER,
+        MESSENGER_MIXED,
+        (MESSAGE, MESSAGE),
+        MESSENGER_REF,
+    ),
+    _post(
+        "messenger: one app, two pages; object_id keeps only this account's page",
+        "messenger",
+        SHARED_APP_PAGE,
+        MESSENGER_TWO_PAGES,
+        (MESSAGE,),
+        MESSENGER_REF,
     ),
     _post("whatsapp: text", "whatsapp", WHATSAPP, WA_TEXT, (MESSAGE,), WA_REF),
     _post(

@@ -111,7 +111,8 @@ def event_xml(event: str, key: str | None, *, create_time: int, fan: str = FAN) 
 
 _now = int(time.time())
 _base = time.time_ns() // 1000  # message ids unique to this run
-_ts = str(_now)
+_ts = str(_now)  # plain-mode pushes are refused beyond webhook_tolerance_seconds (300) of it
+_an_hour_ago = str(_now - 3600)
 RECEIVED = "scrm.message.received.v1"
 
 # (name, message XML, expected event types)
@@ -148,6 +149,8 @@ KINDS: list[tuple[str, str, tuple[str, ...]]] = [
 
 _plain_text = message_xml("text", "<Content><![CDATA[plain mode]]></Content>",
                           msg_id=f"{_base}8", create_time=_now).encode()  # fmt: skip
+_stale_text = message_xml("text", "<Content><![CDATA[replayed]]></Content>",
+                          msg_id=f"{_base}9", create_time=_now).encode()  # fmt: skip
 _sdk_query = {"timestamp": SDK_TIMESTAMP, "nonce": SDK_NONCE, "encrypt_type": "aes"}
 _sdk_body2 = (SDK_XML_FORMAT % SDK_AFTER_AES_ENCRYPT2).encode()
 _sdk_body1 = (SDK_XML_FORMAT % SDK_AFTER_AES_ENCRYPT).encode()
@@ -172,6 +175,16 @@ CASES = [
     WebhookCase(
         "plain mode, wrong signature", "wechat", PLAIN_ACCOUNT, "POST", body=_plain_text,
         query=plain_query("another-token", _ts, "555"), status=401,
+    ),
+    WebhookCase(
+        "plain mode, a stale (1 hour old) timestamp: a replayed signature", "wechat",
+        PLAIN_ACCOUNT, "POST", body=_stale_text, query=plain_query(TOKEN, _an_hour_ago, "556"),
+        status=401,
+    ),
+    WebhookCase(
+        "URL check (GET) with an old timestamp: no freshness check", "wechat", PLAIN_ACCOUNT,
+        "GET", query={**plain_query(TOKEN, _an_hour_ago, "9876"), "echostr": "5551212"},
+        answer=b"5551212",
     ),
     WebhookCase(
         "plain-mode push to a safe-mode account", "wechat", SAFE_ACCOUNT, "POST",

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ingest.config import IngestSettings
+from services.ingest.platforms import line as line_module
 from services.ingest.platforms.base import (
     InboundRequest,
     MalformedPayload,
@@ -256,6 +257,68 @@ class TestNormalise:
     def test_events_list_missing_is_malformed(self) -> None:
         with pytest.raises(MalformedPayload):
             ADAPTER.normalise(ACCOUNT, request(b'{"destination": "U1"}'))
+
+
+class Warnings:
+    """Stands in for the module's logger: what was warned, with its fields."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.calls.append((event, fields))
+
+
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> Warnings:
+    recorder = Warnings()
+    monkeypatch.setattr(line_module, "log", recorder)
+    return recorder
+
+
+SECRET_TEXT = "do-not-log-this-text"
+
+
+class TestBatchTolerance:
+    """A bad event is skipped (and warned about); the good ones in the same body are kept."""
+
+    def bad(self) -> dict[str, Any]:
+        return event(
+            "message", "e-bad", timestamp=1e30,
+            message={"id": "1", "type": "text", "text": SECRET_TEXT},
+        )  # fmt: skip
+
+    def test_a_bad_event_is_skipped_and_the_good_one_kept(self, warnings: Warnings) -> None:
+        good = event("message", "e-good", message={"id": "2", "type": "text", "text": "hi"})
+        events = normalise(self.bad(), good)
+        assert [e.data.platform_event_id for e in events] == ["e-good"]
+        assert [e.id for e in events] == [e.id for e in normalise(good)]  # the id does not change
+        [(_, fields)] = warnings.calls
+        assert (fields["platform"], fields["account"], fields["skipped"], fields["read"]) == (
+            "line",
+            "line-unit",
+            1,
+            1,
+        )
+        assert fields["errors"][0].startswith("events.0: timestamp")
+        assert SECRET_TEXT not in repr(fields)
+
+    def test_a_non_object_event_is_skipped(self, warnings: Warnings) -> None:
+        body = json.dumps({"events": [1, event("follow")]}).encode()
+        [ce] = ADAPTER.normalise(ACCOUNT, request(body))
+        assert isinstance(ce.data, FanFollowed)
+        assert len(warnings.calls) == 1
+
+    def test_every_event_bad_is_malformed(self, warnings: Warnings) -> None:
+        body = webhook(self.bad(), {"type": ["follow"]})
+        with pytest.raises(MalformedPayload) as refused:
+            ADAPTER.normalise(ACCOUNT, request(body))
+        assert SECRET_TEXT not in str(refused.value)
+        assert warnings.calls == []
+
+    def test_a_clean_body_warns_nothing(self, warnings: Warnings) -> None:
+        normalise(event("follow"), event("join"))
+        assert warnings.calls == []
 
 
 class TestFuzz:

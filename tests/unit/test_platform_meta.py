@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ingest.platforms import meta as meta_module
 from services.ingest.platforms.base import InboundRequest, MalformedPayload, VerificationError
 from services.ingest.platforms.meta import (
     MetaAccount,
@@ -49,11 +50,13 @@ TOKEN = "EAAG-page-access-token-secret"
 BASE = "https://graph.test"
 
 
-def account(platform: str, account_id: str, *, token: str | None = TOKEN) -> MetaAccount:
+def account(
+    platform: str, account_id: str, *, token: str | None = TOKEN, object_id: str | None = None
+) -> MetaAccount:
     return MetaAccount(
         platform=platform,
         account_id=account_id, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
-        access_token=token,
+        access_token=token, object_id=object_id,
     )  # fmt: skip
 
 
@@ -448,6 +451,175 @@ class TestEventIds:
         ours = normalise(MESSENGER, vectors.MESSENGER_TEXT)[0]
         theirs = normalise(other, vectors.MESSENGER_TEXT)[0]
         assert ours.id != theirs.id
+
+
+class Warnings:
+    """Stands in for the module's logger: what was warned, with its fields."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self.calls.append((event, fields))
+
+
+@pytest.fixture
+def warnings(monkeypatch: pytest.MonkeyPatch) -> Warnings:
+    recorder = Warnings()
+    monkeypatch.setattr(meta_module, "log", recorder)
+    return recorder
+
+
+SECRET_TEXT = "do-not-log-this-text"
+BAD_MESSAGING = vectors.messaging(message={"mid": "m_bad", "text": SECRET_TEXT}, timestamp=1e300)
+GOOD_MESSAGING = vectors.messaging(message={"mid": "m_good", "text": "fine"})
+
+
+class TestBatchTolerance:
+    """A bad item is skipped (and warned about); the good ones in the same push are kept."""
+
+    def test_a_bad_messaging_item_is_skipped_and_the_good_one_kept(
+        self, warnings: Warnings
+    ) -> None:
+        events = normalise(
+            MESSENGER, vectors.page(vectors.page_entry([BAD_MESSAGING, GOOD_MESSAGING]))
+        )
+        alone = normalise(MESSENGER, vectors.page(vectors.page_entry([GOOD_MESSAGING])))
+        assert [e.data.platform_event_id for e in events] == ["m_good"]
+        assert [e.id for e in events] == [e.id for e in alone]  # the id does not change
+        [(_, fields)] = warnings.calls
+        assert (fields["platform"], fields["account"], fields["skipped"]) == (
+            "messenger", PAGE_ID, 1,
+        )  # fmt: skip
+        assert fields["errors"][0].startswith("entry.0.messaging.0: timestamp")
+        assert SECRET_TEXT not in repr(fields)
+
+    def test_a_bad_entry_is_skipped(self, warnings: Warnings) -> None:
+        bad_entry = {"id": PAGE_ID, "time": "yesterday", "messaging": [GOOD_MESSAGING]}
+        payload = vectors.page(bad_entry, vectors.page_entry([GOOD_MESSAGING]))
+        assert [e.data.platform_event_id for e in normalise(MESSENGER, payload)] == ["m_good"]
+        assert warnings.calls[0][1]["errors"][0].startswith("entry.0: time")
+        assert "yesterday" not in repr(warnings.calls)
+
+    def test_a_bad_feed_change_is_skipped(self, warnings: Warnings) -> None:
+        bad = vectors.feed(item="comment", comment_id="900_1", created_time=True)
+        good = vectors.feed(item="comment", comment_id="900_2", message="ok")
+        events = normalise(MESSENGER, vectors.page(vectors.page_entry(changes=[bad, good])))
+        assert [e.data.platform_event_id for e in events] == ["900_2"]
+        assert len(warnings.calls) == 1
+
+    def test_a_bad_instagram_comment_is_skipped(self, warnings: Warnings) -> None:
+        payload = vectors.instagram({"changes": [
+            {"field": "comments", "value": {"id": ["not", "an", "id"], "from": {"id": "u"}}},
+            {"field": "comments", "value": {"id": "c2", "text": "t", "from": {"id": "u"}}},
+        ]})  # fmt: skip
+        assert [e.data.platform_event_id for e in normalise(INSTAGRAM, payload)] == ["c2"]
+        assert len(warnings.calls) == 1
+
+    def test_a_bad_whatsapp_message_is_skipped(self, warnings: Warnings) -> None:
+        bad = vectors.wa_message("wamid.BAD", "text", text={"body": SECRET_TEXT})
+        bad["timestamp"] = "not a time"
+        good = vectors.wa_message("wamid.GOOD", "text", text={"body": "hola"})
+        events = normalise(WHATSAPP, vectors.whatsapp([bad, good]))
+        alone = normalise(WHATSAPP, vectors.whatsapp([good]))
+        assert [e.data.platform_event_id for e in events] == ["wamid.GOOD"]
+        assert [e.id for e in events] == [e.id for e in alone]
+        [(_, fields)] = warnings.calls
+        assert fields["platform"] == "whatsapp"
+        assert fields["errors"][0].startswith("entry.0.changes.0.value.messages.0: timestamp")
+        assert SECRET_TEXT not in repr(fields)
+
+    def test_a_clean_push_warns_nothing(self, warnings: Warnings) -> None:
+        normalise(MESSENGER, vectors.MESSENGER_BATCH)
+        normalise(WHATSAPP, vectors.WA_BATCH)
+        assert warnings.calls == []
+
+    @pytest.mark.parametrize(
+        ("platform", "payload"),
+        [
+            ("messenger", vectors.page(vectors.page_entry([BAD_MESSAGING, BAD_MESSAGING]))),
+            ("messenger", {"object": "page", "entry": [{"time": "yesterday"}, 1, []]}),
+            ("messenger", vectors.page(vectors.page_entry(changes=[
+                vectors.feed(created_time=True), {"field": ["feed"]}]))),
+            ("whatsapp", vectors.whatsapp([{"id": {}}, {"from": [], "id": "w"}])),
+        ],
+        ids=["messaging", "entries", "changes", "whatsapp-messages"],
+    )  # fmt: skip
+    def test_every_item_bad_is_malformed(
+        self, platform: str, payload: dict[str, Any], warnings: Warnings
+    ) -> None:
+        with pytest.raises(MalformedPayload) as refused:
+            normalise(ACCOUNTS[platform], payload)
+        assert SECRET_TEXT not in str(refused.value)
+        assert warnings.calls == []
+
+    def test_an_empty_batch_is_not_malformed(self) -> None:
+        assert normalise(MESSENGER, vectors.page()) == []
+        assert normalise(WHATSAPP, vectors.whatsapp([])) == []
+
+
+OTHER_PAGE = "meta-vec-page-9999"
+
+
+class TestAttribution:
+    """With object_id set, entries for another page / account / number are skipped."""
+
+    def two_pages(self) -> dict[str, Any]:
+        theirs = vectors.page_entry([vectors.messaging(message={"mid": "theirs", "text": "x"})])
+        theirs["id"] = OTHER_PAGE
+        ours = vectors.page_entry([vectors.messaging(message={"mid": "ours", "text": "y"})])
+        return vectors.page(theirs, ours)
+
+    def test_without_object_id_every_entry_is_credited_to_the_path_account(self) -> None:
+        events = normalise(MESSENGER, self.two_pages())
+        assert [(e.data.platform_event_id, e.data.account) for e in events] == [
+            ("theirs", PAGE_ID), ("ours", PAGE_ID),
+        ]  # fmt: skip
+
+    def test_messenger_skips_another_pages_entries(self, warnings: Warnings) -> None:
+        acct = account("messenger", PAGE_ID, object_id=PAGE_ID)
+        events = normalise(acct, self.two_pages())
+        assert [e.data.platform_event_id for e in events] == ["ours"]
+        assert [e.id for e in events] == [normalise(MESSENGER, self.two_pages())[1].id]
+        assert warnings.calls == []  # not an error
+
+    def test_object_id_may_differ_from_the_account_id(self) -> None:
+        acct = account("messenger", "brand-page", object_id=OTHER_PAGE)
+        [event] = normalise(acct, self.two_pages())
+        assert (event.data.platform_event_id, event.data.account) == ("theirs", "brand-page")
+
+    def test_only_other_objects_is_no_events_not_an_error(self) -> None:
+        acct = account("messenger", "x", object_id="a-page-not-in-the-push")
+        assert normalise(acct, self.two_pages()) == []
+
+    def test_the_object_itself_is_not_a_fan(self) -> None:
+        acct = account("messenger", "brand-page", object_id=PAGE_ID)
+        own = vectors.feed(item="comment", comment_id="900_9", message="Thanks!")
+        own["value"]["from"] = {"id": PAGE_ID}
+        assert normalise(acct, vectors.page(vectors.page_entry(changes=[own]))) == []
+
+    def test_instagram_skips_another_accounts_entries(self) -> None:
+        payload = vectors.instagram({"changes": [{"field": "comments", "value": {
+            "id": "c1", "text": "t", "from": {"id": "u"}}}]})  # fmt: skip
+        theirs = json.loads(json.dumps(payload["entry"][0]))
+        theirs["id"] = "another-ig-account"
+        theirs["changes"][0]["value"]["id"] = "c0"
+        payload["entry"].insert(0, theirs)
+        acct = account("instagram", IG_ID, object_id=IG_ID)
+        assert [e.data.platform_event_id for e in normalise(acct, payload)] == ["c1"]
+        assert len(normalise(INSTAGRAM, payload)) == 2
+
+    def test_whatsapp_skips_another_numbers_messages(self) -> None:
+        payload = vectors.whatsapp([vectors.wa_message("wamid.OURS", "text", text={"body": "a"})])
+        theirs = json.loads(json.dumps(payload["entry"][0]["changes"][0]))
+        theirs["value"]["metadata"]["phone_number_id"] = 123456789  # numbers are ids too
+        theirs["value"]["messages"][0]["id"] = "wamid.THEIRS"
+        payload["entry"][0]["changes"].insert(0, theirs)
+        acct = account("whatsapp", PHONE_ID, object_id=PHONE_ID)
+        assert [e.data.platform_event_id for e in normalise(acct, payload)] == ["wamid.OURS"]
+        other = account("whatsapp", "second-number", object_id="123456789")
+        assert [e.data.platform_event_id for e in normalise(other, payload)] == ["wamid.THEIRS"]
+        assert len(normalise(WHATSAPP, payload)) == 2
 
 
 class TestMalformed:

@@ -4,7 +4,7 @@ mode, every message and event kind, fuzzing, and the customer-service send API."
 import asyncio
 import base64
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     InboundRequest,
     MalformedPayload,
@@ -35,7 +36,14 @@ from shared.contracts import (
 )
 from shared.events import CloudEvent, event_id
 from tests.platform_vectors import wechat as vectors
-from tests.unit.wechat_helpers import NOW, TS, FakeTencent, only_protocol_errors, request
+from tests.unit.wechat_helpers import (
+    NOW,
+    NOW_TS,
+    TS,
+    FakeTencent,
+    only_protocol_errors,
+    request,
+)
 
 SDK = WeChatAccount.model_validate(vectors.SDK_ACCOUNT)
 PLAIN = WeChatAccount.model_validate(vectors.PLAIN_ACCOUNT)
@@ -164,6 +172,11 @@ class TestHandshake:
             ADAPTER.handshake(PLAIN, request("GET", query))
         assert refused.value.reason == "signature"
 
+    def test_an_old_timestamp_is_not_refused(self) -> None:
+        """The URL check only echoes echostr: no freshness check."""
+        query = {**vectors.plain_query(vectors.TOKEN, "1409304348", "9"), "echostr": "e"}
+        assert ADAPTER.handshake(PLAIN, request("GET", query)).body == b"e"
+
     @pytest.mark.parametrize("missing", ["signature", "timestamp", "nonce", "echostr"])
     def test_refuses_a_missing_parameter(self, missing: str) -> None:
         query = {**vectors.plain_query(vectors.TOKEN, TS, "9"), "echostr": "abc123"}
@@ -176,17 +189,20 @@ class TestVerify:
     text = msg("text", "<Content><![CDATA[hi]]></Content>")
 
     def test_plain_mode_checks_the_query_signature(self) -> None:
-        req = request(query=vectors.plain_query(vectors.TOKEN, TS, "5"), body=self.text.encode())
+        req = request(query=vectors.plain_query(vectors.TOKEN, NOW_TS, "5"),
+                      body=self.text.encode())  # fmt: skip
         ADAPTER.verify(PLAIN, req)
         assert only_plain(req).text == "hi"
 
     def test_plain_mode_refuses_a_wrong_signature(self) -> None:
-        req = request(query=vectors.plain_query("x", TS, "5"), body=self.text.encode())
-        with pytest.raises(VerificationError):
+        req = request(query=vectors.plain_query("x", NOW_TS, "5"), body=self.text.encode())
+        with pytest.raises(VerificationError) as refused:
             ADAPTER.verify(PLAIN, req)
+        assert refused.value.reason == "signature"
 
     def test_a_safe_mode_account_refuses_plain_pushes(self) -> None:
-        req = request(query=vectors.plain_query(vectors.TOKEN, TS, "5"), body=self.text.encode())
+        req = request(query=vectors.plain_query(vectors.TOKEN, NOW_TS, "5"),
+                      body=self.text.encode())  # fmt: skip
         with pytest.raises(VerificationError, match="only accepts encrypted"):
             ADAPTER.verify(SAFE, req)
 
@@ -246,10 +262,68 @@ class TestVerify:
         with pytest.raises(VerificationError, match="another receive id"):
             ADAPTER.verify(SAFE, request(query=query, body=body))
 
-    def test_a_2014_timestamp_is_not_refused(self) -> None:
-        req = request(query=vectors.plain_query(vectors.TOKEN, "1409304348", "5"),
-                      body=self.text.encode())  # fmt: skip
-        ADAPTER.verify(PLAIN, req)
+    def test_a_sealed_push_with_a_2014_timestamp_is_not_refused(self) -> None:
+        """Safe mode has no freshness check: a replay only repeats the same sealed body."""
+        body, query = vectors.safe_push(self.text, timestamp="1409304348", nonce="5")
+        ADAPTER.verify(SAFE, request(query=query, body=body))
+
+
+def plain_at(timestamp: str, body: bytes = b"", *, received_at: datetime = NOW) -> InboundRequest:
+    """A plain-mode push, correctly signed for ``timestamp``."""
+    return InboundRequest(method="POST", query=vectors.plain_query(vectors.TOKEN, timestamp, "5"),
+                          headers={}, body=body, received_at=received_at)  # fmt: skip
+
+
+class TestPlainModeFreshness:
+    """Plain mode signs no body: a seen signature/timestamp/nonce triple (the URL check's, in an
+    access log) must not carry another body later, so its timestamp must be recent."""
+
+    text = msg("text", "<Content><![CDATA[hi]]></Content>").encode()
+
+    @pytest.mark.parametrize("offset", [-300, -1, 0, 1, 300])
+    def test_a_timestamp_within_the_tolerance_is_accepted(self, offset: int) -> None:
+        ADAPTER.verify(PLAIN, plain_at(str(int(NOW.timestamp()) + offset), self.text))
+
+    @pytest.mark.parametrize("offset", [-3600, -301, 301, 86_400])
+    def test_a_timestamp_outside_the_tolerance_is_stale(self, offset: int) -> None:
+        req = plain_at(str(int(NOW.timestamp()) + offset), self.text)
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.verify(PLAIN, req)
+        assert refused.value.reason == "stale_timestamp"
+        with pytest.raises(MalformedPayload):
+            ADAPTER.normalise(PLAIN, req)
+
+    def test_the_url_check_query_replayed_later_with_a_body_is_refused(self) -> None:
+        """The GET's signature/timestamp/nonce, replayed as a POST an hour on."""
+        query = {**vectors.plain_query(vectors.TOKEN, NOW_TS, "9"), "echostr": "e"}
+        ADAPTER.handshake(PLAIN, request("GET", query))
+        later = InboundRequest(method="POST", query=query, headers={}, body=self.text,
+                               received_at=NOW + timedelta(hours=1))  # fmt: skip
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.verify(PLAIN, later)
+        assert refused.value.reason == "stale_timestamp"
+
+    @pytest.mark.parametrize(
+        "timestamp",
+        ["soon", "-1", "1.7e9", "\uff11\uff17\uff10\uff10", " 1767225600", "9" * 13, "0x69"],
+    )
+    def test_a_timestamp_that_is_not_seconds_is_a_signature_failure(self, timestamp: str) -> None:
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.verify(PLAIN, plain_at(timestamp, self.text))
+        assert refused.value.reason == "signature"
+
+    def test_a_wrong_signature_is_refused_as_such_whatever_the_timestamp(self) -> None:
+        query = vectors.plain_query("another-token", "1409304348", "5")
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.verify(PLAIN, request(query=query, body=self.text))
+        assert refused.value.reason == "signature"
+
+    def test_the_tolerance_is_the_settings_one(self) -> None:
+        settings = IngestSettings.model_construct(webhook_tolerance_seconds=3_600)
+        adapter = WeChatOfficialAccount(settings)
+        adapter.verify(PLAIN, plain_at(str(int(NOW.timestamp()) - 3_000), self.text))
+        with pytest.raises(VerificationError, match="tolerance"):
+            adapter.verify(PLAIN, plain_at(str(int(NOW.timestamp()) - 3_601), self.text))
 
 
 def only_plain(req: InboundRequest) -> Any:
@@ -455,9 +529,9 @@ def reply(text: str = "您好") -> ReplyRequested:
 
 
 def fake(**kwargs: Any) -> FakeTencent:
-    return FakeTencent("/cgi-bin/token", "/cgi-bin/message/custom/send",
+    return FakeTencent("/cgi-bin/stable_token", "/cgi-bin/message/custom/send",
                        {"grant_type": "client_credential", "appid": "wxSEND",
-                        "secret": "the-app-secret"}, **kwargs)  # fmt: skip
+                        "secret": "the-app-secret"}, stable=True, **kwargs)  # fmt: skip
 
 
 class Clock:
@@ -487,22 +561,101 @@ class TestSend:
         assert platform.token_fetches == 1
         assert platform.tokens_used == ["TOKEN-1", "TOKEN-1"]
 
+    async def test_the_token_comes_from_the_stable_token_api_with_the_secret_in_the_body(
+        self,
+    ) -> None:
+        platform = fake()
+        await send_with(platform)
+        token_url, send_url = platform.urls
+        assert token_url == f"{BASE}/cgi-bin/stable_token"  # no query string at all
+        assert send_url == f"{BASE}/cgi-bin/message/custom/send?access_token=TOKEN-1"
+        assert platform.force_refreshes == [False]
+
+    async def test_the_secret_is_in_no_url_even_when_the_token_is_refused(self) -> None:
+        expired = (200, {"errcode": 42001, "errmsg": "access_token expired"})
+        platform = fake(send_answers=[expired, expired])
+        await send_with(platform, times=2)
+        assert len(platform.urls) > 4
+        assert not [url for url in platform.urls if "secret" in url]
+
+    async def test_replicas_share_one_token(self) -> None:
+        """Normal mode hands every replica the same token: none invalidates another's."""
+        platform = fake()
+        replicas = [WeChatOfficialAccount(), WeChatOfficialAccount()]
+        for adapter in replicas * 2:
+            (outcome,) = await send_with(platform, adapter)
+            assert outcome.delivered
+        assert platform.tokens_used == ["TOKEN-1"] * 4
+        assert platform.force_refreshes == [False, False]
+
     @pytest.mark.parametrize("code", [40001, 40014, 42001])
-    async def test_an_invalid_token_is_fetched_again_and_the_send_retried_once(
+    async def test_a_refused_token_is_fetched_again_in_normal_mode(self, code: int) -> None:
+        """The token was replaced elsewhere (another party forced a refresh, or it expired): a
+        normal fetch brings the new one."""
+        platform = fake()
+        adapter = WeChatOfficialAccount()
+        await send_with(platform, adapter)
+        platform.rotate()
+        platform.send_answers = [(200, {"errcode": code, "errmsg": "invalid credential"})]
+        (outcome,) = await send_with(platform, adapter)
+        assert outcome.delivered
+        assert platform.tokens_used == ["TOKEN-1", "TOKEN-1", "TOKEN-2"]
+        assert platform.force_refreshes == [False, False]
+
+    async def test_the_refusal_comes_from_the_platform_checking_the_token(self) -> None:
+        platform = fake()
+        adapter = WeChatOfficialAccount()
+        await send_with(platform, adapter)
+        platform.rotate()
+        (outcome,) = await send_with(platform, adapter)
+        assert outcome.delivered
+        assert platform.tokens_used == ["TOKEN-1", "TOKEN-1", "TOKEN-2"]
+        assert platform.force_refreshes == [False, False]
+
+    @pytest.mark.parametrize("code", [40001, 40014, 42001])
+    async def test_a_refreshed_token_is_forced_only_when_the_same_one_comes_back(
         self, code: int
     ) -> None:
         platform = fake(send_answers=[(200, {"errcode": code, "errmsg": "invalid credential"})])
         (outcome,) = await send_with(platform)
         assert outcome.delivered
-        assert platform.token_fetches == 2
         assert platform.tokens_used == ["TOKEN-1", "TOKEN-2"]
+        assert platform.force_refreshes == [False, False, True]
 
     async def test_a_token_refused_twice_is_retryable_later(self) -> None:
         expired = (200, {"errcode": 42001, "errmsg": "access_token expired"})
         platform = fake(send_answers=[expired, expired])
-        (outcome,) = await send_with(platform)
+        adapter = WeChatOfficialAccount()
+        (outcome,) = await send_with(platform, adapter)
         assert (outcome.delivered, outcome.retryable) == (False, True)
-        assert platform.token_fetches == 2
+        assert platform.force_refreshes == [False, False, True]
+        (outcome,) = await send_with(platform, adapter)  # later: fetched again, normal mode
+        assert outcome.delivered
+        assert platform.force_refreshes == [False, False, True, False]
+        assert platform.tokens_used == ["TOKEN-1", "TOKEN-2", "TOKEN-2"]
+
+    async def test_a_forced_refresh_that_fails_is_the_outcome(self) -> None:
+        platform = fake(send_answers=[(200, {"errcode": 40001, "errmsg": "invalid credential"})])
+        adapter = WeChatOfficialAccount()
+        await send_with(platform, adapter)  # TOKEN-1 cached, then refused once and replaced
+        platform.revoked.add("TOKEN-2")
+        platform.token_answers = [(200, {"access_token": "TOKEN-2", "expires_in": 7000}),
+                                  (200, {"errcode": -1, "errmsg": "system error"})]  # fmt: skip
+        (outcome,) = await send_with(platform, adapter)
+        assert (outcome.delivered, outcome.retryable) == (False, True)
+        assert platform.force_refreshes[-2:] == [False, True]
+
+    async def test_concurrent_refusals_of_one_token_force_one_refresh(self) -> None:
+        platform, adapter = fake(), WeChatOfficialAccount()
+        await send_with(platform, adapter)
+        platform.revoked.add("TOKEN-1")  # refused, yet normal mode still hands it out
+        async with platform.client() as http:
+            outcomes = await asyncio.gather(*(
+                adapter.send(SENDER, reply(), http=http, base_url=BASE) for _ in range(10)
+            ))  # fmt: skip
+        assert all(o.delivered for o in outcomes)
+        assert platform.force_refreshes == [False, False, True]
+        assert platform.tokens_used.count("TOKEN-2") == 10
 
     async def test_the_token_is_refreshed_five_minutes_before_it_expires(self) -> None:
         clock, platform = Clock(), fake()
@@ -512,6 +665,17 @@ class TestSend:
         await send_with(platform, adapter)
         assert platform.token_fetches == 1
         clock.now += 2
+        await send_with(platform, adapter)
+        assert platform.token_fetches == 2
+        assert platform.force_refreshes == [False, False]
+
+    async def test_the_remaining_lifetime_is_what_is_cached(self) -> None:
+        """A replica fetching late gets the shared token with the time it has left."""
+        clock = Clock()
+        platform = fake(token_answers=[(200, {"access_token": "TOKEN-1", "expires_in": 1000})])
+        adapter = WeChatOfficialAccount(clock=clock)
+        await send_with(platform, adapter)
+        clock.now += 1000 - 300 + 1
         await send_with(platform, adapter)
         assert platform.token_fetches == 2
 

@@ -251,6 +251,23 @@ class TestSend:
         assert outcome.delivered
         assert platform.tokens_used == ["TOKEN-1", "TOKEN-2"]
 
+    async def test_gettoken_takes_the_corpsecret_in_the_query_and_has_no_forced_mode(
+        self,
+    ) -> None:
+        """By WeCom's design; the same token handed back after a refusal is tried once more."""
+        again = (200, {"errcode": 0, "access_token": "SAME", "expires_in": 7200})
+        platform = fake(
+            token_answers=[again, again],
+            send_answers=[(200, {"errcode": 40014, "errmsg": "invalid token"})] * 2,
+        )
+        outcome = await send_with(platform)
+        assert (outcome.delivered, outcome.retryable) == (False, True)
+        assert platform.token_fetches == 2
+        assert platform.tokens_used == ["SAME", "SAME"]
+        assert (
+            platform.urls[0] == f"{BASE}/cgi-bin/gettoken?corpid=wwSEND&corpsecret=the-corp-secret"
+        )
+
     async def test_concurrent_sends_fetch_the_token_once(self) -> None:
         platform, adapter = fake(), WeCom()
         async with platform.client() as http:

@@ -4,7 +4,13 @@ No GET handshake: the console's "Verify" button POSTs a signed body with an empt
 list. Signature: ``X-Line-Signature: <base64 HMAC-SHA256 of the raw body with the channel
 secret>``. A body batches events: messages, follows, unfollows and postbacks become canonical
 events; the rest (read receipts, joins, beacons, unsend…) are not used. Replies go out through
-the push API with ``X-Line-Retry-Key`` as the idempotency key."""
+the push API with ``X-Line-Retry-Key`` as the idempotency key.
+
+The envelope (``destination`` and the ``events`` list) must be readable, or the body is refused
+(400). Each event is then read on its own: one that cannot be read is skipped (a warning with the
+account and the validation errors, never the payload) and the others become events, since LINE
+redelivers the identical body and a 400 would lose the good events in it for good. Only when
+every event of a non-empty batch is unreadable is the body refused."""
 
 import base64
 import hashlib
@@ -15,12 +21,13 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     OK,
     InboundRequest,
+    MalformedPayload,
     PlatformAccount,
     PlatformAnswer,
     SendOutcome,
@@ -38,6 +45,7 @@ from services.ingest.platforms.common import (
     not_sent,
     parse_json,
     retryable_status,
+    validation_summary,
 )
 from shared.contracts import (
     FanEvent,
@@ -48,12 +56,16 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
+from shared.logging import get_logger
 
 PLATFORM = "line"
 SIGNATURE_HEADER = "x-line-signature"
 # Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
 RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
 ERROR_CHARS = 500
+MAX_LOGGED_PROBLEMS = 5
+
+log = get_logger(__name__)
 
 Short = Annotated[str, Field(max_length=1000)]  # LINE's own bound, tighter than common.Short
 Kind = Annotated[str, Field(max_length=64)]
@@ -106,8 +118,13 @@ class Event(Payload):
 
 
 class LineWebhook(Payload):
+    """What must be readable for a body to be accepted at all; the events are read one by one."""
+
     destination: Short | None = None
-    events: list[Event] = Field(max_length=1000)
+    events: list[Any] = Field(max_length=1000)
+
+
+EVENT = TypeAdapter(Event)
 
 
 def line_signature(channel_secret: str, body: bytes) -> str:
@@ -226,11 +243,28 @@ class LineMessaging:
         self, account: LineAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         payload = parse_json(LineWebhook, request.body)
-        events = (
-            normalise_event(event, account=account.account_id, received_at=request.received_at)
-            for event in payload.events
-        )
-        return [event for event in events if event is not None]
+        events: list[CloudEvent[FanEvent]] = []
+        problems: list[str] = []
+        for index, raw in enumerate(payload.events):
+            try:
+                event = normalise_event(
+                    EVENT.validate_python(raw), account=account.account_id,
+                    received_at=request.received_at,
+                )  # fmt: skip
+            except ValidationError as exc:
+                problems.append(f"events.{index}: {validation_summary(exc)}")
+                continue
+            if event is not None:
+                events.append(event)
+        if problems and len(problems) == len(payload.events):
+            raise MalformedPayload("; ".join(problems[:MAX_LOGGED_PROBLEMS]))
+        if problems:
+            log.warning(
+                "webhook items skipped", platform=PLATFORM, account=account.account_id,
+                skipped=len(problems), read=len(payload.events) - len(problems),
+                errors=problems[:MAX_LOGGED_PROBLEMS],
+            )  # fmt: skip
+        return events
 
     def acknowledge(
         self, account: LineAccount, request: InboundRequest,

@@ -7,16 +7,29 @@ HMAC-SHA256(app_secret, raw body)>``. Meta escapes non-ASCII as ``\\uXXXX`` in t
 so the check is over ``request.body`` exactly as received, never over a re-serialisation.
 
 A push is ``{"object": …, "entry": [{…, "messaging": […], "changes": […]}, …]}``: several entries
-with several events each, all of which become events. The brand account is the one the webhook
-path names (one callback URL per account); a Meta app that serves several pages or numbers
-through one URL needs one URL per account.
+with several events each, all of which become events. The envelope (``object`` and the ``entry``
+list) must be readable, or the push is refused (400). Each entry, messaging item, change and
+WhatsApp message is then read on its own: one that cannot be read is skipped (a warning with the
+platform, the account and the validation errors, never the payload) and the rest become events,
+since Meta retries the identical body and a 400 would lose the good events in it for good. Only
+when every item of a non-empty batch is unreadable is the push refused.
+
+Attribution: Meta has one callback URL per app and object type, so every page, Instagram account
+and WhatsApp phone number with the app installed delivers to the same URL, and one push may carry
+entries for several of them. Without ``object_id`` on the account every entry is credited to the
+account the webhook path names (one app per page or number). Set ``object_id`` (the page id, the
+Instagram professional account id, the WhatsApp phone_number_id) whenever one app serves several
+pages or numbers: entries for another object (``entry.id``; WhatsApp:
+``changes[].value.metadata.phone_number_id``) are then skipped, not errors; they belong to another
+configured account, whose own webhook URL the brand should use.
 """
 
 import hashlib
 import hmac
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
@@ -29,6 +42,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
 )
 
 from services.ingest.platforms.base import (
@@ -48,11 +62,11 @@ from services.ingest.platforms.common import (
     fan_event,
     from_seconds,
     json_object,
-    malformed_on_invalid,
     not_sent,
     parse_json,
     redact,
     retryable_status,
+    validation_summary,
 )
 from shared.contracts import (
     CommentCreated,
@@ -64,6 +78,7 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
+from shared.logging import get_logger
 
 MetaPlatform = Literal["messenger", "instagram", "whatsapp"]
 PLATFORMS: tuple[MetaPlatform, ...] = ("messenger", "instagram", "whatsapp")
@@ -77,6 +92,9 @@ ACKNOWLEDGEMENT = b"EVENT_RECEIVED"
 MAX_CHALLENGE = 1024
 # Graph API error codes that mean "busy, throttled or temporarily down", even under HTTP 400.
 RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056})
+MAX_LOGGED_PROBLEMS = 5
+
+log = get_logger(__name__)
 
 
 class MetaAccount(PlatformAccount):
@@ -86,6 +104,11 @@ class MetaAccount(PlatformAccount):
     app_secret: SecretStr
     verify_token: SecretStr
     access_token: SecretStr | None = None  # page access token / WhatsApp system-user token
+    # The Meta object this account is: the Page id (messenger), the Instagram professional
+    # account id (instagram), the WhatsApp phone_number_id (whatsapp). Set it when one app
+    # serves several of them: entries for other objects are then skipped. None: every entry of a
+    # push is credited to this account.
+    object_id: str | None = None
 
 
 def meta_signature(app_secret: str, body: bytes) -> str:
@@ -137,7 +160,10 @@ def _to_utc(value: Any) -> datetime:
     try:
         number = float(value)
     except ValueError:
-        parsed = datetime.fromisoformat(str(value))  # ValueError stays a ValueError
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError("not a time") from None  # its message would quote the payload
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
     if not math.isfinite(number):
         raise ValueError("not a finite time")
@@ -236,16 +262,26 @@ class Change(_Payload):
     value: Any = None
 
 
+class Owner(_Payload):
+    """Just the ``id`` of an entry: the page or Instagram account it is for."""
+
+    id: Id | None = None
+
+
 class Entry(_Payload):
+    """One entry; its messaging items and changes are read one by one (a bad one is skipped)."""
+
     id: Id | None = None
     time: Instant | None = None
-    messaging: list[Messaging] = Field(default_factory=list)
-    changes: list[Change] = Field(default_factory=list)
+    messaging: list[Any] = Field(default_factory=list)
+    changes: list[Any] = Field(default_factory=list)
 
 
 class Envelope(_Payload):
+    """What must be readable for a push to be accepted at all; the entries are read one by one."""
+
     object: Short
-    entry: list[Entry]
+    entry: list[Any]
 
 
 class FeedChange(_Payload):
@@ -340,15 +376,32 @@ class WaMessage(_Payload):
     reaction: WaReaction | None = None
 
 
-class WaValue(_Payload):
-    """``field: messages`` of a WhatsApp Business Account: fan messages and our own statuses."""
+class WaMetadata(_Payload):
+    phone_number_id: Id | None = None
 
-    messages: list[WaMessage] = Field(default_factory=list)
+
+class WaOwner(_Payload):
+    """Just the phone number a ``field: messages`` value is for."""
+
+    metadata: WaMetadata | None = None
+
+
+class WaValue(_Payload):
+    """``field: messages`` of a WhatsApp Business Account: fan messages and our own statuses.
+    The messages are read one by one (a bad one is skipped)."""
+
+    messages: list[Any] = Field(default_factory=list)
     # delivery receipts of our own messages: not fan events
     statuses: list[dict[str, Any]] = Field(default_factory=list)
 
 
 ENVELOPE = TypeAdapter(Envelope)
+OWNER = TypeAdapter(Owner)
+ENTRY = TypeAdapter(Entry)
+MESSAGING = TypeAdapter(Messaging)
+CHANGE = TypeAdapter(Change)
+WA_OWNER = TypeAdapter(WaOwner)
+WA_MESSAGE = TypeAdapter(WaMessage)
 FEED = TypeAdapter(FeedChange)
 IG_COMMENT = TypeAdapter(InstagramComment)
 IG_MENTION = TypeAdapter(InstagramMention)
@@ -381,6 +434,15 @@ class _Context:
     platform: str
     account: str
     received_at: datetime
+    object_id: str | None = None
+
+    def owns(self, object_id: str | None) -> bool:
+        """Whether an entry (or WhatsApp value) for ``object_id`` is this account's."""
+        return self.object_id is None or object_id == self.object_id
+
+    def is_self(self, user: str) -> bool:
+        """The page / account / number itself (its own messages, replies and posts)."""
+        return user == self.account or user == self.object_id
 
     def common(self, user_id: str, when: datetime | None, thread_ref: str | None) -> dict[str, Any]:
         return {
@@ -400,7 +462,7 @@ def _messaging_event(
     ctx: _Context, item: Messaging, entry_time: datetime | None
 ) -> CloudEvent[FanEvent] | None:
     user = item.sender.id if item.sender else None
-    if user is None or user == ctx.account:  # no fan, or the page / account itself
+    if user is None or ctx.is_self(user):  # no fan, or the page / account itself
         return None
     when = item.timestamp or entry_time
     common = ctx.common(user, when, thread_ref=user)
@@ -463,7 +525,7 @@ def _feed_event(
 ) -> CloudEvent[FanEvent] | None:
     change = FEED.validate_python(value)
     user = change.from_.id if change.from_ else None
-    if change.verb != "add" or user is None or user == ctx.account:
+    if change.verb != "add" or user is None or ctx.is_self(user):
         return None  # edits, removals, hides, and the page's own activity
     when = change.created_time or entry_time
     common = ctx.common(user, when, thread_ref=change.post_id)
@@ -494,7 +556,7 @@ def _instagram_change(
     if change.field in ("comments", "live_comments"):
         comment = IG_COMMENT.validate_python(change.value)
         user = comment.from_.id if comment.from_ else None
-        if not comment.id or user is None or user == ctx.account:
+        if not comment.id or user is None or ctx.is_self(user):
             return None  # our own replies are not fan comments
         post = comment.media.id if comment.media else None
         common = ctx.common(user, comment.timestamp or entry_time, thread_ref=post)
@@ -509,7 +571,7 @@ def _instagram_change(
         # API. Without it there is no fan to attribute the mention to, so the push is skipped
         # rather than credited to a made-up user.
         user = mention.from_.id if mention.from_ else None
-        if not mention.comment_id or user is None or user == ctx.account:
+        if not mention.comment_id or user is None or ctx.is_self(user):
             return None
         common = ctx.common(user, entry_time, thread_ref=mention.media_id)
         contract = CommentCreated(
@@ -518,14 +580,6 @@ def _instagram_change(
         )  # fmt: skip
         return fan_event(contract, mention.comment_id)
     return None
-
-
-def _whatsapp_events(ctx: _Context, value: Any) -> Iterator[CloudEvent[FanEvent]]:
-    # value.statuses are sent/delivered/read/failed receipts of our own messages: not fan events.
-    for message in WA_VALUE.validate_python(value).messages:
-        event = _whatsapp_message(ctx, message)
-        if event is not None:
-            yield event
 
 
 def _whatsapp_message(ctx: _Context, message: WaMessage) -> CloudEvent[FanEvent] | None:
@@ -611,9 +665,11 @@ class MetaWebhooks:
             raise MalformedPayload(
                 f"object {envelope.object!r} is not {expected!r} ({account.platform})"
             )
-        ctx = _Context(account.platform, account.account_id, request.received_at)
-        with malformed_on_invalid():  # the changes' values are read as they come
-            return [event for entry in envelope.entry for event in _entry_events(ctx, entry)]
+        ctx = _Context(account.platform, account.account_id, request.received_at, account.object_id)
+        batch = _Batch()
+        for index, entry in enumerate(envelope.entry):
+            _entry_events(ctx, batch, f"entry.{index}", entry)
+        return batch.events_or_refusal(ctx)
 
     def acknowledge(
         self, account: MetaAccount, request: InboundRequest,
@@ -635,28 +691,84 @@ class MetaWebhooks:
         return send_outcome(response, token)
 
 
-def _entry_events(ctx: _Context, entry: Entry) -> Iterator[CloudEvent[FanEvent]]:
-    for item in entry.messaging:
-        event = _messaging_event(ctx, item, entry.time)
+@dataclass
+class _Batch:
+    """What a push's items came to: the events of the readable ones, how many items were read,
+    and why the others were skipped."""
+
+    events: list[CloudEvent[FanEvent]] = field(default_factory=list)
+    read: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def item(self, where: str) -> Iterator[None]:
+        """One item: a ValidationError inside the block skips it (and is recorded)."""
+        try:
+            yield
+        except ValidationError as exc:
+            self.problems.append(f"{where}: {validation_summary(exc)}")
+
+    def add(self, event: CloudEvent[FanEvent] | None) -> None:
+        """An item read in full: its event, if it is one the system uses."""
+        self.read += 1
         if event is not None:
-            yield event
-    for change in entry.changes:
-        yield from _change_events(ctx, change, entry.time)
+            self.events.append(event)
+
+    def events_or_refusal(self, ctx: _Context) -> list[CloudEvent[FanEvent]]:
+        """The events; MalformedPayload if items were skipped and none could be read."""
+        if self.problems and not self.read:
+            raise MalformedPayload("; ".join(self.problems[:MAX_LOGGED_PROBLEMS]))
+        if self.problems:
+            log.warning(
+                "webhook items skipped", platform=ctx.platform, account=ctx.account,
+                skipped=len(self.problems), read=self.read,
+                errors=self.problems[:MAX_LOGGED_PROBLEMS],
+            )  # fmt: skip
+        return self.events
+
+
+def _entry_events(ctx: _Context, batch: _Batch, where: str, raw: Any) -> None:
+    with batch.item(where):
+        if ctx.platform != "whatsapp" and not ctx.owns(OWNER.validate_python(raw).id):
+            return  # another page's or Instagram account's entry: not an error
+        entry = ENTRY.validate_python(raw)
+        if not entry.messaging and not entry.changes:
+            batch.add(None)
+        for index, item in enumerate(entry.messaging):
+            with batch.item(f"{where}.messaging.{index}"):
+                batch.add(_messaging_event(ctx, MESSAGING.validate_python(item), entry.time))
+        for index, change in enumerate(entry.changes):
+            _change_events(ctx, batch, f"{where}.changes.{index}", change, entry.time)
 
 
 def _change_events(
-    ctx: _Context, change: Change, entry_time: datetime | None
-) -> Iterator[CloudEvent[FanEvent]]:
-    if ctx.platform == "whatsapp":
-        if change.field == "messages":
-            yield from _whatsapp_events(ctx, change.value)
-        return
-    if ctx.platform == "messenger":
-        event = _feed_event(ctx, change.value, entry_time) if change.field == "feed" else None
-    else:
-        event = _instagram_change(ctx, change, entry_time)
-    if event is not None:
-        yield event
+    ctx: _Context, batch: _Batch, where: str, raw: Any, entry_time: datetime | None
+) -> None:
+    with batch.item(where):
+        change = CHANGE.validate_python(raw)
+        if ctx.platform == "whatsapp":
+            if change.field == "messages":
+                _whatsapp_events(ctx, batch, f"{where}.value", change.value)
+            else:
+                batch.add(None)
+        elif ctx.platform == "messenger":
+            batch.add(
+                _feed_event(ctx, change.value, entry_time) if change.field == "feed" else None
+            )
+        else:
+            batch.add(_instagram_change(ctx, change, entry_time))
+
+
+def _whatsapp_events(ctx: _Context, batch: _Batch, where: str, raw: Any) -> None:
+    metadata = WA_OWNER.validate_python(raw).metadata
+    if not ctx.owns(metadata.phone_number_id if metadata else None):
+        return  # another phone number's messages: not an error
+    value = WA_VALUE.validate_python(raw)
+    if not value.messages:
+        batch.add(None)  # value.statuses: receipts of our own messages, not fan events
+    for index, message in enumerate(value.messages):
+        with batch.item(f"{where}.messages.{index}"):
+            batch.add(_whatsapp_message(ctx, WA_MESSAGE.validate_python(message)))
 
 
 def send_request(

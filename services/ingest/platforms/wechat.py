@@ -8,10 +8,21 @@ the body's ``<Encrypt>`` opens to the message. An account configured with an Enc
 accepts sealed pushes, so its bodies are always authenticated. WeCom always seals, the URL check
 included (its ``echostr`` is a ciphertext whose plaintext is the answer).
 
-Neither platform puts a freshness check in its SDKs (their published vectors date from 2014), so
-old timestamps are not refused; a retried delivery maps to the same event ids and the intake drops
-it. Events carry no MsgId: their id is ``FromUserName|CreateTime|Event|EventKey``, as WeChat's
-documentation recommends for de-duplicating event retries.
+Sealed pushes get no freshness check (neither platform's SDK has one; their published vectors
+date from 2014): a replay can only repeat the same sealed body, which maps to the same event ids
+and the intake drops it. A plain-mode push is different: its signature covers no body, so a
+signature/timestamp/nonce triple once seen (the URL check's included, which access logs keep)
+would carry any body forever. Plain-mode pushes are therefore refused (``stale_timestamp``) when
+their ``timestamp`` is further than ``webhook_tolerance_seconds`` from receipt. The URL check
+(GET) has no freshness check: it only echoes ``echostr``. Events carry no MsgId: their id is
+``FromUserName|CreateTime|Event|EventKey``, as WeChat's documentation recommends for
+de-duplicating event retries.
+
+Sending: the Official Account takes its access token from the stable-token API (a POST with the
+AppSecret in the JSON body, never in a URL). In normal mode that API hands every caller the same
+token while it is valid, so several ingest replicas share one token instead of invalidating each
+other's, as each call to ``/cgi-bin/token`` does. WeCom's ``gettoken`` takes the corpsecret as a
+query parameter: that is WeCom's design, there is no other form.
 """
 
 import asyncio
@@ -68,6 +79,8 @@ ACK = PlatformAnswer(body=b"success", media_type="text/plain")
 TOKEN_INVALID = frozenset({40001, 40014, 42001})  # invalid credential / access_token, expired
 BUSY = frozenset({-1, 45009, 45011})  # system busy, API rate limits
 TOKEN_REFRESH_EARLY = 300.0
+MAX_TIMESTAMP_DIGITS = 12  # seconds since the epoch; longer is not a timestamp
+DEFAULT_TOLERANCE = float(IngestSettings.model_fields["webhook_tolerance_seconds"].default)
 
 
 class WeChatAccount(PlatformAccount):
@@ -272,6 +285,15 @@ def _text_answer(text: bytes) -> PlatformAnswer:
     return PlatformAnswer(body=text, media_type="text/plain")
 
 
+def check_fresh(timestamp: str, *, now: datetime, tolerance: float) -> None:
+    """Refuse a ``timestamp`` (seconds) further than ``tolerance`` from ``now``: VerificationError
+    "stale_timestamp"; one that is not seconds since the epoch is refused as "signature"."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        raise VerificationError("signature", "timestamp is not seconds since the epoch")
+    if abs(now.timestamp() - int(timestamp)) > tolerance:
+        raise VerificationError("stale_timestamp", "timestamp outside the tolerance")
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -279,6 +301,11 @@ def _text_answer(text: bytes) -> PlatformAnswer:
 class _Token:
     value: str
     expires_at: float
+
+
+TokenFetch = Callable[[bool], Awaitable[tuple[str, float] | SendOutcome]]
+"""Fetch a token (its value and lifetime in seconds), the argument saying whether to force a
+refresh; or the outcome of a failed fetch."""
 
 
 class _AccessTokens:
@@ -295,20 +322,35 @@ class _AccessTokens:
         if cached is not None and cached.value == value:
             del self._tokens[key]
 
-    async def get(
-        self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[str, float] | SendOutcome]]
-    ) -> str | SendOutcome:
+    def _cached(self, key: tuple[str, str], refused: str | None) -> str | None:
         cached = self._tokens.get(key)
-        if cached is not None and cached.expires_at > self._clock():
-            return cached.value
+        if cached is None or cached.expires_at <= self._clock() or cached.value == refused:
+            return None
+        return cached.value
+
+    async def get(
+        self, key: tuple[str, str], fetch: TokenFetch, *, refused: str | None = None,
+        can_force: bool = False,
+    ) -> str | SendOutcome:  # fmt: skip
+        """The cached token, else a fetched one (normal mode). ``refused``: a token the platform
+        has just refused, never returned from the cache; when a normal fetch hands it back again
+        and ``can_force``, one forced refresh replaces it. Under the lock, so that callers refused
+        the same token at once force at most one refresh."""
+        cached = self._cached(key, refused)
+        if cached is not None:
+            return cached
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            cached = self._tokens.get(key)
-            if cached is not None and cached.expires_at > self._clock():
-                return cached.value
-            fetched: tuple[str, float] | SendOutcome = await fetch()
+            cached = self._cached(key, refused)
+            if cached is not None:
+                return cached
+            fetched = await fetch(False)
             if isinstance(fetched, SendOutcome):
                 return fetched
+            if can_force and refused is not None and fetched[0] == refused:
+                fetched = await fetch(True)
+                if isinstance(fetched, SendOutcome):
+                    return fetched
             value, expires_in = fetched
             self._tokens[key] = _Token(
                 value, self._clock() + max(expires_in - TOKEN_REFRESH_EARLY, 0.0)
@@ -357,24 +399,34 @@ def _errcode(payload: Mapping[str, Any]) -> int:
 
 class _TencentSender:
     """The send half both platforms share: fetch/cache an access token, POST the message, on
-    an invalid-token errcode drop the token and try once more."""
+    an invalid-token errcode drop the token, fetch one again and try once more."""
 
     token_path: ClassVar[str]
     send_path: ClassVar[str]
+    can_force_refresh: ClassVar[bool] = False  # the token API has a forced-refresh mode
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._tokens = _AccessTokens(clock)
 
-    def _token_params(self, account: Any) -> dict[str, str] | None:
+    def _credentials(self, account: Any) -> dict[str, str] | None:
+        """What the token API needs; None if the account has no secret for sending."""
+        raise NotImplementedError
+
+    def _request_token(
+        self, http: httpx.AsyncClient, url: str, credentials: dict[str, str], *,
+        force_refresh: bool,
+    ) -> Awaitable[httpx.Response]:  # fmt: skip
         raise NotImplementedError
 
     def _message(self, account: Any, reply: ReplyRequested) -> dict[str, Any] | SendOutcome:
         raise NotImplementedError
 
     async def _fetch_token(
-        self, http: httpx.AsyncClient, base_url: str, params: dict[str, str]
-    ) -> tuple[str, float] | SendOutcome:
-        response = await http.get(f"{base_url.rstrip('/')}{self.token_path}", params=params)
+        self, http: httpx.AsyncClient, base_url: str, credentials: dict[str, str], *,
+        force_refresh: bool,
+    ) -> tuple[str, float] | SendOutcome:  # fmt: skip
+        url = f"{base_url.rstrip('/')}{self.token_path}"
+        response = await self._request_token(http, url, credentials, force_refresh=force_refresh)
         failed = _http_failure(response, "access token")
         if failed is not None:
             return failed
@@ -393,15 +445,22 @@ class _TencentSender:
     async def send(
         self, account: Any, reply: ReplyRequested, *, http: httpx.AsyncClient, base_url: str
     ) -> SendOutcome:
-        params = self._token_params(account)
-        if params is None:
+        credentials = self._credentials(account)
+        if credentials is None:
             return not_sent("the account has no secret for sending")
         message = self._message(account, reply)
         if isinstance(message, SendOutcome):
             return message
         key = (account.account_id, base_url)
+
+        def fetch(force_refresh: bool) -> Awaitable[tuple[str, float] | SendOutcome]:
+            return self._fetch_token(http, base_url, credentials, force_refresh=force_refresh)
+
+        refused: str | None = None
         for attempt in (1, 2):
-            token = await self._tokens.get(key, lambda: self._fetch_token(http, base_url, params))
+            token = await self._tokens.get(
+                key, fetch, refused=refused, can_force=self.can_force_refresh
+            )
             if isinstance(token, SendOutcome):
                 return token
             response = await http.post(
@@ -424,6 +483,7 @@ class _TencentSender:
                 )  # fmt: skip
             if code in TOKEN_INVALID and attempt == 1:
                 self._tokens.drop(key, token)
+                refused = token
                 continue
             outcome = _errcode_outcome(200, payload, "send")
             if code in TOKEN_INVALID:  # a fresh token refused too: try again later
@@ -438,16 +498,25 @@ class _TencentSender:
 
 
 class WeChatOfficialAccount(_TencentSender):
+    """Access tokens come from ``POST /cgi-bin/stable_token`` (getStableAccessToken), the
+    AppSecret in the JSON body. Normal mode (``force_refresh: false``) returns the token still
+    valid, the same to every replica; a forced refresh invalidates it for all of them, so it is
+    only asked for when a normal fetch hands back the very token the send API just refused."""
+
     platforms: ClassVar[tuple[str, ...]] = ("wechat",)
     account_model: ClassVar[type[PlatformAccount]] = WeChatAccount
     default_send_base_url: ClassVar[str] = "https://api.weixin.qq.com"
-    token_path: ClassVar[str] = "/cgi-bin/token"  # noqa: S105 (a path)
+    token_path: ClassVar[str] = "/cgi-bin/stable_token"  # noqa: S105 (a path)
     send_path: ClassVar[str] = "/cgi-bin/message/custom/send"
+    can_force_refresh: ClassVar[bool] = True
 
     def __init__(
         self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__(clock)
+        self._tolerance = (
+            float(settings.webhook_tolerance_seconds) if settings is not None else DEFAULT_TOLERANCE
+        )
 
     def handshake(self, account: WeChatAccount, request: InboundRequest) -> PlatformAnswer:
         self._check_plain_signature(account, request.query)
@@ -496,13 +565,21 @@ class WeChatOfficialAccount(_TencentSender):
         if account.encoding_aes_key is not None:
             raise VerificationError("signature", "this account only accepts encrypted pushes")
         self._check_plain_signature(account, request.query)
+        # The signature does not cover the body: only a fresh one is worth anything.
+        check_fresh(request.query["timestamp"], now=request.received_at, tolerance=self._tolerance)
         return request.body
 
-    def _token_params(self, account: WeChatAccount) -> dict[str, str] | None:
+    def _credentials(self, account: WeChatAccount) -> dict[str, str] | None:
         if account.app_secret is None:
             return None
         return {"grant_type": "client_credential", "appid": account.app_id,
                 "secret": account.app_secret.get_secret_value()}  # fmt: skip
+
+    def _request_token(
+        self, http: httpx.AsyncClient, url: str, credentials: dict[str, str], *,
+        force_refresh: bool,
+    ) -> Awaitable[httpx.Response]:  # fmt: skip
+        return http.post(url, json={**credentials, "force_refresh": force_refresh})
 
     def _message(
         self, account: WeChatAccount, reply: ReplyRequested
@@ -511,6 +588,10 @@ class WeChatOfficialAccount(_TencentSender):
 
 
 class WeCom(_TencentSender):
+    """Access tokens come from ``GET /cgi-bin/gettoken?corpid=…&corpsecret=…``: the corpsecret
+    is a query parameter by WeCom's design (the API has no other form), so the URL must not be
+    logged. ``gettoken`` has no forced-refresh mode."""
+
     platforms: ClassVar[tuple[str, ...]] = ("wecom",)
     account_model: ClassVar[type[PlatformAccount]] = WeComAccount
     default_send_base_url: ClassVar[str] = "https://qyapi.weixin.qq.com"
@@ -564,10 +645,16 @@ class WeCom(_TencentSender):
             query=request.query, body=request.body,
         )  # fmt: skip
 
-    def _token_params(self, account: WeComAccount) -> dict[str, str] | None:
+    def _credentials(self, account: WeComAccount) -> dict[str, str] | None:
         if account.corp_secret is None:
             return None
         return {"corpid": account.corp_id, "corpsecret": account.corp_secret.get_secret_value()}
+
+    def _request_token(
+        self, http: httpx.AsyncClient, url: str, credentials: dict[str, str], *,
+        force_refresh: bool,
+    ) -> Awaitable[httpx.Response]:  # fmt: skip
+        return http.get(url, params=credentials)
 
     def _message(
         self, account: WeComAccount, reply: ReplyRequested
