@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr, ValidationError
 
 from services.ingest.platforms.base import PlatformAccount, PlatformAdapter
@@ -98,11 +99,43 @@ def validation_problems(exc: ValidationError) -> str:
 
 
 def account_entry(account: PlatformAccount) -> dict[str, Any]:
-    """The account as an accounts-file entry, secrets revealed: for storage only."""
+    """The account as an accounts-file entry, secrets revealed."""
     return {
         name: value.get_secret_value() if isinstance(value, SecretStr) else value
         for name, value in account.model_dump(mode="python").items()
     }
+
+
+class SecretBox:
+    """Seals an account's secrets for storage (Fernet: AES-128-CBC + HMAC-SHA256) and opens
+    them again. Several keys rotate: the first seals, any opens."""
+
+    def __init__(self, keys: SecretStr) -> None:
+        try:
+            self._fernet = MultiFernet(
+                [Fernet(key.strip()) for key in keys.get_secret_value().split(",") if key.strip()]
+            )
+        except (ValueError, TypeError):
+            raise ValueError("INGEST_ACCOUNTS_KEYS: comma-separated Fernet keys") from None
+
+    def seal(self, account: PlatformAccount) -> dict[str, Any]:
+        """The stored form: every secret as ``{"sealed": "<Fernet token>"}``."""
+        return {
+            name: {"sealed": self._fernet.encrypt(value.get_secret_value().encode()).decode()}
+            if isinstance(value, SecretStr) else value
+            for name, value in account.model_dump(mode="python").items()
+        }  # fmt: skip
+
+    def open(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        """The entry again; raises InvalidAccount when a secret does not open with any key."""
+        try:
+            return {
+                name: self._fernet.decrypt(value["sealed"].encode()).decode()
+                if isinstance(value, Mapping) and set(value) == {"sealed"} else value
+                for name, value in stored.items()
+            }  # fmt: skip
+        except (InvalidToken, AttributeError, TypeError):
+            raise InvalidAccount("a secret does not open with INGEST_ACCOUNTS_KEYS") from None
 
 
 def account_view(account: PlatformAccount) -> dict[str, Any]:

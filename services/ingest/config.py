@@ -1,6 +1,7 @@
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -16,6 +17,11 @@ class IngestSettings(BaseServiceSettings):
     )
     admin_token: SecretStr | None = Field(
         default=None, description="bearer token of the admin API; unset turns the API off"
+    )
+    accounts_keys: SecretStr | None = Field(
+        default=None,
+        description="comma-separated Fernet keys sealing the admin API's stored secrets; the "
+        "first seals, any opens (rotation). Required with INGEST_ADMIN_TOKEN",
     )
     accounts_refresh_seconds: float = Field(
         default=5.0, gt=0, description="how soon a replica sees another's account changes"
@@ -43,3 +49,11 @@ class IngestSettings(BaseServiceSettings):
     send_retry_base_seconds: float = Field(default=2.0, ge=0)
     send_retry_max_seconds: float = Field(default=900.0, gt=0)
     send_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _admin_api_seals_secrets(self) -> Self:
+        if self.admin_token is not None and self.accounts_keys is None:
+            raise ValueError(
+                "INGEST_ADMIN_TOKEN needs INGEST_ACCOUNTS_KEYS (stored secrets are sealed)"
+            )
+        return self

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from services.ingest import api, handlers
-from services.ingest.accounts import AccountDirectory
+from services.ingest.accounts import AccountDirectory, SecretBox
 from services.ingest.config import IngestSettings
 from services.ingest.group_commit import GroupCommitter
 from services.ingest.models import infrastructure
@@ -54,7 +54,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
             )
             app.state.max_body_bytes = settings.max_body_bytes
             app.state.admin_token = settings.admin_token
-            admin = AccountAdmin(adapters, accounts, parts.sessionmaker)
+            box = SecretBox(settings.accounts_keys) if settings.accounts_keys else None
+            admin = AccountAdmin(adapters, accounts, parts.sessionmaker, box)
             await admin.refresh()
             app.state.account_admin = admin
             janitor = ReceivedEventsJanitor(settings, parts.sessionmaker)

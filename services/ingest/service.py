@@ -13,8 +13,8 @@ from services.ingest import metrics, repository
 from services.ingest.accounts import (
     AccountDirectory,
     InvalidAccount,
+    SecretBox,
     Source,
-    account_entry,
     account_view,
     parse_account,
 )
@@ -24,6 +24,7 @@ from services.ingest.group_commit import GroupCommitter
 from services.ingest.platforms.base import (
     InboundRequest,
     MalformedPayload,
+    PlatformAccount,
     PlatformAdapter,
     PlatformAnswer,
     VerificationError,
@@ -145,11 +146,12 @@ class AccountAdmin:
 
     def __init__(
         self, adapters: Mapping[str, PlatformAdapter[Any]], accounts: AccountDirectory,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox | None,
     ) -> None:  # fmt: skip
         self._adapters = adapters
         self._accounts = accounts
         self._sessionmaker = sessionmaker
+        self._box = box  # None only while the admin API is off: then nothing is written
 
     def list(self) -> list[dict[str, Any]]:
         return [
@@ -174,7 +176,7 @@ class AccountAdmin:
             {**fields, "platform": platform, "account_id": account_id}, self._adapters
         )
         async with self._sessionmaker() as session, session.begin():
-            created = await repository.save_api_account(session, account_entry(account))
+            created = await repository.save_api_account(session, self._stored(account))
         self._accounts.put(account)
         self._count()
         log.info("brand account saved", platform=platform, account=account_id, created=created)
@@ -197,7 +199,8 @@ class AccountAdmin:
         accounts = []
         for entry in entries:
             try:
-                accounts.append(parse_account(entry, self._adapters))
+                opened = self._box.open(entry) if self._box is not None else entry
+                accounts.append(parse_account(opened, self._adapters))
             except InvalidAccount as exc:
                 log.error(
                     "stored brand account no longer valid; skipped", problem=str(exc),
@@ -205,6 +208,11 @@ class AccountAdmin:
                 )  # fmt: skip
         self._accounts.replace_api_accounts(accounts)
         self._count()
+
+    def _stored(self, account: PlatformAccount) -> dict[str, Any]:
+        if self._box is None:
+            raise RuntimeError("the admin API writes accounts only with INGEST_ACCOUNTS_KEYS")
+        return self._box.seal(account)
 
     def _refuse_file_account(self, platform: str, account_id: str) -> None:
         source: Source | None = self._accounts.source(platform, account_id)

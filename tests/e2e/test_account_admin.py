@@ -8,10 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import text
 
 from services.ingest import repository
+from services.ingest.accounts import SecretBox
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
+from services.ingest.platforms.standard import StandardAccount
 from shared.db import create_engine, create_sessionmaker
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import eventually, message_payload, running, signed_webhook
@@ -21,12 +26,13 @@ TOKEN = "admin-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 SHOP_SECRET = "whsec_c2hvcC0yLXNlY3JldC1rZXk="
 ACCOUNTS = "/v1/admin/accounts"
+KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
 def admin_settings(settings_for: Callable[..., Any], accounts_file: Path) -> IngestSettings:
     settings: IngestSettings = settings_for(
-        IngestSettings, accounts_file=accounts_file, admin_token=TOKEN,
+        IngestSettings, accounts_file=accounts_file, admin_token=TOKEN, accounts_keys=KEY,
         accounts_refresh_seconds=0.1,
     )  # fmt: skip
     return settings
@@ -70,9 +76,10 @@ async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
     async with running(create_app(admin_settings)) as ingest:
         engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
         try:  # another replica's write: straight into the shared table
+            account = StandardAccount(platform="standard", account_id="shop-3",
+                                      secret=SecretStr(SHOP_SECRET))  # fmt: skip
             async with create_sessionmaker(engine)() as session, session.begin():
-                entry = {"platform": "standard", "account_id": "shop-3", "secret": SHOP_SECRET}
-                await repository.save_api_account(session, entry)
+                await repository.save_api_account(session, SecretBox(SecretStr(KEY)).seal(account))
         finally:
             await engine.dispose()
 
@@ -98,6 +105,38 @@ async def test_the_admin_api_needs_the_token(
                                headers=headers)  # fmt: skip
         assert put.status_code == status
         assert (await _webhook(ingest, "x", SHOP_SECRET)).status_code == 404
+
+
+async def test_stored_secrets_are_sealed_and_open_after_a_key_rotation(
+    admin_settings: IngestSettings,
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        put = await ingest.put(f"{ACCOUNTS}/standard/shop-5", json={"secret": SHOP_SECRET},
+                               headers=AUTH)  # fmt: skip
+        assert put.status_code == 201
+    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text(
+                "SELECT entry::text FROM ingest.brand_accounts WHERE account_id = 'shop-5'"
+            ))).scalar_one()  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert SHOP_SECRET not in stored
+    assert SHOP_SECRET.removeprefix("whsec_") not in stored
+    assert '"sealed"' in stored
+    rotated = admin_settings.model_copy(
+        update={"accounts_keys": SecretStr(f"{Fernet.generate_key().decode()},{KEY}")}
+    )
+    async with running(create_app(rotated)) as ingest:
+        assert (await _webhook(ingest, "shop-5", SHOP_SECRET)).status_code == 200
+
+
+def test_the_admin_api_needs_keys_to_seal_secrets_with(
+    settings_for: Callable[..., Any], accounts_file: Path
+) -> None:
+    with pytest.raises(ValidationError, match="INGEST_ACCOUNTS_KEYS"):
+        settings_for(IngestSettings, accounts_file=accounts_file, admin_token=TOKEN)
 
 
 async def test_the_admin_api_is_off_without_a_token(
