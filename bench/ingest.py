@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def signed_requests(port: int, secret: str, count: int) -> list[bytes]:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
     with log.open("wb") as out:
         child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
@@ -76,7 +77,7 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args} did not start:\n{log.read_text()[-2000:]}")
             time.sleep(0.2)
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(30)
@@ -135,6 +136,62 @@ def report(name: str, result: loadgen.Result) -> None:
         f"p99 {result.percentile(0.99):6.2f} ms   statuses {result.statuses}")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds by role (Linux /proc; zero where a part runs elsewhere) and wall seconds."""
+
+    service: float
+    broker: float
+    database: float
+    load_generator: float
+    machine_busy: float  # CPU seconds of the whole machine, every process
+    cores: int
+
+    def __sub__(self, earlier: "CpuUse") -> "CpuUse":
+        return CpuUse(
+            self.service - earlier.service, self.broker - earlier.broker,
+            self.database - earlier.database, self.load_generator - earlier.load_generator,
+            self.machine_busy - earlier.machine_busy, self.cores,
+        )  # fmt: skip
+
+
+def cpu_seconds(service_pid: int) -> CpuUse:
+    """Where the machine's CPU goes: the service under test, the broker, the database and this
+    process (the load generator), each as user + system seconds so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    broker = database = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+                if b"kafka.Kafka" in command:
+                    broker += _process_cpu(entry.name, tick)
+                elif (entry / "comm").read_text().strip() == "postgres":
+                    database += _process_cpu(entry.name, tick)
+            except OSError:
+                continue  # gone meanwhile
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    idle = int(fields[3]) + int(fields[4])
+    busy = (sum(int(f) for f in fields[:8]) - idle) / tick
+    return CpuUse(_process_cpu(str(service_pid), tick), broker, database,
+                  _process_cpu(str(os.getpid()), tick), busy, os.cpu_count() or 1)  # fmt: skip
+
+
+def _process_cpu(pid: str, tick: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / tick  # utime, stime
+
+
+def report_cpu(result: loadgen.Result, cpu: CpuUse) -> None:
+    per_request = {name: getattr(cpu, name) / result.requests * 1e6
+                   for name in ("service", "broker", "database", "load_generator")}  # fmt: skip
+    busy = cpu.machine_busy / (result.seconds * cpu.cores) * 100
+    say("           CPU per request (µs): " + ", ".join(
+        f"{name.replace('_', ' ')} {us:.0f}" for name, us in per_request.items()
+    ) + f"; all {cpu.machine_busy / result.requests * 1e6:.0f}; machine {busy:.0f}% busy "
+        f"on {cpu.cores} cores")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
@@ -162,25 +219,30 @@ def main() -> int:
             f"broker {bootstrap}")  # fmt: skip
         warmup = max(args.requests // 10, 200)
 
-        def measure(module: str, port: int, ready_path: str) -> loadgen.Result:
+        def measure(module: str, port: int, ready_path: str) -> tuple[loadgen.Result, CpuUse]:
             """Warm up, then the measured run, with requests signed just before."""
             ready_url = f"http://127.0.0.1:{port}{ready_path}"
-            with process([sys.executable, "-m", module], env, ready_url, folder / f"{module}.log"):
+            log = folder / f"{module}.log"
+            with process([sys.executable, "-m", module], env, ready_url, log) as pid:
                 requests = signed_requests(port, secret, args.requests + warmup)
                 asyncio.run(loadgen.run(port, requests[:warmup], connections=args.connections))
-                return asyncio.run(
+                before = cpu_seconds(pid)
+                result = asyncio.run(
                     loadgen.run(port, requests[warmup:], connections=args.connections)
                 )
+                return result, cpu_seconds(pid) - before
 
-        bare = measure("bench.bare", bare_port, "/")
-        ingest = measure("services.ingest", ingest_port, "/readyz")
+        bare, bare_cpu = measure("bench.bare", bare_port, "/")
+        ingest, ingest_cpu = measure("services.ingest", ingest_port, "/readyz")
         produced = asyncio.run(count_events(bootstrap, prefix + EVENTS))
     accepted = ingest.statuses.get(200, 0) + warmup
     lost, doubled = accepted - len(set(produced)), len(produced) - len(set(produced))
     ratio = ingest.throughput / bare.throughput
     p99 = ingest.percentile(0.99)
     report("bare", bare)
+    report_cpu(bare, bare_cpu)
     report("ingest", ingest)
+    report_cpu(ingest, ingest_cpu)
     say(f"  ratio    {ratio:.2f} x the bare endpoint (target >= {TARGET_RATIO})   "
         f"p99 {p99:.2f} ms (target <= {TARGET_P99_MS:.0f})")  # fmt: skip
     say(f"  topic    {len(produced)} events for {accepted} accepted webhooks "
