@@ -32,6 +32,7 @@ class AccountDirectory:
     def __init__(self, accounts: Iterable[PlatformAccount] = ()) -> None:
         self._file: dict[tuple[str, str], PlatformAccount] = {}
         self._api: dict[tuple[str, str], PlatformAccount] = {}
+        self.generation = 0  # bumped by every local change
         for account in accounts:
             self._file[(account.platform, account.account_id)] = account
 
@@ -63,12 +64,21 @@ class AccountDirectory:
 
     def put(self, account: PlatformAccount) -> None:
         self._api[(account.platform, account.account_id)] = account
+        self.generation += 1
 
     def remove(self, platform: str, account_id: str) -> None:
         self._api.pop((platform, account_id), None)
+        self.generation += 1
 
-    def replace_api_accounts(self, accounts: Iterable[PlatformAccount]) -> None:
+    def replace_api_accounts(
+        self, accounts: Iterable[PlatformAccount], *, read_at_generation: int
+    ) -> bool:
+        """Take the stored accounts, unless a local change came after they were read (that
+        snapshot may predate it; the next refresh reads again). Returns whether it did."""
+        if read_at_generation != self.generation:
+            return False
         self._api = {(a.platform, a.account_id): a for a in accounts}
+        return True
 
     def count(self, source: Source) -> int:
         return len(self._file if source == "file" else self._api)

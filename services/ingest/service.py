@@ -194,6 +194,7 @@ class AccountAdmin:
 
     async def refresh(self) -> None:
         """Reload the API-managed accounts (another replica may have changed them)."""
+        generation = self._accounts.generation
         async with self._sessionmaker() as session:
             entries = await repository.api_accounts(session)
         accounts = []
@@ -206,7 +207,7 @@ class AccountAdmin:
                     "stored brand account no longer valid; skipped", problem=str(exc),
                     platform=entry.get("platform"), account=entry.get("account_id"),
                 )  # fmt: skip
-        self._accounts.replace_api_accounts(accounts)
+        self._accounts.replace_api_accounts(accounts, read_at_generation=generation)
         self._count()
 
     def _stored(self, account: PlatformAccount) -> dict[str, Any]:
