@@ -49,6 +49,9 @@ async def _run_check(check: ReadinessCheck) -> str:
     return "ok"
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class HttpMetricsMiddleware:
     """Counts and times requests by route template, never by raw path (bounded labels)."""
 
@@ -61,7 +64,7 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def record_status(message: Message) -> None:
             nonlocal status
@@ -71,10 +74,14 @@ class HttpMetricsMiddleware:
 
         try:
             await self.app(scope, receive, record_status)
+        except BaseException:
+            status = status or 500
+            raise
         finally:
             route = _route_template(scope)
-            method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            # 499: the client went away before an answer (nginx's convention)
+            metrics.HTTP_REQUESTS.labels(self.service, method, route, str(status or 499)).inc()
             metrics.HTTP_DURATION.labels(self.service, method, route).observe(
                 time.perf_counter() - started
             )

@@ -92,14 +92,14 @@ async def service_parts(
         yield parts
     finally:
         for runner in parts.consumers:
-            await _step("stop consumer", runner.stop())
-        await _step("stop outbox relay", relay.stop())
-        await _step("flush producer", producer.stop())
-        await _step("close database pool", engine.dispose())
+            await shutdown_step("stop consumer", runner.stop())
+        await shutdown_step("stop outbox relay", relay.stop())
+        await shutdown_step("flush producer", producer.stop())
+        await shutdown_step("close database pool", engine.dispose())
         log.info("service stopped")
 
 
-async def _step(what: str, shutdown: Awaitable[None]) -> None:
+async def shutdown_step(what: str, shutdown: Awaitable[None]) -> None:
     """One shutdown step; a failure is logged and the next step still runs."""
     try:
         await shutdown

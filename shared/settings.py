@@ -21,7 +21,8 @@ SHARED_ENV_PREFIX = "SCRM_"
 class KafkaSettings(BaseSettings):
     """What a process needs to reach the broker; also used alone by `python -m shared.topics`."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a settings error must not print the values (secrets among them).
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     service_name: ClassVar[str] = "scrm"
 

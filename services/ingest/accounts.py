@@ -108,25 +108,12 @@ def validation_problems(exc: ValidationError) -> str:
     )
 
 
-def account_entry(account: PlatformAccount) -> dict[str, Any]:
-    """The account as an accounts-file entry, secrets revealed."""
-    return {
-        name: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for name, value in account.model_dump(mode="python").items()
-    }
-
-
 class SecretBox:
     """Seals an account's secrets for storage (Fernet: AES-128-CBC + HMAC-SHA256) and opens
     them again. Several keys rotate: the first seals, any opens."""
 
-    def __init__(self, keys: SecretStr) -> None:
-        try:
-            self._fernet = MultiFernet(
-                [Fernet(key.strip()) for key in keys.get_secret_value().split(",") if key.strip()]
-            )
-        except (ValueError, TypeError):
-            raise ValueError("INGEST_ACCOUNTS_KEYS: comma-separated Fernet keys") from None
+    def __init__(self, keys: list[str]) -> None:
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
 
     def seal(self, account: PlatformAccount) -> dict[str, Any]:
         """The stored form: every secret as ``{"sealed": "<Fernet token>"}``."""

@@ -150,7 +150,7 @@ async def _require_admin(
     if token is None:
         raise HTTPException(403, "the admin API is off: set INGEST_ADMIN_TOKEN to turn it on")
     presented = credentials.credentials.encode() if credentials else b""
-    if not hmac.compare_digest(presented, token.get_secret_value().encode()):
+    if not presented or not hmac.compare_digest(presented, token.get_secret_value().encode()):
         raise HTTPException(
             401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
@@ -172,7 +172,7 @@ def _admin(request: Request, platform: str | None = None) -> AccountAdmin:
 
 @admin_router.get("", summary="Every brand account, secrets masked")
 async def list_accounts(request: Request) -> AccountList:
-    return AccountList(accounts=[AccountOut(**view) for view in _admin(request).list()])
+    return AccountList(accounts=[AccountOut(**view) for view in _admin(request).views()])
 
 
 @admin_router.get("/{platform}/{account_id}", summary="One brand account, secrets masked")

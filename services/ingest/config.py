@@ -1,6 +1,7 @@
 from pathlib import Path
 from typing import Self
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -16,8 +17,9 @@ class IngestSettings(BaseServiceSettings):
         default=None, description="JSON file of brand accounts and their secrets (README)"
     )
     admin_token: SecretStr | None = Field(
-        default=None, description="bearer token of the admin API; unset turns the API off"
-    )
+        default=None, min_length=16,
+        description="bearer token of the admin API (16+ characters); unset turns the API off",
+    )  # fmt: skip
     accounts_keys: SecretStr | None = Field(
         default=None,
         description="comma-separated Fernet keys sealing the admin API's stored secrets; the "
@@ -56,4 +58,19 @@ class IngestSettings(BaseServiceSettings):
             raise ValueError(
                 "INGEST_ADMIN_TOKEN needs INGEST_ACCOUNTS_KEYS (stored secrets are sealed)"
             )
+        if self.accounts_keys is not None:
+            keys = self.fernet_keys()
+            if not keys:
+                raise ValueError("INGEST_ACCOUNTS_KEYS holds no key")
+            for key in keys:
+                try:
+                    Fernet(key)
+                except ValueError:
+                    raise ValueError("INGEST_ACCOUNTS_KEYS: each key a Fernet key") from None
         return self
+
+    def fernet_keys(self) -> list[str]:
+        """The keys sealing stored secrets, the sealing one first."""
+        if self.accounts_keys is None:
+            return []
+        return [k.strip() for k in self.accounts_keys.get_secret_value().split(",") if k.strip()]

@@ -64,7 +64,9 @@ class GroupCommitter:
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         while not self._queue.empty():  # requests still waiting get a retryable answer
-            self._queue.get_nowait().done.set_exception(BrokerUnavailable("shutting down"))
+            waiting = self._queue.get_nowait().done
+            if not waiting.done():  # a request the server already cancelled has none
+                waiting.set_exception(BrokerUnavailable("shutting down"))
 
     async def submit(
         self, platform: str, account: str, events: Sequence[CloudEvent[Any]]
@@ -90,12 +92,14 @@ class GroupCommitter:
     async def _settle(self, batch: list[_Submission]) -> None:
         try:
             results = await self._commit(batch)
-        except Exception as exc:  # one outcome for the whole batch: every request retries
+        except BaseException as exc:  # one outcome for the whole batch: every request retries
             log.warning("webhook batch not committed", size=len(batch), error=repr(exc))
             failure = exc if isinstance(exc, BrokerUnavailable) else BrokerUnavailable(repr(exc))
             for submission in batch:
                 if not submission.done.done():
                     submission.done.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise  # cancelled: its requests are answered, the cancellation goes on
             return
         for submission, new_ids in zip(batch, results, strict=True):
             if not submission.done.done():
@@ -112,8 +116,9 @@ class GroupCommitter:
             try:
                 return await self._claim_and_produce(driver, batch, claims)
             except BaseException:
-                if driver.is_closed():  # not back into the pool
-                    await pooled.invalidate()
+                # This pool neither pings nor resets: after any failure (a cancelled BEGIN or
+                # ROLLBACK can leave asyncpg mid-transaction) the connection is not reused.
+                await pooled.invalidate()
                 raise
 
     async def _claim_and_produce(

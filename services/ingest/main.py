@@ -21,7 +21,13 @@ from shared.contracts import topic_of
 from shared.db import create_engine
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
-from shared.service import ServiceParts, Subscription, base_app, service_parts
+from shared.service import (
+    ServiceParts,
+    Subscription,
+    base_app,
+    service_parts,
+    shutdown_step,
+)
 
 log = get_logger(__name__)
 
@@ -38,6 +44,10 @@ def create_app(settings: IngestSettings) -> FastAPI:
         http = httpx.AsyncClient(timeout=settings.send_timeout_seconds)
         async with http, service_parts(settings, infrastructure, subscriptions) as parts:
             app.state.parts = parts
+            box = SecretBox(settings.fernet_keys()) if settings.accounts_keys else None
+            admin = AccountAdmin(adapters, accounts, parts.sessionmaker, box)
+            await admin.load()
+            app.state.account_admin = admin
             hot_engine = create_engine(
                 settings.database_url.get_secret_value(),
                 pool_size=settings.commit_max_in_flight, own_transactions=True,
@@ -54,10 +64,6 @@ def create_app(settings: IngestSettings) -> FastAPI:
             )
             app.state.max_body_bytes = settings.max_body_bytes
             app.state.admin_token = settings.admin_token
-            box = SecretBox(settings.accounts_keys) if settings.accounts_keys else None
-            admin = AccountAdmin(adapters, accounts, parts.sessionmaker, box)
-            await admin.refresh()
-            app.state.account_admin = admin
             janitor = ReceivedEventsJanitor(settings, parts.sessionmaker)
             periodic = [
                 PeriodicTask("accounts-refresh", settings.accounts_refresh_seconds, admin.refresh),
@@ -78,11 +84,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
             try:
                 yield
             finally:
+                janitor.stop()  # between batches: a long backlog must not hold up shutdown
                 for task in periodic:
-                    await task.stop()
-                await committer.stop()
-                await hot_engine.dispose()
-                await dispatcher.stop()  # before the relay stops, so its outcomes go out
+                    await shutdown_step(f"stop {task.name}", task.stop())
+                await shutdown_step("drain webhook batches", committer.stop())
+                await shutdown_step("close the webhook pool", hot_engine.dispose())
+                # before the relay stops (service_parts), so its outcomes go out
+                await shutdown_step("stop reply dispatcher", dispatcher.stop())
 
     app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
     app.include_router(api.router)

@@ -21,6 +21,9 @@ _CLAIM = (
 )
 
 
+CLAIM_TIMEOUT = 5.0  # seconds: a half-open connection must not hold a commit slot for long
+
+
 async def claim_new_events(
     connection: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]
 ) -> set[str]:
@@ -29,7 +32,7 @@ async def claim_new_events(
     if not claims:
         return set()
     platforms, accounts, event_ids = (list(column) for column in zip(*claims, strict=True))
-    rows = await connection.fetch(_CLAIM, platforms, accounts, event_ids)
+    rows = await connection.fetch(_CLAIM, platforms, accounts, event_ids, timeout=CLAIM_TIMEOUT)
     return {row[0] for row in rows}
 
 

@@ -20,12 +20,17 @@ class ReceivedEventsJanitor:
         self._window = timedelta(hours=settings.dedupe_window_hours)
         self._batch = settings.dedupe_cleanup_batch
         self._sessionmaker = sessionmaker
+        self._stopping = False
+
+    def stop(self) -> None:
+        """End a running sweep after its current batch."""
+        self._stopping = True
 
     async def sweep(self, *, now: datetime | None = None) -> int:
         """Delete every claim older than the window; returns how many."""
         cutoff = (now or datetime.now(UTC)) - self._window
         total = 0
-        while True:
+        while not self._stopping:
             async with self._sessionmaker() as session, session.begin():
                 deleted = await repository.forget_received_before(
                     session, cutoff, limit=self._batch

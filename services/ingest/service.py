@@ -153,7 +153,7 @@ class AccountAdmin:
         self._sessionmaker = sessionmaker
         self._box = box  # None only while the admin API is off: then nothing is written
 
-    def list(self) -> list[dict[str, Any]]:
+    def views(self) -> list[dict[str, Any]]:
         return [
             {**account_view(account), "source": source}
             for account, source in sorted(
@@ -192,23 +192,38 @@ class AccountAdmin:
             log.info("brand account deleted", platform=platform, account=account_id)
         return deleted
 
-    async def refresh(self) -> None:
-        """Reload the API-managed accounts (another replica may have changed them)."""
+    async def load(self) -> None:
+        """At start: every stored account must open, or ingest does not start (serving 404s
+        to its platforms instead would lose their events: most do not retry a 404)."""
+        if unreadable := await self.refresh():
+            raise RuntimeError(
+                f"{len(unreadable)} stored brand account(s) do not open (INGEST_ACCOUNTS_KEYS "
+                f"missing or rotated too far?): {', '.join(unreadable)}"
+            )
+
+    async def refresh(self) -> list[str]:
+        """Reload the API-managed accounts (another replica may have changed them). One that
+        does not open any more keeps its loaded version; returns those ("platform/account")."""
         generation = self._accounts.generation
         async with self._sessionmaker() as session:
             entries = await repository.api_accounts(session)
-        accounts = []
+        accounts: list[PlatformAccount] = []
+        unreadable: list[str] = []
         for entry in entries:
+            platform, account_id = str(entry.get("platform")), str(entry.get("account_id"))
             try:
-                opened = self._box.open(entry) if self._box is not None else entry
-                accounts.append(parse_account(opened, self._adapters))
+                if self._box is None:
+                    raise InvalidAccount("stored secrets need INGEST_ACCOUNTS_KEYS to open")
+                accounts.append(parse_account(self._box.open(entry), self._adapters))
             except InvalidAccount as exc:
-                log.error(
-                    "stored brand account no longer valid; skipped", problem=str(exc),
-                    platform=entry.get("platform"), account=entry.get("account_id"),
-                )  # fmt: skip
+                log.error("stored brand account does not open", problem=str(exc),
+                          platform=platform, account=account_id)  # fmt: skip
+                unreadable.append(f"{platform}/{account_id}")
+                if (loaded := self._accounts.find(platform, account_id)) is not None:
+                    accounts.append(loaded)
         self._accounts.replace_api_accounts(accounts, read_at_generation=generation)
         self._count()
+        return unreadable
 
     def _stored(self, account: PlatformAccount) -> dict[str, Any]:
         if self._box is None:

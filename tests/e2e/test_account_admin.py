@@ -79,7 +79,7 @@ async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
             account = StandardAccount(platform="standard", account_id="shop-3",
                                       secret=SecretStr(SHOP_SECRET))  # fmt: skip
             async with create_sessionmaker(engine)() as session, session.begin():
-                await repository.save_api_account(session, SecretBox(SecretStr(KEY)).seal(account))
+                await repository.save_api_account(session, SecretBox([KEY]).seal(account))
         finally:
             await engine.dispose()
 
@@ -191,3 +191,33 @@ async def test_an_empty_secret_is_refused(
         refused = await ingest.put(f"{ACCOUNTS}/{platform}/a-1", headers=AUTH, json=fields)
         assert refused.status_code == 422
         assert "empty secret" in refused.text
+
+
+def test_settings_refuse_a_short_token_and_bad_keys_without_printing_them(
+    settings_for: Callable[..., Any], accounts_file: Path
+) -> None:
+    with pytest.raises(ValidationError) as short:
+        settings_for(IngestSettings, admin_token="short-secret", accounts_keys=KEY)
+    assert "short-secret" not in str(short.value)
+    with pytest.raises(ValidationError) as bad:
+        settings_for(IngestSettings, admin_token=TOKEN, accounts_keys="not-a-fernet-key")
+    assert "not-a-fernet-key" not in str(bad.value)
+    assert TOKEN not in str(bad.value)
+
+
+async def test_ingest_does_not_start_when_stored_accounts_do_not_open(
+    admin_settings: IngestSettings,
+) -> None:
+    async with running(create_app(admin_settings)) as ingest:
+        put = await ingest.put(f"{ACCOUNTS}/standard/shop-6", json={"secret": SHOP_SECRET},
+                               headers=AUTH)  # fmt: skip
+        assert put.status_code == 201
+    other_key = admin_settings.model_copy(
+        update={"accounts_keys": SecretStr(Fernet.generate_key().decode())}
+    )
+    for settings in (other_key, admin_settings.model_copy(
+        update={"admin_token": None, "accounts_keys": None}
+    )):  # fmt: skip
+        with pytest.raises(RuntimeError, match="standard/shop-6"):
+            async with running(create_app(settings)):
+                pass
