@@ -28,6 +28,7 @@ from services.ingest.platforms.base import (
     PlatformAdapter,
     PlatformAnswer,
     VerificationError,
+    verify_push,
 )
 from shared.contracts import IngestRejected
 from shared.events import CloudEvent
@@ -77,12 +78,12 @@ class WebhookIntake:
             if request.method == "GET":
                 metrics.WEBHOOKS.labels(platform, "handshake").inc()
                 return adapter.handshake(account, request)
-            adapter.verify(account, request)
+            authentic = verify_push(adapter, account, request)
         except VerificationError as exc:
             status = 400 if exc.reason == "unsupported" else 401
             raise Rejected(status, exc.reason, str(exc)) from exc
         try:
-            events = adapter.normalise(account, request)
+            events = adapter.normalise(account, authentic)
         except MalformedPayload as exc:
             raise Rejected(400, "malformed", str(exc)[:1000]) from exc
         await self._produce_new(platform, account_id, events)

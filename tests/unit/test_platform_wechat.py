@@ -19,6 +19,7 @@ from services.ingest.platforms.base import (
     MalformedPayload,
     SendOutcome,
     VerificationError,
+    verify_push,
 )
 from services.ingest.platforms.wechat import WeChatAccount, WeChatOfficialAccount
 from services.ingest.platforms.wechat_crypto import (
@@ -58,8 +59,7 @@ def push(xml: str, *, nonce: str = "1") -> InboundRequest:
 
 def events(xml: str) -> list[CloudEvent[FanEvent]]:
     req = push(xml)
-    ADAPTER.verify(SAFE, req)
-    return list(ADAPTER.normalise(SAFE, req))
+    return list(ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req)))
 
 
 def only(xml: str) -> Any:
@@ -100,8 +100,8 @@ class TestPublishedCryptoVectors:
                    "nonce": vectors.SDK_NONCE, "encrypt_type": "aes"},
             body=(vectors.SDK_XML_FORMAT % encrypt).encode(),
         )  # fmt: skip
-        ADAPTER.verify(SDK, req)  # a 2014 timestamp: not refused
-        assert ADAPTER.normalise(SDK, req) == []  # a passive reply: no MsgId, no event
+        opened = verify_push(ADAPTER, SDK, req)  # a 2014 timestamp: not refused
+        assert ADAPTER.normalise(SDK, opened) == []  # a passive reply: no MsgId, no event
 
     def test_the_same_ciphertext_is_not_for_another_app_id(self) -> None:
         with pytest.raises(CryptoError):
@@ -213,8 +213,8 @@ class TestVerify:
 
     def test_safe_mode_accepts_and_opens(self) -> None:
         req = push(self.text)
-        ADAPTER.verify(SAFE, req)
-        assert ADAPTER.normalise(SAFE, req)[0].data.text == "hi"  # type: ignore[attr-defined]
+        (event,) = ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
+        assert event.data.text == "hi"  # type: ignore[attr-defined]
 
     def test_safe_mode_refuses_any_byte_of_encrypt_flipped(self) -> None:
         req = push(self.text)
@@ -227,7 +227,7 @@ class TestVerify:
     def test_the_unsigned_outer_fields_change_nothing(self) -> None:
         """Only <Encrypt> is signed; the outer ToUserName is never read."""
         req = push(self.text)
-        expected = ADAPTER.normalise(SAFE, req)
+        expected = ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
         for index in range(req.body.index(b"<Encrypt>")):
             body = req.body[:index] + bytes([req.body[index] ^ 0x01]) + req.body[index + 1 :]
             flipped = request(query=dict(req.query), body=body)
@@ -235,7 +235,7 @@ class TestVerify:
                 ADAPTER.verify(SAFE, flipped)
             except VerificationError:
                 continue
-            assert ADAPTER.normalise(SAFE, flipped) == expected
+            assert ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, flipped)) == expected
 
     @pytest.mark.parametrize("name", ["msg_signature", "timestamp", "nonce"])
     def test_safe_mode_refuses_a_missing_or_changed_parameter(self, name: str) -> None:
@@ -251,8 +251,8 @@ class TestVerify:
         clear = b"<Content><![CDATA[the clear one]]></Content><MsgType>text</MsgType>"
         compat = body.replace(b"<Encrypt>", clear + b"<Encrypt>")
         req = request(query=query, body=compat)
-        ADAPTER.verify(SAFE, req)
-        assert ADAPTER.normalise(SAFE, req)[0].data.text == "the sealed one"  # type: ignore[attr-defined]
+        (event,) = ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
+        assert event.data.text == "the sealed one"  # type: ignore[attr-defined]
 
     def test_a_sealed_message_for_another_app_is_refused(self) -> None:
         body, query = vectors.sealed(self.text.encode(), token=vectors.TOKEN,
@@ -290,8 +290,6 @@ class TestPlainModeFreshness:
         with pytest.raises(VerificationError) as refused:
             ADAPTER.verify(PLAIN, req)
         assert refused.value.reason == "stale_timestamp"
-        with pytest.raises(MalformedPayload):
-            ADAPTER.normalise(PLAIN, req)
 
     def test_the_url_check_query_replayed_later_with_a_body_is_refused(self) -> None:
         """The GET's signature/timestamp/nonce, replayed as a POST an hour on."""
@@ -327,7 +325,7 @@ class TestPlainModeFreshness:
 
 
 def only_plain(req: InboundRequest) -> Any:
-    (event,) = ADAPTER.normalise(PLAIN, req)
+    (event,) = ADAPTER.normalise(PLAIN, verify_push(ADAPTER, PLAIN, req))
     return event.data
 
 
@@ -419,8 +417,7 @@ class TestNormalise:
         xml = vectors.event_xml("subscribe", None, create_time=1409735668)
         first = [e.id for e in events(xml)]
         again = push(xml, nonce="another-nonce")  # WeChat re-signs a retry
-        ADAPTER.verify(SAFE, again)
-        assert [e.id for e in ADAPTER.normalise(SAFE, again)] == first
+        assert [e.id for e in ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, again))] == first
         text = msg("text", "<Content>x</Content>")
         assert [e.id for e in events(text)] == [e.id for e in events(text)]
 
@@ -454,9 +451,8 @@ class TestNormalise:
     )  # fmt: skip
     def test_authentic_but_unreadable_is_malformed(self, xml: str) -> None:
         req = push(xml)
-        ADAPTER.verify(SAFE, req)
         with pytest.raises(MalformedPayload):
-            ADAPTER.normalise(SAFE, req)
+            ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
 
     def test_acknowledges_with_success(self) -> None:
         answer = ADAPTER.acknowledge(SAFE, push("<xml/>"), [])
@@ -490,9 +486,8 @@ class TestFuzz:
                                        receive_id=vectors.APP_ID, timestamp=TS, nonce="1",
                                        extra_query={"encrypt_type": "aes"})  # fmt: skip
         req = request(query=query, body=sealed)
-        ADAPTER.verify(SAFE, req)
         with contextlib.suppress(MalformedPayload):
-            ADAPTER.normalise(SAFE, req)
+            ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
 
     @settings(max_examples=200, deadline=None)
     @given(
@@ -510,9 +505,8 @@ class TestFuzz:
     ) -> None:
         inner = "".join(f"<{k}><![CDATA[{v.replace(']]>', '')}]]></{k}>" for k, v in fields.items())
         req = push(f"<xml>{inner}</xml>")
-        ADAPTER.verify(SAFE, req)
         with contextlib.suppress(MalformedPayload):
-            ADAPTER.normalise(SAFE, req)
+            ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req))
 
 
 # --- the send API, against a local fake of WeChat's --------------------------------------------

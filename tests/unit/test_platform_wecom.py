@@ -15,6 +15,7 @@ from services.ingest.platforms.base import (
     MalformedPayload,
     SendOutcome,
     VerificationError,
+    verify_push,
 )
 from services.ingest.platforms.wechat import WeCom, WeComAccount
 from services.ingest.platforms.wechat_crypto import MessageCrypt, sha1_signature
@@ -35,8 +36,7 @@ def push(xml: str, *, nonce: str = "1") -> InboundRequest:
 
 def only(xml: str) -> Any:
     req = push(xml)
-    ADAPTER.verify(ACCOUNT, req)
-    (event,) = ADAPTER.normalise(ACCOUNT, req)
+    (event,) = ADAPTER.normalise(ACCOUNT, verify_push(ADAPTER, ACCOUNT, req))
     return event.data
 
 
@@ -66,7 +66,7 @@ class TestPublishedSample:
     def test_the_post_decrypts_to_a_text_hello_from_mycreate(self) -> None:
         req = request(query=vectors.POST_QUERY, body=vectors.POST_BODY)
         ADAPTER.verify(SAMPLE, req)  # a 2014 timestamp: not refused
-        (event,) = ADAPTER.normalise(SAMPLE, req)
+        (event,) = ADAPTER.normalise(SAMPLE, verify_push(ADAPTER, SAMPLE, req))
         data = event.data
         assert isinstance(data, MessageReceived)
         assert (data.platform, data.account, data.user_id) == ("wecom", SAMPLE.account_id,
@@ -161,21 +161,22 @@ class TestNormalise:
     @pytest.mark.parametrize("event", ["enter_agent", "view", "location", "batch_job_result"])
     def test_events_the_system_does_not_use_give_nothing(self, event: str) -> None:
         req = push(vectors.event_xml(event, None, create_time=1))
-        ADAPTER.verify(ACCOUNT, req)
-        assert ADAPTER.normalise(ACCOUNT, req) == []
+        assert ADAPTER.normalise(ACCOUNT, verify_push(ADAPTER, ACCOUNT, req)) == []
 
     def test_a_retry_gives_the_same_event_ids(self) -> None:
         xml = vectors.event_xml("subscribe", None, create_time=1348831860)
         first, again = push(xml, nonce="1"), push(xml, nonce="2")
-        ids = [[e.id for e in ADAPTER.normalise(ACCOUNT, r)] for r in (first, again)]
+        ids = [
+            [e.id for e in ADAPTER.normalise(ACCOUNT, verify_push(ADAPTER, ACCOUNT, r))]
+            for r in (first, again)
+        ]
         assert ids[0] == ids[1]
         assert len(ids[0]) == 1
 
     def test_authentic_but_not_xml_is_malformed(self) -> None:
         req = push("hello")
-        ADAPTER.verify(ACCOUNT, req)
         with pytest.raises(MalformedPayload):
-            ADAPTER.normalise(ACCOUNT, req)
+            ADAPTER.normalise(ACCOUNT, verify_push(ADAPTER, ACCOUNT, req))
 
     def test_acknowledges_with_an_empty_answer(self) -> None:
         answer = ADAPTER.acknowledge(ACCOUNT, push("<xml/>"), [])

@@ -10,7 +10,12 @@ from typing import Any
 
 import httpx
 
-from services.ingest.platforms.base import InboundRequest, MalformedPayload, VerificationError
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    VerificationError,
+    verify_push,
+)
 from services.ingest.platforms.wechat import (
     WeChatAccount,
     WeChatOfficialAccount,
@@ -38,15 +43,16 @@ def only_protocol_errors(
     """Whatever ``req`` is, each account's adapter raises at most VerificationError (handshake,
     verify) and MalformedPayload (normalise)."""
     for account in accounts:
+        readable = req
         try:
             if req.method == "GET":
                 adapter.handshake(account, req)  # type: ignore[arg-type]
-            else:
-                adapter.verify(account, req)  # type: ignore[arg-type]
+            else:  # what normalise reads, as the intake hands it over
+                readable = verify_push(adapter, account, req)  # type: ignore[misc]
         except VerificationError:
             pass
         with contextlib.suppress(MalformedPayload):
-            adapter.normalise(account, req)  # type: ignore[arg-type]
+            adapter.normalise(account, readable)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -7,7 +7,7 @@ alike: account lookup, size limits, de-duplication, producing, recording refusal
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
@@ -80,15 +80,17 @@ class PlatformAdapter(Protocol, Generic[AccountT]):
         """Answer the platform's URL verification (a GET); raise VerificationError if forged."""
         ...
 
-    def verify(self, account: AccountT, request: InboundRequest) -> None:
-        """Check a push's signature over ``request.body`` exactly as received."""
+    def verify(self, account: AccountT, request: InboundRequest) -> bytes | None:
+        """Check a push's signature over ``request.body`` exactly as received. Where the
+        platform encrypts, returns the opened message (``normalise`` then reads that as the
+        body: see `verify_push`); else None."""
         ...
 
     def normalise(
         self, account: AccountT, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        """The canonical events in a verified push (several for batched platforms; none for
-        kinds the system does not use). Raises MalformedPayload."""
+        """The canonical events in a push `verify_push` returned (several for batched platforms;
+        none for kinds the system does not use). Raises MalformedPayload."""
         ...
 
     def acknowledge(
@@ -97,6 +99,15 @@ class PlatformAdapter(Protocol, Generic[AccountT]):
         """The success answer the platform expects (WeChat: ``success``), once Kafka has the
         events."""
         ...
+
+
+def verify_push(
+    adapter: PlatformAdapter[AccountT], account: AccountT, request: InboundRequest
+) -> InboundRequest:
+    """Verify a push (raises VerificationError); returns it with the body its adapter vouched
+    for: the opened message where the platform encrypts, so nothing is decrypted twice."""
+    opened = adapter.verify(account, request)
+    return request if opened is None else replace(request, body=opened)
 
 
 def no_handshake(request: InboundRequest) -> PlatformAnswer:

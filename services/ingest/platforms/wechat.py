@@ -525,17 +525,13 @@ class WeChatOfficialAccount(_TencentSender):
             raise VerificationError("signature", "echostr is required")
         return _text_answer(echostr.encode())
 
-    def verify(self, account: WeChatAccount, request: InboundRequest) -> None:
-        self._open(account, request)
+    def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
+        return self._open(account, request)
 
     def normalise(
         self, account: WeChatAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            plain = self._open(account, request)
-        except VerificationError as exc:  # verify() passed, so this cannot happen
-            raise MalformedPayload(str(exc)) from None
-        msg: PushedXml = _model(PushedXml, parse_xml(plain))
+        msg: PushedXml = _model(PushedXml, parse_xml(request.body))
         return normalise_push(msg, platform="wechat", account=account.account_id,
                               request=request)  # fmt: skip
 
@@ -618,17 +614,13 @@ class WeCom(_TencentSender):
             raise VerificationError("signature", "echostr too long")
         return _text_answer(plain)
 
-    def verify(self, account: WeComAccount, request: InboundRequest) -> None:
-        self._open(account, request)
+    def verify(self, account: WeComAccount, request: InboundRequest) -> bytes:
+        return self._open(account, request)
 
     def normalise(
         self, account: WeComAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
-        try:
-            plain = self._open(account, request)
-        except VerificationError as exc:  # verify() passed, so this cannot happen
-            raise MalformedPayload(str(exc)) from None
-        msg: PushedXml = _model(PushedXml, parse_xml(plain))
+        msg: PushedXml = _model(PushedXml, parse_xml(request.body))
         return normalise_push(msg, platform="wecom", account=account.account_id,
                               request=request, thread_ref=msg.AgentID)  # fmt: skip
 
