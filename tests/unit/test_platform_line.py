@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.ingest.config import IngestSettings
-from services.ingest.platforms import line as line_module
+from services.ingest.platforms import common
 from services.ingest.platforms.base import (
     InboundRequest,
     MalformedPayload,
@@ -272,7 +272,7 @@ class Warnings:
 @pytest.fixture
 def warnings(monkeypatch: pytest.MonkeyPatch) -> Warnings:
     recorder = Warnings()
-    monkeypatch.setattr(line_module, "log", recorder)
+    monkeypatch.setattr(common, "log", recorder)
     return recorder
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.platforms import meta as meta_module
+from services.ingest.platforms import common
 from services.ingest.platforms.base import InboundRequest, MalformedPayload, VerificationError
 from services.ingest.platforms.meta import (
     MetaAccount,
@@ -466,7 +466,7 @@ class Warnings:
 @pytest.fixture
 def warnings(monkeypatch: pytest.MonkeyPatch) -> Warnings:
     recorder = Warnings()
-    monkeypatch.setattr(meta_module, "log", recorder)
+    monkeypatch.setattr(common, "log", recorder)
     return recorder
 
 

@@ -8,6 +8,7 @@ which answers of its send API are worth retrying beyond ``429`` and ``5xx``.
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar, overload
 
@@ -17,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from services.ingest.platforms.base import MalformedPayload, SendOutcome
 from shared.contracts import FanEvent
 from shared.events import CloudEvent, event_id, fan_key
+from shared.logging import get_logger
 
 # --- the event ---------------------------------------------------------------------------------
 
@@ -97,6 +99,52 @@ def parse_object(model: type[M], data: Mapping[str, Any], *, prefix: str = "") -
     """An already decoded object read into ``model``; raises MalformedPayload."""
     with malformed_on_invalid(prefix):
         return model.model_validate(data)
+
+
+# --- batched pushes ------------------------------------------------------------------------------
+
+MAX_LOGGED_PROBLEMS = 5
+log = get_logger(__name__)
+
+
+@dataclass
+class BatchItems:
+    """A batched push (Meta, LINE) read item by item: one unreadable item is skipped and
+    warned about, the others are produced; a batch of nothing but unreadable items is refused.
+    (The platform retries a refused body as it is, so refusing the whole of it would lose the
+    good items for good.)"""
+
+    platform: str
+    account: str
+    events: list[CloudEvent[FanEvent]] = field(default_factory=list)
+    read: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @contextmanager
+    def item(self, where: str) -> Iterator[None]:
+        """One item: a ValidationError inside the block skips it (and is recorded)."""
+        try:
+            yield
+        except ValidationError as exc:
+            self.problems.append(f"{where}: {validation_summary(exc)}")
+
+    def add(self, event: CloudEvent[FanEvent] | None) -> None:
+        """An item read in full: its event, if it is one the system uses."""
+        self.read += 1
+        if event is not None:
+            self.events.append(event)
+
+    def events_or_refusal(self) -> list[CloudEvent[FanEvent]]:
+        """The events; MalformedPayload if items were skipped and none could be read."""
+        if self.problems and not self.read:
+            raise MalformedPayload("; ".join(self.problems[:MAX_LOGGED_PROBLEMS]))
+        if self.problems:
+            log.warning(
+                "webhook items skipped", platform=self.platform, account=self.account,
+                skipped=len(self.problems), read=self.read,
+                errors=self.problems[:MAX_LOGGED_PROBLEMS],
+            )  # fmt: skip
+        return self.events
 
 
 # --- epoch times -------------------------------------------------------------------------------

@@ -21,13 +21,12 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     OK,
     InboundRequest,
-    MalformedPayload,
     PlatformAccount,
     PlatformAnswer,
     SendOutcome,
@@ -36,6 +35,7 @@ from services.ingest.platforms.base import (
 )
 from services.ingest.platforms.common import (
     MAX_EPOCH_MS,
+    BatchItems,
     Id,
     Payload,
     Text,
@@ -45,7 +45,6 @@ from services.ingest.platforms.common import (
     not_sent,
     parse_json,
     retryable_status,
-    validation_summary,
 )
 from shared.contracts import (
     FanEvent,
@@ -56,16 +55,13 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
-from shared.logging import get_logger
 
 PLATFORM = "line"
 SIGNATURE_HEADER = "x-line-signature"
 # Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
 RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
 ERROR_CHARS = 500
-MAX_LOGGED_PROBLEMS = 5
 
-log = get_logger(__name__)
 
 Short = Annotated[str, Field(max_length=1000)]  # LINE's own bound, tighter than common.Short
 Kind = Annotated[str, Field(max_length=64)]
@@ -243,28 +239,14 @@ class LineMessaging:
         self, account: LineAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         payload = parse_json(LineWebhook, request.body)
-        events: list[CloudEvent[FanEvent]] = []
-        problems: list[str] = []
+        batch = BatchItems(PLATFORM, account.account_id)
         for index, raw in enumerate(payload.events):
-            try:
-                event = normalise_event(
+            with batch.item(f"events.{index}"):
+                batch.add(normalise_event(
                     EVENT.validate_python(raw), account=account.account_id,
                     received_at=request.received_at,
-                )  # fmt: skip
-            except ValidationError as exc:
-                problems.append(f"events.{index}: {validation_summary(exc)}")
-                continue
-            if event is not None:
-                events.append(event)
-        if problems and len(problems) == len(payload.events):
-            raise MalformedPayload("; ".join(problems[:MAX_LOGGED_PROBLEMS]))
-        if problems:
-            log.warning(
-                "webhook items skipped", platform=PLATFORM, account=account.account_id,
-                skipped=len(problems), read=len(payload.events) - len(problems),
-                errors=problems[:MAX_LOGGED_PROBLEMS],
-            )  # fmt: skip
-        return events
+                ))  # fmt: skip
+        return batch.events_or_refusal()
 
     def acknowledge(
         self, account: LineAccount, request: InboundRequest,

@@ -27,9 +27,8 @@ configured account, whose own webhook URL the brand should use.
 import hashlib
 import hmac
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import quote
@@ -42,7 +41,6 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
 )
 
 from services.ingest.platforms.base import (
@@ -56,6 +54,7 @@ from services.ingest.platforms.base import (
 from services.ingest.platforms.common import (
     MAX_EPOCH_SECONDS,
     MS_THRESHOLD,
+    BatchItems,
     CappedText,
     Payload,
     capped,
@@ -66,7 +65,6 @@ from services.ingest.platforms.common import (
     parse_json,
     redact,
     retryable_status,
-    validation_summary,
 )
 from shared.contracts import (
     CommentCreated,
@@ -78,7 +76,6 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
-from shared.logging import get_logger
 
 MetaPlatform = Literal["messenger", "instagram", "whatsapp"]
 PLATFORMS: tuple[MetaPlatform, ...] = ("messenger", "instagram", "whatsapp")
@@ -92,9 +89,6 @@ ACKNOWLEDGEMENT = b"EVENT_RECEIVED"
 MAX_CHALLENGE = 1024
 # Graph API error codes that mean "busy, throttled or temporarily down", even under HTTP 400.
 RETRYABLE_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131048, 131056})
-MAX_LOGGED_PROBLEMS = 5
-
-log = get_logger(__name__)
 
 
 class MetaAccount(PlatformAccount):
@@ -666,10 +660,10 @@ class MetaWebhooks:
                 f"object {envelope.object!r} is not {expected!r} ({account.platform})"
             )
         ctx = _Context(account.platform, account.account_id, request.received_at, account.object_id)
-        batch = _Batch()
+        batch = BatchItems(account.platform, account.account_id)
         for index, entry in enumerate(envelope.entry):
             _entry_events(ctx, batch, f"entry.{index}", entry)
-        return batch.events_or_refusal(ctx)
+        return batch.events_or_refusal()
 
     def acknowledge(
         self, account: MetaAccount, request: InboundRequest,
@@ -691,43 +685,7 @@ class MetaWebhooks:
         return send_outcome(response, token)
 
 
-@dataclass
-class _Batch:
-    """What a push's items came to: the events of the readable ones, how many items were read,
-    and why the others were skipped."""
-
-    events: list[CloudEvent[FanEvent]] = field(default_factory=list)
-    read: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @contextmanager
-    def item(self, where: str) -> Iterator[None]:
-        """One item: a ValidationError inside the block skips it (and is recorded)."""
-        try:
-            yield
-        except ValidationError as exc:
-            self.problems.append(f"{where}: {validation_summary(exc)}")
-
-    def add(self, event: CloudEvent[FanEvent] | None) -> None:
-        """An item read in full: its event, if it is one the system uses."""
-        self.read += 1
-        if event is not None:
-            self.events.append(event)
-
-    def events_or_refusal(self, ctx: _Context) -> list[CloudEvent[FanEvent]]:
-        """The events; MalformedPayload if items were skipped and none could be read."""
-        if self.problems and not self.read:
-            raise MalformedPayload("; ".join(self.problems[:MAX_LOGGED_PROBLEMS]))
-        if self.problems:
-            log.warning(
-                "webhook items skipped", platform=ctx.platform, account=ctx.account,
-                skipped=len(self.problems), read=self.read,
-                errors=self.problems[:MAX_LOGGED_PROBLEMS],
-            )  # fmt: skip
-        return self.events
-
-
-def _entry_events(ctx: _Context, batch: _Batch, where: str, raw: Any) -> None:
+def _entry_events(ctx: _Context, batch: BatchItems, where: str, raw: Any) -> None:
     with batch.item(where):
         if ctx.platform != "whatsapp" and not ctx.owns(OWNER.validate_python(raw).id):
             return  # another page's or Instagram account's entry: not an error
@@ -742,7 +700,7 @@ def _entry_events(ctx: _Context, batch: _Batch, where: str, raw: Any) -> None:
 
 
 def _change_events(
-    ctx: _Context, batch: _Batch, where: str, raw: Any, entry_time: datetime | None
+    ctx: _Context, batch: BatchItems, where: str, raw: Any, entry_time: datetime | None
 ) -> None:
     with batch.item(where):
         change = CHANGE.validate_python(raw)
@@ -759,7 +717,7 @@ def _change_events(
             batch.add(_instagram_change(ctx, change, entry_time))
 
 
-def _whatsapp_events(ctx: _Context, batch: _Batch, where: str, raw: Any) -> None:
+def _whatsapp_events(ctx: _Context, batch: BatchItems, where: str, raw: Any) -> None:
     metadata = WA_OWNER.validate_python(raw).metadata
     if not ctx.owns(metadata.phone_number_id if metadata else None):
         return  # another phone number's messages: not an error
