@@ -64,17 +64,13 @@ def create_app(settings: IngestSettings) -> FastAPI:
             )
             app.state.max_body_bytes = settings.max_body_bytes
             app.state.admin_token = settings.admin_token
+            refresh = PeriodicTask(
+                "accounts-refresh", settings.accounts_refresh_seconds, admin.refresh
+            )
             janitor = ReceivedEventsJanitor(settings, parts.sessionmaker)
-            periodic = [
-                PeriodicTask("accounts-refresh", settings.accounts_refresh_seconds, admin.refresh),
-                PeriodicTask(
-                    "received-events-janitor", settings.dedupe_cleanup_interval_seconds,
-                    janitor.sweep,
-                ),
-            ]  # fmt: skip
-            for task in periodic:
-                task.start()
-                parts.workers.append(task)
+            for worker in (refresh, janitor):
+                worker.start()
+                parts.workers.append(worker)
             dispatcher = ReplyDispatcher(
                 settings, adapters=adapters, accounts=accounts, sessionmaker=parts.sessionmaker,
                 outbox=parts.outbox, http=http,
@@ -84,9 +80,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
             try:
                 yield
             finally:
-                janitor.stop()  # between batches: a long backlog must not hold up shutdown
-                for task in periodic:
-                    await shutdown_step(f"stop {task.name}", task.stop())
+                await shutdown_step("stop accounts refresh", refresh.stop())
+                await shutdown_step("stop received-events janitor", janitor.stop())
                 await shutdown_step("drain webhook batches", committer.stop())
                 await shutdown_step("close the webhook pool", hot_engine.dispose())
                 # before the relay stops (service_parts), so its outcomes go out

@@ -7,7 +7,6 @@ restart, so adapters pass the reply id as an idempotency key where the platform 
 """
 
 import asyncio
-import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from shared.contracts import ReplyDelivered, ReplyFailed, ReplyRequested
 from shared.events import CloudEvent, event_id, fan_key
 from shared.logging import get_logger
 from shared.outbox import Outbox
+from shared.periodic import PeriodicTask
 
 log = get_logger(__name__)
 SOURCE = "scrm/ingest/outbound"
@@ -46,25 +46,17 @@ class ReplyDispatcher:
         self._sessionmaker = sessionmaker
         self._outbox = outbox
         self._http = http
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask("reply-dispatcher", settings.send_poll_seconds, self._drain)
 
     @property
     def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._loop.healthy
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="reply-dispatcher")
-
-    def wake(self) -> None:
-        self._wake.set()
+        self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            await self._task
+        await self._loop.stop()
 
     async def dispatch_due(self) -> int:
         """Send every reply that is due now; returns how many were attempted."""
@@ -76,18 +68,10 @@ class ReplyDispatcher:
                 await self._record(session, reply, outcome, now=now)
         return len(due)
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                attempted = await self.dispatch_due()
-            except Exception:
-                log.exception("reply dispatch failed; will retry")
-                attempted = 0
-            if attempted:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.send_poll_seconds)
-            self._wake.clear()
+    async def _drain(self) -> None:
+        """Send batch after batch while replies are due, then wait for the next poll."""
+        while not self._loop.stopping and await self.dispatch_due():
+            pass
 
     async def _attempt(self, reply: OutboundReply) -> SendOutcome:
         adapter = self._adapters.get(reply.platform)

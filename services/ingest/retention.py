@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest import metrics, repository
 from services.ingest.config import IngestSettings
 from shared.logging import get_logger
+from shared.periodic import PeriodicTask
 
 log = get_logger(__name__)
 
@@ -20,17 +21,26 @@ class ReceivedEventsJanitor:
         self._window = timedelta(hours=settings.dedupe_window_hours)
         self._batch = settings.dedupe_cleanup_batch
         self._sessionmaker = sessionmaker
-        self._stopping = False
+        self._loop = PeriodicTask(
+            "received-events-janitor", settings.dedupe_cleanup_interval_seconds, self.sweep
+        )
 
-    def stop(self) -> None:
-        """End a running sweep after its current batch."""
-        self._stopping = True
+    @property
+    def healthy(self) -> bool:
+        return self._loop.healthy
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        """Ends a running sweep after its current batch: a backlog must not hold up shutdown."""
+        await self._loop.stop()
 
     async def sweep(self, *, now: datetime | None = None) -> int:
         """Delete every claim older than the window; returns how many."""
         cutoff = (now or datetime.now(UTC)) - self._window
         total = 0
-        while not self._stopping:
+        while not self._loop.stopping:
             async with self._sessionmaker() as session, session.begin():
                 deleted = await repository.forget_received_before(
                     session, cutoff, limit=self._batch
