@@ -15,6 +15,16 @@ class Result:
     statuses: dict[int, int]
     latencies_ms: list[float]
 
+    @classmethod
+    def combined(cls, results: list["Result"]) -> "Result":
+        """Several runs as one: their requests over their summed time."""
+        statuses: dict[int, int] = {}
+        for result in results:
+            for status, count in result.statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+        return cls(sum(r.requests for r in results), sum(r.seconds for r in results), statuses,
+                   [ms for r in results for ms in r.latencies_ms])  # fmt: skip
+
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds

@@ -15,6 +15,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,21 +61,16 @@ def service_metadata(schema: str) -> tuple[MetaData, InfrastructureTables]:
     return metadata, InfrastructureTables(processed_events=processed, outbox=outbox)
 
 
-def create_engine(
-    database_url: str, *, pool_size: int = 10, own_transactions: bool = False
-) -> AsyncEngine:
-    """A pooled engine. `own_transactions`: for a hot path whose every use ends its own
-    transaction on the raw driver connection; the pool then skips the liveness ping on checkout
-    and the rollback on return (two round trips each time), and the user invalidates a
-    connection that broke."""
-    if own_transactions:
-        return create_async_engine(
-            database_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False,
-            pool_reset_on_return=None,
-        )  # fmt: skip
+def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """A pooled engine that checks a connection is alive before handing it out."""
     return create_async_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The DSN asyncpg itself takes, for a hot path that skips SQLAlchemy."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

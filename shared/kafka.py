@@ -1,14 +1,23 @@
 """The producer every service publishes through: ``acks=all``, idempotent where the broker can."""
 
 import asyncio
+import contextlib
+import functools
+import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 
 from shared.contracts import topic_of
 from shared.events import CloudEvent, KafkaRecord, encode
 from shared.settings import KafkaSettings
+
+# Records above this are refused before they are sent (the broker's message.max.bytes is 1 MiB).
+MAX_RECORD_BYTES = 1_000_000
 
 
 class BrokerUnavailable(RuntimeError):
@@ -26,11 +35,16 @@ class EventProducer:
             request_timeout_ms=int(settings.produce_timeout_seconds * 1000),
             retry_backoff_ms=100,
         )
+        self._gathering: _Round | None = None
+        self._sending: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._producer.start()
 
     async def stop(self) -> None:
+        if self._sending is not None:  # the rounds already gathered go out first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._sending, self._settings.produce_timeout_seconds)
         await self._producer.stop()  # flushes what is buffered
 
     async def publish(self, event: CloudEvent[Any], *, topic: str | None = None) -> RecordMetadata:
@@ -50,18 +64,102 @@ class EventProducer:
             raise BrokerUnavailable(f"{topic}: {exc!r}") from exc
 
     async def send_many(self, records: list[tuple[str, KafkaRecord]]) -> None:
-        """Send a batch and wait for every ack; order per partition is kept."""
-        futures = [
-            await self._producer.send(topic, r.value, key=r.key, headers=r.headers)
-            for topic, r in records
-        ]
+        """Send records and wait for every ack; order per partition is kept.
+
+        The records of concurrent calls travel together: they join the round being gathered,
+        which goes out as one closed batch per partition (aiokafka's create_batch/send_batch)
+        as soon as the round before it is acknowledged. Per record that is an append to a
+        batch, instead of a send() with its own future; make bench-ingest measured send()
+        at a third of ingest's CPU. Partitions are chosen as send() chooses them (murmur2 of
+        the key), so a key's records keep one partition whichever way they are sent.
+        """
+        if not records:
+            return
         try:
+            partitions = {
+                topic: sorted(await self._producer.partitions_for(topic))
+                for topic in {topic for topic, _ in records}
+            }
+            for topic, record in records:  # refused alone, before it could fail a whole round
+                if len(record.value) + len(record.key or b"") > MAX_RECORD_BYTES:
+                    raise MessageSizeTooLargeError(f"{len(record.value)} bytes for {topic}")
+            gathering = self._gathering
+            if gathering is None:
+                gathering = self._gathering = _Round(self._producer)
+            for topic, record in records:
+                gathering.add(topic, _partition(record.key, partitions[topic]), record)
+            if self._sending is None or self._sending.done():
+                self._sending = asyncio.create_task(self._send_rounds(), name="kafka-rounds")
             await asyncio.wait_for(
-                asyncio.gather(*futures), timeout=self._settings.produce_timeout_seconds
+                asyncio.shield(gathering.acknowledged),
+                timeout=self._settings.produce_timeout_seconds,
             )
         except Exception as exc:
             raise BrokerUnavailable(repr(exc)) from exc
 
+    async def _send_rounds(self) -> None:
+        while self._gathering is not None:
+            sending, self._gathering = self._gathering, None
+            await sending.send()
+
     async def check(self) -> None:
         """Raise unless the broker answers a metadata request now."""
         await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=3)
+
+
+class _Round:
+    """The records of concurrent send_many calls: closed batches by partition, one outcome."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._batches: dict[tuple[str, int], list[BatchBuilder]] = {}
+        self.acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # retrieved here too: an outcome whose callers stopped waiting is not reported as lost
+        self.acknowledged.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def add(self, topic: str, partition: int, record: KafkaRecord) -> None:
+        builders = self._batches.setdefault((topic, partition), [])
+        if not builders or not _append(builders[-1], record):
+            builders.append(self._producer.create_batch())
+            _append(builders[-1], record)  # a fresh batch takes any first record
+
+    async def send(self) -> None:
+        """Hand every batch to the producer (closed: it leaves without lingering), then wait for
+        all the acks. A partition's second batch waits until its first has left."""
+        try:
+            acks = []
+            for depth in range(max(len(builders) for builders in self._batches.values())):
+                for (topic, partition), builders in self._batches.items():
+                    if depth < len(builders):
+                        builders[depth].close()
+                        acks.append(
+                            await self._producer.send_batch(
+                                builders[depth], topic, partition=partition
+                            )
+                        )
+            await asyncio.gather(*acks)
+        except BaseException as exc:
+            self.acknowledged.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self.acknowledged.set_result(None)
+
+
+def _append(builder: BatchBuilder, record: KafkaRecord) -> bool:
+    """Whether `builder` had room for `record`."""
+    added = builder.append(timestamp=None, key=record.key, value=record.value,
+                           headers=record.headers)  # fmt: skip
+    return added is not None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def _partition(key: bytes | None, partitions: list[int]) -> int:
+    """The partition aiokafka's (and Java's) default partitioner picks for `key`."""
+    if key is None:
+        return random.choice(partitions)  # noqa: S311 (spreading load, not a secret)
+    return partitions[_key_hash(key) % len(partitions)]

@@ -8,7 +8,7 @@ the engine closes.
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -107,14 +107,21 @@ async def shutdown_step(what: str, shutdown: Awaitable[None]) -> None:
         log.exception("shutdown step failed", step=what)
 
 
+AppT = TypeVar("AppT", bound=FastAPI)
+
+
 def base_app(
     settings: BaseServiceSettings, *, title: str, lifespan: Callable[[FastAPI], object]
 ) -> FastAPI:
     """A FastAPI app with logging, HTTP metrics and the ops endpoints; routers are added after."""
+    return operated(FastAPI(title=title, lifespan=lifespan), settings)  # type: ignore[arg-type]
+
+
+def operated(app: AppT, settings: BaseServiceSettings) -> AppT:
+    """`app` (FastAPI or a subclass) with logging, HTTP metrics and the ops endpoints."""
     configure_logging(
         service=settings.service_name, level=settings.log_level, json=settings.log_json
     )
-    app = FastAPI(title=title, lifespan=lifespan)  # type: ignore[arg-type]
     app.add_middleware(HttpMetricsMiddleware, service=settings.service_name)
     app.include_router(ops_router(lambda: _checks(app)))
     return app

@@ -1,28 +1,34 @@
 """ingest's HTTP surface: the webhooks (read the request, call the intake, map outcomes to status
 codes) and the admin API for brand accounts (bearer token ``INGEST_ADMIN_TOKEN``)."""
 
+import functools
 import hmac
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import State
+from starlette.types import Receive, Scope, Send
 
 from services.ingest import metrics
 from services.ingest.accounts import InvalidAccount
+from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import InboundRequest, PlatformAnswer
 from services.ingest.schemas import AccountList, AccountOut, Problem
 from services.ingest.service import AccountAdmin, AccountConflict, Rejected, WebhookIntake
+from shared import metrics as shared_metrics
 from shared.kafka import BrokerUnavailable
-from shared.ops import HttpMetricsMiddleware
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 WEBHOOK_PATH = "/v1/webhooks/{platform}/{account_id}"
 router = APIRouter(tags=["webhooks"])
@@ -35,71 +41,105 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
     WEBHOOK_PATH, methods=["GET", "POST"], responses=PROBLEMS,
     summary="A platform's webhook: GET for its URL verification, POST for its pushes",
 )  # fmt: skip
-async def receive_webhook(platform: str, account_id: str) -> Response:
-    """Declared here for the OpenAPI document and served by `serve_webhook`: with the fast path
-    on (the default) requests never reach this function."""
-    return _Served()
+async def receive_webhook(platform: str, account_id: str, request: Request) -> Response:
+    """With the fast path on (the default) requests never reach this function: `IngestApp`
+    serves them. With it off, FastAPI routes them here, and the answer is the same."""
+    return _Served(request.app.state, platform, account_id)
 
 
 class _Served(Response):
-    def __init__(self) -> None:
+    def __init__(self, state: State, platform: str, account_id: str) -> None:
         super().__init__()
+        self._webhook = (state, platform, account_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await serve_webhook(scope, receive, send)
+        answer = await respond(*self._webhook, scope, receive)
+        if answer is not None:
+            await _answer(send, answer)
 
 
-class WebhookFastPath:
-    """Serves the webhook route ahead of FastAPI's request machinery (routing, dependency
-    solving, Request and Response objects), which costs more CPU than verifying, normalising and
-    producing a push. Everything else goes to the app. Metrics are recorded as for any route."""
+class IngestApp(FastAPI):
+    """FastAPI, except for webhooks when `webhook_fast_path` is on: those are served ahead of
+    its whole stack (middleware, routing, dependency solving, Request and Response objects),
+    which costs more CPU than verifying, normalising and producing a push (make bench-ingest).
+    Their HTTP metrics and the handling of an unexpected error are the same as the stack's."""
 
-    def __init__(self, app: ASGIApp, *, service: str) -> None:
-        self.app = app
-        self._webhook = HttpMetricsMiddleware(serve_webhook, service=service)
-        self._route = SimpleNamespace(path=WEBHOOK_PATH)
+    webhook_fast_path = False
+    _service = IngestSettings.service_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "POST"):
+        if self.webhook_fast_path and scope["type"] == "http" and scope["method"] in _METHODS:
             match = _WEBHOOK.fullmatch(scope["path"])
             if match is not None:
-                params = {"platform": match["platform"], "account_id": match["account_id"]}
-                await self._webhook({**scope, "route": self._route, "path_params": params},
-                                    receive, send)  # fmt: skip
+                await self._serve(scope, receive, send, *match.groups())
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, platform: str, account_id: str
+    ) -> None:  # fmt: skip
+        started = time.perf_counter()
+        status = 499  # the client went away before an answer (nginx's convention)
+        try:
+            answer = await respond(self.state, platform, account_id, scope, receive)
+            if answer is not None:
+                status = answer.status_code
+                await _answer(send, answer)
+        finally:
+            method = scope["method"]
+            _requests(self._service, method, WEBHOOK_PATH, str(status)).inc()
+            _duration(self._service, method, WEBHOOK_PATH).observe(time.perf_counter() - started)
 
 
-_WEBHOOK = re.compile(r"/v1/webhooks/(?P<platform>[^/]+)/(?P<account_id>[^/]+)")
+_METHODS = frozenset({"GET", "POST"})
+_WEBHOOK = re.compile(r"/v1/webhooks/([^/]+)/([^/]+)")
+# children bound once: the label values are a closed set (the route template, two methods)
+_requests = functools.cache(shared_metrics.HTTP_REQUESTS.labels)
+_duration = functools.cache(shared_metrics.HTTP_DURATION.labels)
 
 
-async def serve_webhook(scope: Scope, receive: Receive, send: Send) -> None:
-    """Read the exact raw bytes, let the intake verify, normalise and produce, then answer."""
-    state = scope["app"].state
+async def respond(
+    state: State, platform: str, account_id: str, scope: Scope, receive: Receive
+) -> PlatformAnswer | None:
+    """Read the exact raw bytes, let the intake verify, normalise and produce, and say what to
+    answer (None: the client went away). A bug is logged and answered 500, without details."""
+    try:
+        return await _respond(state, platform, account_id, scope, receive)
+    except Exception:
+        log.exception("webhook failed", platform=platform[:32])
+        return PlatformAnswer(500, b"Internal Server Error")
+
+
+async def _respond(
+    state: State, platform: str, account_id: str, scope: Scope, receive: Receive
+) -> PlatformAnswer | None:
     intake: WebhookIntake = state.intake
-    platform, account_id = scope["path_params"]["platform"], scope["path_params"]["account_id"]
     headers = {name.decode("latin-1").lower(): value.decode("latin-1")
                for name, value in scope["headers"]}  # fmt: skip
-    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
-    inbound = InboundRequest(scope["method"], query, headers, b"", datetime.now(UTC))
+    raw_query = scope["query_string"]
+    query = (
+        dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
+    )
+    received_at = datetime.now(UTC)
+    body = b""
     try:
         body = await _read_body(receive, headers, state.max_body_bytes)
-        inbound = InboundRequest(inbound.method, query, headers, body, inbound.received_at)
-        answer = await intake.receive(platform, account_id, inbound)
+        inbound = InboundRequest(scope["method"], query, headers, body, received_at)
+        return await intake.receive(platform, account_id, inbound)
     except Rejected as rejected:
+        inbound = InboundRequest(scope["method"], query, headers, body, received_at)
         await intake.record_rejection(
             rejected, platform=platform, account=account_id, request=inbound
         )
         problem = Problem(detail=rejected.detail, reason=rejected.reason)
-        answer = PlatformAnswer(rejected.status_code, problem.model_dump_json().encode(), JSON)
+        return PlatformAnswer(rejected.status_code, problem.model_dump_json().encode(), JSON)
     except BrokerUnavailable:
         label = platform if intake.knows_platform(platform) else "other"
-        metrics.WEBHOOKS.labels(label, "broker_unavailable").inc()
+        metrics.webhook_outcome(label, "broker_unavailable").inc()
         problem = Problem(detail="the event store is unavailable; retry", reason="unavailable")
-        answer = PlatformAnswer(503, problem.model_dump_json().encode(), JSON, {"Retry-After": "5"})
+        return PlatformAnswer(503, problem.model_dump_json().encode(), JSON, {"Retry-After": "5"})
     except _Disconnected:
-        return
-    await _answer(send, answer)
+        return None
 
 
 JSON = "application/json"

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
+from asyncpg.pool import PoolConnectionProxy
 
 from services.ingest import repository
+from shared.db import asyncpg_dsn
 from shared.events import CloudEvent, encode
 from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
@@ -37,10 +38,11 @@ class _Submission:
 
 class GroupCommitter:
     def __init__(
-        self, *, engine: AsyncEngine, producer: EventProducer,
+        self, *, database_url: str, producer: EventProducer,
         topic_for: Any, max_batch: int = 500, max_in_flight: int = 8,
     ) -> None:  # fmt: skip
-        self._engine = engine
+        self._database_url = database_url
+        self._pool: asyncpg.Pool | None = None
         self._producer = producer
         self._topic_for = topic_for
         self._max_batch = max_batch
@@ -53,7 +55,15 @@ class GroupCommitter:
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        # asyncpg's own pool, a connection per batch in flight: on this path SQLAlchemy's pool and
+        # session cost a quarter of the throughput (make bench-ingest). Every batch ends its
+        # own transaction, so a returned connection needs no reset round trip; a connection
+        # returned mid-transaction is rolled back by the pool, and one that failed is closed.
+        self._pool = await asyncpg.create_pool(
+            asyncpg_dsn(self._database_url), min_size=0, max_size=self._max_in_flight,
+            reset=_session_kept,
+        )  # fmt: skip
         self._task = asyncio.create_task(self._run(), name="ingest-group-commit")
 
     async def stop(self) -> None:
@@ -67,6 +77,8 @@ class GroupCommitter:
             waiting = self._queue.get_nowait().done
             if not waiting.done():  # a request the server already cancelled has none
                 waiting.set_exception(BrokerUnavailable("shutting down"))
+        if self._pool is not None:
+            await self._pool.close()
 
     async def submit(
         self, platform: str, account: str, events: Sequence[CloudEvent[Any]]
@@ -106,27 +118,23 @@ class GroupCommitter:
                 submission.done.set_result(new_ids)
 
     async def _commit(self, batch: list[_Submission]) -> list[set[str]]:
+        assert self._pool is not None, "start() first"  # noqa: S101
         claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
-        # asyncpg directly (a pooled connection, its own transaction): on this path SQLAlchemy's
-        # session cost a quarter of the throughput (make bench-ingest).
-        async with self._engine.connect() as pooled:
-            raw = await pooled.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, asyncpg.Connection)  # noqa: S101 (the asyncpg dialect)
+        async with self._pool.acquire(timeout=repository.CLAIM_TIMEOUT) as connection:
             try:
-                return await self._claim_and_produce(driver, batch, claims)
+                return await self._claim_and_produce(connection, batch, claims)
             except BaseException:
-                # This pool neither pings nor resets: after any failure (a cancelled BEGIN or
-                # ROLLBACK can leave asyncpg mid-transaction) the connection is not reused.
-                await pooled.invalidate()
+                # Never reused after a failure: a cancelled BEGIN or ROLLBACK can leave it in
+                # any state. The pool opens a new one when next needed.
+                connection.terminate()
                 raise
 
     async def _claim_and_produce(
-        self, driver: asyncpg.Connection, batch: list[_Submission],
+        self, connection: PoolConnectionProxy, batch: list[_Submission],
         claims: list[tuple[str, str, str]],
     ) -> list[set[str]]:  # fmt: skip
-        async with driver.transaction():
-            new_ids = await repository.claim_new_events(driver, claims)
+        async with connection.transaction():
+            new_ids = await repository.claim_new_events(connection, claims)
             owned: list[set[str]] = []
             records = []
             for submission in batch:
@@ -137,3 +145,7 @@ class GroupCommitter:
                 records += [(self._topic_for(e), encode(e)) for e in mine.values()]
             await self._producer.send_many(records)
         return owned
+
+
+async def _session_kept(connection: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo (no LISTEN, no advisory locks, no session settings)."""

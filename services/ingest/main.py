@@ -18,13 +18,12 @@ from services.ingest.retention import ReceivedEventsJanitor
 from services.ingest.service import AccountAdmin, WebhookIntake
 from shared import topics
 from shared.contracts import topic_of
-from shared.db import create_engine
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
 from shared.service import (
     ServiceParts,
     Subscription,
-    base_app,
+    operated,
     service_parts,
     shutdown_step,
 )
@@ -48,16 +47,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
             admin = AccountAdmin(adapters, accounts, parts.sessionmaker, box)
             await admin.load()
             app.state.account_admin = admin
-            hot_engine = create_engine(
-                settings.database_url.get_secret_value(),
-                pool_size=settings.commit_max_in_flight, own_transactions=True,
-            )  # fmt: skip
             committer = GroupCommitter(
-                engine=hot_engine, producer=parts.producer,
+                database_url=settings.database_url.get_secret_value(), producer=parts.producer,
                 topic_for=lambda event: settings.topic(topic_of(event.data)),
                 max_in_flight=settings.commit_max_in_flight,
             )  # fmt: skip
-            committer.start()
+            await committer.start()
             parts.workers.append(committer)
             app.state.intake = WebhookIntake(
                 settings, adapters, accounts, parts.producer, committer
@@ -83,14 +78,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 await shutdown_step("stop accounts refresh", refresh.stop())
                 await shutdown_step("stop received-events janitor", janitor.stop())
                 await shutdown_step("drain webhook batches", committer.stop())
-                await shutdown_step("close the webhook pool", hot_engine.dispose())
                 # before the relay stops (service_parts), so its outcomes go out
                 await shutdown_step("stop reply dispatcher", dispatcher.stop())
 
-    app = base_app(settings, title="SCRM ingest", lifespan=lifespan)
+    app = operated(api.IngestApp(title="SCRM ingest", lifespan=lifespan), settings)
+    app.webhook_fast_path = settings.webhook_fast_path
     app.include_router(api.router)
-    if settings.webhook_fast_path:
-        app.add_middleware(api.WebhookFastPath, service=settings.service_name)
     app.include_router(api.admin_router)
     app.add_exception_handler(RequestValidationError, api.validation_error_without_input)
     return app

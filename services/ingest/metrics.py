@@ -1,5 +1,7 @@
 """ingest's own metrics. `platform` and `outcome` are closed sets."""
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOKS = Counter(
@@ -7,6 +9,8 @@ WEBHOOKS = Counter(
     "Webhook requests by platform and outcome.",
     ["platform", "outcome"],
 )
+# The child of a (platform, outcome), bound once: labels() costs more than inc() on every push.
+webhook_outcome = functools.cache(WEBHOOKS.labels)
 PRODUCE_SECONDS = Histogram(
     "scrm_ingest_produce_seconds",
     "Time for Kafka to acknowledge a normalised event (acks=all).",

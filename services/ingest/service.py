@@ -76,7 +76,7 @@ class WebhookIntake:
             raise Rejected(404, "unknown_account", f"no {platform} account {account_id!r}")
         try:
             if request.method == "GET":
-                metrics.WEBHOOKS.labels(platform, "handshake").inc()
+                metrics.webhook_outcome(platform, "handshake").inc()
                 return adapter.handshake(account, request)
             authentic = verify_push(adapter, account, request)
         except VerificationError as exc:
@@ -93,19 +93,19 @@ class WebhookIntake:
         self, platform: str, account_id: str, events: Sequence[CloudEvent[Any]]
     ) -> None:
         if not events:
-            metrics.WEBHOOKS.labels(platform, "ignored").inc()
+            metrics.webhook_outcome(platform, "ignored").inc()
             return
         started = time.perf_counter()
         new_ids = await self._committer.submit(platform, account_id, events)
         metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        metrics.WEBHOOKS.labels(platform, "accepted").inc(len(new_ids))
-        metrics.WEBHOOKS.labels(platform, "duplicate").inc(len(events) - len(new_ids))
+        metrics.webhook_outcome(platform, "accepted").inc(len(new_ids))
+        metrics.webhook_outcome(platform, "duplicate").inc(len(events) - len(new_ids))
 
     async def record_rejection(
         self, rejected: Rejected, *, platform: str, account: str | None, request: InboundRequest
     ) -> None:
         """Best effort: a broker outage must not turn a 4xx into a 5xx, so it is logged instead."""
-        metrics.WEBHOOKS.labels(
+        metrics.webhook_outcome(
             _bounded(platform, self._adapters), f"rejected_{rejected.reason}"
         ).inc()
         limit = self._settings.rejected_excerpt_bytes

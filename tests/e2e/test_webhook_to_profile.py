@@ -159,3 +159,24 @@ async def test_the_framework_route_answers_the_same_with_the_fast_path_off(
         assert forged.json()["reason"] == "signature"
         counted = await metric_value(ingest, "scrm_http_requests_total", route=route)
         assert counted - counted_before == 3
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast path", "framework route"])
+async def test_an_unexpected_error_answers_500_and_is_counted(
+    ingest_settings: IngestSettings, fast_path: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_ingest(ingest_settings.model_copy(update={"webhook_fast_path": fast_path}))
+    route = "/v1/webhooks/{platform}/{account_id}"
+    async with running(app) as ingest:
+
+        async def broken(*_: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(app.state.intake, "receive", broken)
+        body, headers = signed_webhook(message_payload("u10", "m-bug"))
+        failed = await ingest.post(WEBHOOK, content=body, headers=headers)
+        assert failed.status_code == 500
+        assert "a bug" not in failed.text
+        assert await metric_value(ingest, "scrm_http_requests_total", route=route, status="500")
+        monkeypatch.undo()
+        assert (await ingest.post(WEBHOOK, content=body, headers=headers)).status_code == 200

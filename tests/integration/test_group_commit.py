@@ -10,7 +10,6 @@ import pytest
 from services.ingest.config import IngestSettings
 from services.ingest.group_commit import GroupCommitter
 from shared.contracts import FanFollowed, topic_of
-from shared.db import create_engine
 from shared.events import CloudEvent, event_id
 from shared.kafka import EventProducer
 from shared.topics import EVENTS
@@ -30,14 +29,13 @@ async def test_an_event_twice_in_one_push_or_pushed_again_is_produced_once(
     settings_for: Callable[..., Any], infrastructure: Infrastructure
 ) -> None:
     settings: IngestSettings = settings_for(IngestSettings)
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2,
-                           own_transactions=True)  # fmt: skip
     producer = EventProducer(settings)
     await producer.start()
     committer = GroupCommitter(
-        engine=engine, producer=producer, topic_for=lambda e: settings.topic(topic_of(e.data))
-    )
-    committer.start()
+        database_url=settings.database_url.get_secret_value(), producer=producer,
+        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=2,
+    )  # fmt: skip
+    await committer.start()
     try:
         twice, other = followed("u1"), followed("u2")
         assert await committer.submit("line", "oa", [twice, twice, other]) == {twice.id, other.id}
@@ -45,7 +43,6 @@ async def test_an_event_twice_in_one_push_or_pushed_again_is_produced_once(
     finally:
         await committer.stop()
         await producer.stop()
-        await engine.dispose()
     records = await read_topic(
         infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=3, within=3
     )
