@@ -17,6 +17,7 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 # Event ids are UUIDv5 in this namespace, so the same platform ids always give the same event id.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1b2e-5a3d-4f0e-9a57-2f4f3c1d8e10")
+_NAMESPACE = EVENT_ID_NAMESPACE.bytes
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -123,7 +124,14 @@ def decode(headers: Headers, value: bytes | None) -> CloudEvent[Any]:
 
 def event_id(*parts: str) -> str:
     """A deterministic event id from the platform's own ids (platform, account, event id...)."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)))
+    # uuid.uuid5(EVENT_ID_NAMESPACE, name), written out: the UUID object cost 4x the hash, on
+    # every webhook's path (RFC 9562 section 5.5: SHA-1, version 5, variant 10)
+    name = _NAMESPACE + "\x1f".join(parts).encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    hexed = digest.hex()
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
 
 
 def body_digest(body: bytes) -> str:

@@ -1,9 +1,20 @@
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.contracts import MessageReceived, OrderPaid, topic_of
-from shared.events import CloudEvent, EnvelopeError, decode, encode, event_id, fan_key
+from shared.events import (
+    EVENT_ID_NAMESPACE,
+    CloudEvent,
+    EnvelopeError,
+    decode,
+    encode,
+    event_id,
+    fan_key,
+)
 from shared.topics import EVENTS
 
 OCCURRED = datetime(2026, 11, 24, 9, 30, tzinfo=timezone(timedelta(hours=8)))
@@ -66,6 +77,10 @@ class TestIds:
     def test_different_platform_ids_give_different_event_ids(self) -> None:
         assert event_id("wechat", "gh", "m1") != event_id("wechat", "gh", "m2")
         assert event_id("wechat", "gh:m", "1") != event_id("wechat", "gh", "m:1")
+
+    @given(st.lists(st.text(st.characters(blacklist_categories=["Cs"])), min_size=1, max_size=4))
+    def test_an_event_id_is_the_uuid5_of_the_joined_ids(self, parts: list[str]) -> None:
+        assert event_id(*parts) == str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)))
 
     def test_fan_key_is_platform_account_user(self) -> None:
         assert fan_key("line", "U1", "u2") == "line:U1:u2"
