@@ -138,10 +138,11 @@ class _Round:
                             )
                         )
             await asyncio.gather(*acks)
-        except BaseException as exc:
+        except Exception as exc:
             self.acknowledged.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+        except BaseException:  # cancelled: its callers get a failure, the cancellation goes on
+            self.acknowledged.set_exception(BrokerUnavailable("the producer stopped"))
+            raise
         else:
             self.acknowledged.set_result(None)
 
