@@ -90,10 +90,8 @@ class EventProducer:
                 gathering.add(topic, _partition(record.key, partitions[topic]), record)
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self._send_rounds(), name="kafka-rounds")
-            await asyncio.wait_for(
-                asyncio.shield(gathering.acknowledged),
-                timeout=self._settings.produce_timeout_seconds,
-            )
+            async with asyncio.timeout(self._settings.produce_timeout_seconds):
+                await asyncio.shield(gathering.acknowledged)
         except Exception as exc:
             raise BrokerUnavailable(repr(exc)) from exc
 

@@ -114,8 +114,8 @@ async def _respond(
     state: State, platform: str, account_id: str, scope: Scope, receive: Receive
 ) -> PlatformAnswer | None:
     intake: WebhookIntake = state.intake
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1")
-               for name, value in scope["headers"]}  # fmt: skip
+    # names arrive lower-cased (the ASGI spec)
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     raw_query = scope["query_string"]
     query = (
         dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}

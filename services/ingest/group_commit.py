@@ -85,7 +85,7 @@ class GroupCommitter:
     ) -> set[str]:
         """The ids among `events` that were new (and are now on Kafka); raises BrokerUnavailable."""
         submission = _Submission(platform, account, events)
-        await self._queue.put(submission)
+        self._queue.put_nowait(submission)  # unbounded: the HTTP server bounds the requests
         return await submission.done
 
     async def _run(self) -> None:
