@@ -6,11 +6,11 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
+import pydantic_core
 from pydantic import SecretStr, TypeAdapter, field_validator
 
 from services.ingest.config import IngestSettings
@@ -132,4 +132,4 @@ class StandardWebhooks:
         events: Sequence[CloudEvent[FanEvent]],
     ) -> PlatformAnswer:  # fmt: skip
         body = {"status": "accepted", "event_ids": [event.id for event in events]}
-        return PlatformAnswer(body=json.dumps(body).encode(), media_type="application/json")
+        return PlatformAnswer(body=pydantic_core.to_json(body), media_type="application/json")
