@@ -56,10 +56,10 @@ class GroupCommitter:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        # asyncpg's own pool, a connection per batch in flight: on this path SQLAlchemy's pool and
-        # session cost a quarter of the throughput (make bench-ingest). Every batch ends its
-        # own transaction, so a returned connection needs no reset round trip; a connection
-        # returned mid-transaction is rolled back by the pool, and one that failed is closed.
+        # asyncpg's own pool, a connection per batch in flight: on this path SQLAlchemy cost a
+        # quarter of the throughput (make bench-ingest). Every batch ends its own transaction,
+        # so a returned connection needs no reset round trip; a connection returned
+        # mid-transaction is rolled back by the pool, and one that failed is closed.
         self._pool = await asyncpg.create_pool(
             asyncpg_dsn(self._database_url), min_size=0, max_size=self._max_in_flight,
             reset=_session_kept,
