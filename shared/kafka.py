@@ -72,6 +72,9 @@ class EventProducer:
         batch, instead of a send() with its own future; make bench-ingest measured send()
         at a third of ingest's CPU. Partitions are chosen as send() chooses them (murmur2 of
         the key), so a key's records keep one partition whichever way they are sent.
+
+        A round has one outcome: a partition that is slow to acknowledge (a leader election)
+        holds up every call in its round and in the rounds behind it, until the timeout.
         """
         if not records:
             return
@@ -86,8 +89,15 @@ class EventProducer:
             gathering = self._gathering
             if gathering is None:
                 gathering = self._gathering = _Round(self._producer)
-            for topic, record in records:
-                gathering.add(topic, _partition(record.key, partitions[topic]), record)
+            try:
+                for topic, record in records:
+                    gathering.add(topic, _partition(record.key, partitions[topic]), record)
+            except Exception:
+                # A record the batch refused, after others of this call went in: the round
+                # cannot go out half-refused, so it fails whole (none of it is sent).
+                self._gathering = None
+                gathering.acknowledged.set_exception(BrokerUnavailable("a record was refused"))
+                raise
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self._send_rounds(), name="kafka-rounds")
             async with asyncio.timeout(self._settings.produce_timeout_seconds):

@@ -125,8 +125,10 @@ class GroupCommitter:
                 return await self._claim_and_produce(connection, batch, claims)
             except BaseException:
                 # Never reused after a failure: a cancelled BEGIN or ROLLBACK can leave it in
-                # any state. The pool opens a new one when next needed.
-                connection.terminate()
+                # any state. The pool opens a new one when next needed. (A connection that broke
+                # by itself is already back in the pool, and terminate() would raise.)
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    connection.terminate()
                 raise
 
     async def _claim_and_produce(

@@ -71,3 +71,15 @@ async def test_an_oversized_record_fails_its_own_call_only(
     assert outcomes[1] is None
     records = await read_topic(infrastructure.bootstrap_servers, topic, expect=1, within=5)
     assert [r.value for r in records] == [b"line:oa:fine/1"]
+
+
+async def test_a_call_with_a_refused_record_sends_none_of_its_records(
+    producer: tuple[EventProducer, str], infrastructure: Infrastructure
+) -> None:
+    events, topic = producer
+    refused = KafkaRecord(key=b"k", value="not bytes", headers=[])  # type: ignore[arg-type]
+    with pytest.raises(BrokerUnavailable):
+        await events.send_many([(topic, record("line:oa:first", 1)), (topic, refused)])
+    await events.send_many([(topic, record("line:oa:later", 2))])
+    records = await read_topic(infrastructure.bootstrap_servers, topic, expect=2, within=3)
+    assert [r.value for r in records] == [b"line:oa:later/2"]
