@@ -1,15 +1,18 @@
-"""The group commit claims, produces and commits: an event repeated within one push, or pushed
-again later, is produced once."""
+"""The group commit claims, produces, answers and commits: an event repeated within one push, or
+pushed again later, is produced once."""
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 
 from services.ingest.config import IngestSettings
 from services.ingest.group_commit import GroupCommitter
 from shared.contracts import FanFollowed, topic_of
+from shared.db import asyncpg_dsn
 from shared.events import CloudEvent, event_id
 from shared.kafka import EventProducer
 from shared.topics import EVENTS
@@ -49,3 +52,38 @@ async def test_an_event_twice_in_one_push_or_pushed_again_is_produced_once(
     assert sorted(dict(r.headers)["ce_id"].decode() for r in records) == sorted(
         [twice.id, other.id]
     )
+
+
+async def test_a_batch_is_answered_once_kafka_has_it_and_a_copy_meanwhile_waits_for_the_claims(
+    settings_for: Callable[..., Any], infrastructure: Infrastructure, database_url: str
+) -> None:
+    settings: IngestSettings = settings_for(IngestSettings)
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
+    # every COMMIT that kept a claim now takes two seconds more
+    await admin.execute("""
+        CREATE FUNCTION ingest.slow_commit() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON ingest.received_events
+        DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ingest.slow_commit();
+    """)  # fmt: skip
+    await admin.close()
+    producer = EventProducer(settings)
+    await producer.start()
+    committer = GroupCommitter(
+        database_url=settings.database_url.get_secret_value(), producer=producer,
+        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=2,
+    )  # fmt: skip
+    await committer.start()
+    try:
+        event = followed("u-slow")
+        started = time.monotonic()
+        assert await committer.submit("line", "oa", [event]) == {event.id}
+        assert time.monotonic() - started < 1.5, "answered before the claims were committed"
+        assert await committer.submit("line", "oa", [event]) == set()  # waited for them
+    finally:
+        await committer.stop()
+        await producer.stop()
+    records = await read_topic(
+        infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=2, within=3
+    )
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [event.id]
