@@ -3,19 +3,18 @@
 Each request hands its events over and waits. A batch is whatever has queued (up to
 `max_batch`); up to `max_in_flight` batches commit at once, each in ONE database transaction that
 claims all their ids (one INSERT), produces the new events, waits for Kafka to acknowledge every
-one, answers the requests, and then commits. A failure before Kafka has every event rolls back
+one, answers the requests, and then commits (and begins the next batch's transaction in the same
+round trip). A failure before Kafka has every event rolls back
 the whole batch and every request in it answers 503, so the platforms retry: nothing is
 acknowledged that Kafka does not have, and a claim never outlives an unproduced event.
 """
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 from services.ingest import repository
 from shared.db import asyncpg_dsn
@@ -24,6 +23,9 @@ from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+IDLE_SECONDS = 1.0  # a worker's begun transaction is rolled back after this long without work
+CLOSE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -41,44 +43,38 @@ class GroupCommitter:
         self, *, database_url: str, producer: EventProducer,
         topic_for: Any, max_batch: int = 500, max_in_flight: int = 8,
     ) -> None:  # fmt: skip
-        self._database_url = database_url
-        self._pool: asyncpg.Pool | None = None
+        self._dsn = asyncpg_dsn(database_url)
         self._producer = producer
         self._topic_for = topic_for
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
-        self._in_flight: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._waiting: set[asyncio.Task[Any]] = set()  # workers waiting for a batch
+        self._stopping = False
 
     @property
     def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return bool(self._workers) and not any(worker.done() for worker in self._workers)
 
     async def start(self) -> None:
-        # asyncpg's own pool, a connection per batch in flight: on this path SQLAlchemy cost a
-        # quarter of the throughput (make bench-ingest). Every batch ends its own transaction,
-        # so a returned connection needs no reset round trip; a connection returned
-        # mid-transaction is rolled back by the pool, and one that failed is closed.
-        self._pool = await asyncpg.create_pool(
-            asyncpg_dsn(self._database_url), min_size=0, max_size=self._max_in_flight,
-            reset=_session_kept,
-        )  # fmt: skip
-        self._task = asyncio.create_task(self._run(), name="ingest-group-commit")
+        # One worker per batch in flight, each on its own asyncpg connection (on this path
+        # SQLAlchemy cost a quarter of the throughput, make bench-ingest).
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"ingest-group-commit-{n}")
+            for n in range(self._max_in_flight)
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
-        while not self._queue.empty():  # requests still waiting get a retryable answer
+        """The batches being committed finish; requests still queued get a retryable answer."""
+        self._stopping = True
+        for worker in self._waiting:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        while not self._queue.empty():
             waiting = self._queue.get_nowait().done
             if not waiting.done():  # a request the server already cancelled has none
                 waiting.set_exception(BrokerUnavailable("shutting down"))
-        if self._pool is not None:
-            await self._pool.close()
 
     async def submit(
         self, platform: str, account: str, events: Sequence[CloudEvent[Any]]
@@ -88,57 +84,68 @@ class GroupCommitter:
         self._queue.put_nowait(submission)  # unbounded: the HTTP server bounds the requests
         return await submission.done
 
-    async def _run(self) -> None:
-        slots = asyncio.Semaphore(self._max_in_flight)
-        while True:
-            # A slot first, then the batch: while every slot is busy, the next batch grows.
-            await slots.acquire()
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            task = asyncio.create_task(self._settle(batch))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-            task.add_done_callback(lambda _: slots.release())
-
-    async def _settle(self, batch: list[_Submission]) -> None:
+    async def _work(self) -> None:
+        """Take what has queued, commit it, again. Under load the connection has the next
+        transaction begun between batches, so a batch's path is the claim, Kafka and the
+        answers; after IDLE_SECONDS without work that transaction is rolled back."""
+        connection: asyncpg.Connection | None = None
+        begun = False
         try:
-            await self._commit(batch)
-        except BaseException as exc:  # one outcome for the whole batch: every request retries
-            unanswered = [s for s in batch if not s.done.done()]
-            if unanswered:
-                log.warning("webhook batch not committed", size=len(batch), error=repr(exc))
-            else:  # answered: Kafka has the events, only their claims were not kept
-                log.warning("claims not kept after their events were produced: a retry of "
-                            "these webhooks would be produced again", size=len(batch),
-                            error=repr(exc))  # fmt: skip
-            failure = exc if isinstance(exc, BrokerUnavailable) else BrokerUnavailable(repr(exc))
-            for submission in unanswered:
-                submission.done.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise  # cancelled: its requests are answered, the cancellation goes on
-
-    async def _commit(self, batch: list[_Submission]) -> None:
-        assert self._pool is not None, "start() first"  # noqa: S101
-        claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
-        async with self._pool.acquire(timeout=repository.CLAIM_TIMEOUT) as connection:
-            try:
-                await self._claim_and_produce(connection, batch, claims)
-            except BaseException:
-                # Never reused after a failure (the server rolls the claims back): a cancelled
-                # BEGIN or ROLLBACK can leave it in any state. The pool opens a new one when
-                # next needed. (A connection that broke by itself is already back in the pool,
-                # and terminate() would raise.)
-                with contextlib.suppress(asyncpg.InterfaceError):
+            while not self._stopping:
+                batch = await self._next_batch(idle_out=begun)
+                if batch is None:  # idle: the begun transaction is given up
+                    assert connection is not None  # noqa: S101 (only a begun one idles out)
+                    try:
+                        await connection.execute("ROLLBACK")
+                    except Exception:  # broke while idle: opened again when needed
+                        connection.terminate()
+                        connection = None
+                    begun = False
+                    continue
+                try:
+                    if connection is None:
+                        connection = await asyncpg.connect(
+                            self._dsn, timeout=repository.CLAIM_TIMEOUT
+                        )
+                    if not begun:
+                        await connection.execute("BEGIN")
+                        begun = True
+                    await self._commit(connection, batch)
+                except BaseException as exc:
+                    _fail(batch, exc)
+                    # Never reused after a failure (the server rolls the claims back): a
+                    # cancelled statement can leave it in any state. Opened again when needed.
+                    if connection is not None:
+                        connection.terminate()
+                    connection, begun = None, False
+                    if not isinstance(exc, Exception):
+                        raise
+        finally:
+            if connection is not None:  # a begun transaction holds nothing yet: no claims
+                try:
+                    await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
+                except Exception:
                     connection.terminate()
-                raise
 
-    async def _claim_and_produce(
-        self, connection: PoolConnectionProxy, batch: list[_Submission],
-        claims: list[tuple[str, str, str]],
-    ) -> None:  # fmt: skip
-        transaction = connection.transaction()
-        await transaction.start()
+    async def _next_batch(self, *, idle_out: bool) -> list[_Submission] | None:
+        """Whatever has queued (at least one, at most max_batch); None after IDLE_SECONDS
+        without any if `idle_out`."""
+        worker = asyncio.current_task()
+        assert worker is not None  # noqa: S101
+        self._waiting.add(worker)
+        try:
+            async with asyncio.timeout(IDLE_SECONDS if idle_out else None):
+                batch = [await self._queue.get()]  # cancelled, it takes nothing from the queue
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.discard(worker)
+        while len(batch) < self._max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _commit(self, connection: asyncpg.Connection, batch: list[_Submission]) -> None:
+        claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
         new_ids = await repository.claim_new_events(connection, claims)
         owned: list[set[str]] = []
         records = []
@@ -157,8 +164,19 @@ class GroupCommitter:
         for submission, new in zip(batch, owned, strict=True):
             if not submission.done.done():
                 submission.done.set_result(new)
-        await transaction.commit()
+        await connection.execute("COMMIT; BEGIN")  # one round trip: the next batch's is begun
 
 
-async def _session_kept(connection: asyncpg.Connection) -> None:
-    """The pool's reset: nothing to undo (no LISTEN, no advisory locks, no session settings)."""
+def _fail(batch: list[_Submission], exc: BaseException) -> None:
+    """One outcome for the whole batch: every request not yet answered gets a retryable one."""
+    unanswered = [s for s in batch if not s.done.done()]
+    if unanswered:
+        log.warning("webhook batch not committed", size=len(batch), error=repr(exc))
+    else:  # answered: Kafka has the events, only their claims were not kept
+        log.warning(
+            "claims not kept after their events were produced: a retry of these webhooks "
+            "would be produced again", size=len(batch), error=repr(exc),
+        )  # fmt: skip
+    failure = exc if isinstance(exc, BrokerUnavailable) else BrokerUnavailable(repr(exc))
+    for submission in unanswered:
+        submission.done.set_exception(failure)

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from asyncpg.pool import PoolConnectionProxy
+import asyncpg
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +25,7 @@ CLAIM_TIMEOUT = 5.0  # seconds: a half-open connection must not hold a commit sl
 
 
 async def claim_new_events(
-    connection: PoolConnectionProxy, claims: Sequence[tuple[str, str, str]]
+    connection: asyncpg.Connection, claims: Sequence[tuple[str, str, str]]
 ) -> set[str]:
     """Record the (platform, account, event id) claims not seen before; returns their ids. A
     concurrent claim of the same id waits for the first transaction, then finds it taken."""

@@ -1,6 +1,7 @@
 """The group commit claims, produces, answers and commits: an event repeated within one push, or
 pushed again later, is produced once."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,14 +11,14 @@ import asyncpg
 import pytest
 
 from services.ingest.config import IngestSettings
-from services.ingest.group_commit import GroupCommitter
+from services.ingest.group_commit import IDLE_SECONDS, GroupCommitter
 from shared.contracts import FanFollowed, topic_of
 from shared.db import asyncpg_dsn
 from shared.events import CloudEvent, event_id
 from shared.kafka import EventProducer
 from shared.topics import EVENTS
 from tests.conftest import Infrastructure
-from tests.helpers import read_topic
+from tests.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +88,36 @@ async def test_a_batch_is_answered_once_kafka_has_it_and_a_copy_meanwhile_waits_
         infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=2, within=3
     )
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [event.id]
+
+
+async def test_a_worker_begins_the_next_transaction_and_gives_it_up_when_idle(
+    settings_for: Callable[..., Any], database_url: str
+) -> None:
+    settings: IngestSettings = settings_for(IngestSettings)
+    producer = EventProducer(settings)
+    await producer.start()
+    committer = GroupCommitter(
+        database_url=settings.database_url.get_secret_value(), producer=producer,
+        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=1,
+    )  # fmt: skip
+    await committer.start()
+    observer = await asyncpg.connect(asyncpg_dsn(database_url))
+
+    async def in_transaction() -> int:
+        return int(await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND state = 'idle in transaction'"
+        ))  # fmt: skip
+
+    try:
+        event = followed("u-idle")
+        assert await committer.submit("line", "oa", [event]) == {event.id}
+        assert await eventually(in_transaction, within=0.5) == 1  # the next one, begun
+        await asyncio.sleep(IDLE_SECONDS + 0.5)
+        assert await in_transaction() == 0
+        again = followed("u-idle-2")  # and it takes work again after
+        assert await committer.submit("line", "oa", [again]) == {again.id}
+    finally:
+        await observer.close()
+        await committer.stop()
+        await producer.stop()
