@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import functools
-import random
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -84,7 +83,7 @@ class EventProducer:
                 for topic in {topic for topic, _ in records}
             }
             for topic, record in records:  # refused alone, before it could fail a whole round
-                if len(record.value) + len(record.key or b"") > MAX_RECORD_BYTES:
+                if len(record.value) + len(record.key) > MAX_RECORD_BYTES:
                     raise MessageSizeTooLargeError(f"{len(record.value)} bytes for {topic}")
             gathering = self._gathering
             if gathering is None:
@@ -167,8 +166,6 @@ def _key_hash(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
 
-def _partition(key: bytes | None, partitions: list[int]) -> int:
+def _partition(key: bytes, partitions: list[int]) -> int:
     """The partition aiokafka's (and Java's) default partitioner picks for `key`."""
-    if key is None:
-        return random.choice(partitions)  # noqa: S311 (spreading load, not a secret)
     return partitions[_key_hash(key) % len(partitions)]

@@ -35,28 +35,20 @@ def backoff(attempts: int, *, base: float, cap: float) -> timedelta:
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
-class ReplyDispatcher:
+class ReplyDispatcher(PeriodicTask):
+    """Sends what is due every `send_poll_seconds`, batch after batch while replies are due."""
+
     def __init__(
         self, settings: IngestSettings, *, adapters: Mapping[str, Any], accounts: AccountDirectory,
         sessionmaker: async_sessionmaker[AsyncSession], outbox: Outbox, http: httpx.AsyncClient,
     ) -> None:  # fmt: skip
+        super().__init__("reply-dispatcher", settings.send_poll_seconds, self._drain)
         self._settings = settings
         self._adapters = adapters
         self._accounts = accounts
         self._sessionmaker = sessionmaker
         self._outbox = outbox
         self._http = http
-        self._loop = PeriodicTask("reply-dispatcher", settings.send_poll_seconds, self._drain)
-
-    @property
-    def healthy(self) -> bool:
-        return self._loop.healthy
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        await self._loop.stop()
 
     async def dispatch_due(self) -> int:
         """Send every reply that is due now; returns how many were attempted."""
@@ -69,8 +61,7 @@ class ReplyDispatcher:
         return len(due)
 
     async def _drain(self) -> None:
-        """Send batch after batch while replies are due, then wait for the next poll."""
-        while not self._loop.stopping and await self.dispatch_due():
+        while not self.stopping and await self.dispatch_due():
             pass
 
     async def _attempt(self, reply: OutboundReply) -> SendOutcome:

@@ -14,33 +14,25 @@ from shared.periodic import PeriodicTask
 log = get_logger(__name__)
 
 
-class ReceivedEventsJanitor:
+class ReceivedEventsJanitor(PeriodicTask):
+    """Sweeps every `dedupe_cleanup_interval_seconds`; `stop()` ends a running sweep after its
+    current batch, so a backlog does not hold up shutdown."""
+
     def __init__(
         self, settings: IngestSettings, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> None:
+        super().__init__(
+            "received-events-janitor", settings.dedupe_cleanup_interval_seconds, self.sweep
+        )
         self._window = timedelta(hours=settings.dedupe_window_hours)
         self._batch = settings.dedupe_cleanup_batch
         self._sessionmaker = sessionmaker
-        self._loop = PeriodicTask(
-            "received-events-janitor", settings.dedupe_cleanup_interval_seconds, self.sweep
-        )
-
-    @property
-    def healthy(self) -> bool:
-        return self._loop.healthy
-
-    def start(self) -> None:
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Ends a running sweep after its current batch: a backlog must not hold up shutdown."""
-        await self._loop.stop()
 
     async def sweep(self, *, now: datetime | None = None) -> int:
         """Delete every claim older than the window; returns how many."""
         cutoff = (now or datetime.now(UTC)) - self._window
         total = 0
-        while not self._loop.stopping:
+        while not self.stopping:
             async with self._sessionmaker() as session, session.begin():
                 deleted = await repository.forget_received_before(
                     session, cutoff, limit=self._batch

@@ -3,7 +3,8 @@ pushed again later, is produced once."""
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,24 +30,32 @@ def followed(user: str) -> CloudEvent[FanFollowed]:
                          source="scrm/ingest/line/oa", subject=data.fan_key)  # fmt: skip
 
 
-async def test_an_event_twice_in_one_push_or_pushed_again_is_produced_once(
-    settings_for: Callable[..., Any], infrastructure: Infrastructure
-) -> None:
-    settings: IngestSettings = settings_for(IngestSettings)
+@asynccontextmanager
+async def committing(
+    settings: IngestSettings, *, max_in_flight: int = 2
+) -> AsyncIterator[GroupCommitter]:
     producer = EventProducer(settings)
     await producer.start()
     committer = GroupCommitter(
         database_url=settings.database_url.get_secret_value(), producer=producer,
-        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=2,
+        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=max_in_flight,
     )  # fmt: skip
     await committer.start()
     try:
-        twice, other = followed("u1"), followed("u2")
-        assert await committer.submit("line", "oa", [twice, twice, other]) == {twice.id, other.id}
-        assert await committer.submit("line", "oa", [twice]) == set()
+        yield committer
     finally:
         await committer.stop()
         await producer.stop()
+
+
+async def test_an_event_twice_in_one_push_or_pushed_again_is_produced_once(
+    settings_for: Callable[..., Any], infrastructure: Infrastructure
+) -> None:
+    settings: IngestSettings = settings_for(IngestSettings)
+    twice, other = followed("u1"), followed("u2")
+    async with committing(settings) as committer:
+        assert await committer.submit("line", "oa", [twice, twice, other]) == {twice.id, other.id}
+        assert await committer.submit("line", "oa", [twice]) == set()
     records = await read_topic(
         infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=3, within=3
     )
@@ -68,22 +77,12 @@ async def test_a_batch_is_answered_once_kafka_has_it_and_a_copy_meanwhile_waits_
         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ingest.slow_commit();
     """)  # fmt: skip
     await admin.close()
-    producer = EventProducer(settings)
-    await producer.start()
-    committer = GroupCommitter(
-        database_url=settings.database_url.get_secret_value(), producer=producer,
-        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=2,
-    )  # fmt: skip
-    await committer.start()
-    try:
-        event = followed("u-slow")
+    event = followed("u-slow")
+    async with committing(settings) as committer:  # two workers: the copy takes the other
         started = time.monotonic()
         assert await committer.submit("line", "oa", [event]) == {event.id}
         assert time.monotonic() - started < 1.5, "answered before the claims were committed"
         assert await committer.submit("line", "oa", [event]) == set()  # waited for them
-    finally:
-        await committer.stop()
-        await producer.stop()
     records = await read_topic(
         infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=2, within=3
     )
@@ -94,13 +93,6 @@ async def test_a_worker_begins_the_next_transaction_and_gives_it_up_when_idle(
     settings_for: Callable[..., Any], database_url: str
 ) -> None:
     settings: IngestSettings = settings_for(IngestSettings)
-    producer = EventProducer(settings)
-    await producer.start()
-    committer = GroupCommitter(
-        database_url=settings.database_url.get_secret_value(), producer=producer,
-        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=1,
-    )  # fmt: skip
-    await committer.start()
     observer = await asyncpg.connect(asyncpg_dsn(database_url))
 
     async def in_transaction() -> int:
@@ -110,14 +102,13 @@ async def test_a_worker_begins_the_next_transaction_and_gives_it_up_when_idle(
         ))  # fmt: skip
 
     try:
-        event = followed("u-idle")
-        assert await committer.submit("line", "oa", [event]) == {event.id}
-        assert await eventually(in_transaction, within=0.5) == 1  # the next one, begun
-        await asyncio.sleep(IDLE_SECONDS + 0.5)
-        assert await in_transaction() == 0
-        again = followed("u-idle-2")  # and it takes work again after
-        assert await committer.submit("line", "oa", [again]) == {again.id}
+        async with committing(settings, max_in_flight=1) as committer:
+            event = followed("u-idle")
+            assert await committer.submit("line", "oa", [event]) == {event.id}
+            assert await eventually(in_transaction, within=0.5) == 1  # the next one, begun
+            await asyncio.sleep(IDLE_SECONDS + 0.5)
+            assert await in_transaction() == 0
+            again = followed("u-idle-2")  # and it takes work again after
+            assert await committer.submit("line", "oa", [again]) == {again.id}
     finally:
         await observer.close()
-        await committer.stop()
-        await producer.stop()
