@@ -4,7 +4,8 @@ A change that breaks old readers gets a new type with a new version suffix; `mak
 the JSON Schema of every type to ``shared/schemas/``.
 """
 
-from typing import ClassVar, Literal
+from datetime import datetime
+from typing import ClassVar, Literal, NotRequired, TypedDict
 
 from pydantic import AwareDatetime, Field
 
@@ -17,11 +18,30 @@ Platform = Literal[
 ]  # fmt: skip
 
 
+MessageType = Literal[
+    "text", "image", "voice", "video", "location", "link", "file", "sticker", "event", "other"
+]
+
+
 class MediaRef(EventData):
     kind: Literal["image", "voice", "video", "file", "sticker", "location", "link"]
     platform_media_id: str | None = None
     url: str | None = None
     mime_type: str | None = None
+
+
+class FanFields(TypedDict):
+    """What every FanEvent carries, gathered once per push and spread into each contract built
+    from it (``MessageReceived(**fields, message_id=…)``): typed, so a misspelt or missing
+    field is a type error, not a runtime surprise."""
+
+    platform: Platform
+    account: str
+    user_id: str
+    occurred_at: datetime
+    platform_event_id: NotRequired[str | None]
+    thread_ref: NotRequired[str | None]
+    follower_count: NotRequired[int | None]
 
 
 class FanEvent(EventData):
@@ -47,9 +67,7 @@ class MessageReceived(FanEvent):
     event_type = "scrm.message.received.v1"
 
     message_id: str
-    message_type: Literal[
-        "text", "image", "voice", "video", "location", "link", "file", "sticker", "event", "other"
-    ] = "text"
+    message_type: MessageType = "text"
     text: str | None = None
     media: tuple[MediaRef, ...] = ()
     language: str | None = None
@@ -216,22 +234,22 @@ class ShareClaimed(CouponEvent):
     referrer_fan_key: str
 
 
+class CouponUse(CouponEvent):
+    """A coupon applied to an order, or that use undone."""
+
+    coupon_code: str
+    order_id: str
+    amount_cents: int = Field(ge=0)
+
+
 @register
-class CouponRedeemed(CouponEvent):
+class CouponRedeemed(CouponUse):
     event_type = "scrm.coupon.redeemed.v1"
 
-    coupon_code: str
-    order_id: str
-    amount_cents: int = Field(ge=0)
-
 
 @register
-class CouponReversed(CouponEvent):
+class CouponReversed(CouponUse):
     event_type = "scrm.coupon.reversed.v1"
-
-    coupon_code: str
-    order_id: str
-    amount_cents: int = Field(ge=0)
 
 
 @register

@@ -3,20 +3,21 @@
 from collections.abc import Mapping
 
 REDACTED = "[redacted]"
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "cookie", "webhook-signature", "x-hub-signature", "x-hub-signature-256",
-     "x-line-signature", "x-telegram-bot-api-secret-token", "x-twitter-webhooks-signature",
-     "x-douyin-signature", "x-signature"}
-)  # fmt: skip
-SENSITIVE_QUERY = frozenset({"signature", "msg_signature", "hub.verify_token", "crc_token"})
+# Credentials whatever the platform; each adapter names its own signature headers and query
+# parameters (`secret_headers`, `secret_query`).
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "x-signature"})
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+def redact_headers(
+    headers: Mapping[str, str], secret: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """`headers` with credentials and the `secret` ones (lower-case names) redacted."""
     return {
-        name: REDACTED if name.lower() in SENSITIVE_HEADERS else value
+        name: REDACTED if (lowered := name.lower()) in CREDENTIAL_HEADERS or lowered in secret
+        else value
         for name, value in headers.items()
-    }
+    }  # fmt: skip
 
 
-def redact_query(query: Mapping[str, str]) -> dict[str, str]:
-    return {name: REDACTED if name in SENSITIVE_QUERY else value for name, value in query.items()}
+def redact_query(query: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
+    return {name: REDACTED if name in secret else value for name, value in query.items()}

@@ -60,6 +60,12 @@ class WebhookIntake:
         self._accounts = accounts
         self._producer = producer
         self._committer = committer
+        # Every platform's secrets, whatever the path said: a forged request may carry another
+        # platform's signature, or name no platform at all.
+        self._secret_headers = frozenset[str]().union(
+            *(a.secret_headers for a in adapters.values())
+        )
+        self._secret_query = frozenset[str]().union(*(a.secret_query for a in adapters.values()))
 
     def knows_platform(self, platform: str) -> bool:
         return platform in self._adapters
@@ -109,9 +115,10 @@ class WebhookIntake:
             _bounded(platform, self._adapters), f"rejected_{rejected.reason}"
         ).inc()
         limit = self._settings.rejected_excerpt_bytes
-        headers = redact_headers(request.headers)
+        headers = redact_headers(request.headers, self._secret_headers)
         if request.query:
-            headers["query"] = "&".join(f"{k}={v}" for k, v in redact_query(request.query).items())
+            redacted = redact_query(request.query, self._secret_query)
+            headers["query"] = "&".join(f"{k}={v}" for k, v in redacted.items())
         record = IngestRejected(
             platform=platform[:32], account=account[:200] if account else None,
             reason=rejected.reason,

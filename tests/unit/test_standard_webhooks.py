@@ -90,7 +90,8 @@ class TestStandardWebhookSignature:
 class TestRedaction:
     def test_signature_and_credentials_headers_are_redacted(self) -> None:
         redacted = redact_headers(
-            {"Webhook-Signature": "v1,abc", "Authorization": "Bearer x", "user-agent": "shop/1"}
+            {"Webhook-Signature": "v1,abc", "Authorization": "Bearer x", "user-agent": "shop/1"},
+            StandardWebhooks.secret_headers,
         )
         assert redacted == {
             "Webhook-Signature": "[redacted]",

@@ -75,6 +75,9 @@ OK = PlatformAnswer()
 class PlatformAdapter(Protocol, Generic[AccountT]):
     platforms: ClassVar[tuple[str, ...]]  # what the webhook path says: /v1/webhooks/{platform}/…
     account_model: ClassVar[type[PlatformAccount]]
+    # what of a request proves it or carries a secret: redacted when a refusal is recorded
+    secret_headers: ClassVar[frozenset[str]]  # lower-case names
+    secret_query: ClassVar[frozenset[str]]
 
     def handshake(self, account: AccountT, request: InboundRequest) -> PlatformAnswer:
         """Answer the platform's URL verification (a GET); raise VerificationError if forged."""

@@ -220,6 +220,8 @@ def challenge_answer(body: bytes) -> PlatformAnswer | None:
 
 
 class DouyinOpenPlatform:
+    secret_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER})
+    secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = DouyinAccount
 

@@ -220,6 +220,8 @@ def _composite(user_id: str, event: Event) -> str:
 
 
 class LineMessaging:
+    secret_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER})
+    secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = LineAccount
     default_send_base_url: ClassVar[str] = "https://api.line.me"

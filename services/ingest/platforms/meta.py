@@ -635,6 +635,9 @@ class MetaWebhooks:
     sends each reply once; only a crash between the API's answer and recording it sends twice.
     """
 
+    secret_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER, "x-hub-signature"})
+    secret_query: ClassVar[frozenset[str]] = frozenset({"hub.verify_token"})
+
     platforms: ClassVar[tuple[str, ...]] = PLATFORMS
     account_model: ClassVar[type[PlatformAccount]] = MetaAccount
     default_send_base_url: ClassVar[str] = "https://graph.facebook.com"

@@ -106,6 +106,8 @@ def normalise_payload(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
 
 
 class StandardWebhooks:
+    secret_headers: ClassVar[frozenset[str]] = frozenset({"webhook-signature"})
+    secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = StandardAccount
 

@@ -265,6 +265,8 @@ class _Normaliser:
 
 
 class TelegramBot:
+    secret_headers: ClassVar[frozenset[str]] = frozenset({SECRET_HEADER})
+    secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = TelegramAccount
     default_send_base_url: ClassVar[str] = "https://api.telegram.org"

@@ -504,6 +504,8 @@ class WeChatOfficialAccount(_TencentSender):
     only asked for when a normal fetch hands back the very token the send API just refused."""
 
     platforms: ClassVar[tuple[str, ...]] = ("wechat",)
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    secret_query: ClassVar[frozenset[str]] = frozenset({"signature", "msg_signature"})
     account_model: ClassVar[type[PlatformAccount]] = WeChatAccount
     default_send_base_url: ClassVar[str] = "https://api.weixin.qq.com"
     token_path: ClassVar[str] = "/cgi-bin/stable_token"  # noqa: S105 (a path)
@@ -589,6 +591,8 @@ class WeCom(_TencentSender):
     logged. ``gettoken`` has no forced-refresh mode."""
 
     platforms: ClassVar[tuple[str, ...]] = ("wecom",)
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    secret_query: ClassVar[frozenset[str]] = frozenset({"msg_signature"})
     account_model: ClassVar[type[PlatformAccount]] = WeComAccount
     default_send_base_url: ClassVar[str] = "https://qyapi.weixin.qq.com"
     token_path: ClassVar[str] = "/cgi-bin/gettoken"  # noqa: S105 (a path)

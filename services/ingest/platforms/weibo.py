@@ -196,6 +196,8 @@ def normalise_push(
 
 
 class WeiboFanService:
+    secret_headers: ClassVar[frozenset[str]] = frozenset()
+    secret_query: ClassVar[frozenset[str]] = frozenset({"signature"})
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = WeiboAccount
     default_send_base_url: ClassVar[str] = "https://m.api.weibo.com"

@@ -303,6 +303,8 @@ CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]{1,256}")
 
 
 class XAccountActivity:
+    secret_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER})
+    secret_query: ClassVar[frozenset[str]] = frozenset({"crc_token"})
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = XAccount
     default_send_base_url: ClassVar[str] = "https://api.x.com"
