@@ -1,6 +1,7 @@
 """The database base: one schema per service, a constraint naming convention, and the two tables
 every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -11,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    event,
     func,
     select,
 )
@@ -94,3 +96,11 @@ async def claim_event(session: AsyncSession, table: Table, *, consumer: str, eve
 
 async def ping(session: AsyncSession) -> None:
     await session.execute(select(1))
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed; never if it rolls back.
+    For what must not outlive a rolled-back attempt: a metric, an in-memory copy of a row.
+    Whoever owns the transaction (the edge) need not know: SQLAlchemy calls it after COMMIT.
+    Our sessions live for one transaction, so a rolled-back one never commits later."""
+    event.listen(session.sync_session, "after_commit", lambda _: callback(), once=True)

@@ -13,4 +13,6 @@ async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(_transaction)]
+# scope="function": the commit happens before the answer is sent, so a failed commit answers
+# 500 instead of a success that was never kept (FastAPI's default ends it after the response).
+SessionDep = Annotated[AsyncSession, Depends(_transaction, scope="function")]

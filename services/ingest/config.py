@@ -28,9 +28,6 @@ class IngestSettings(BaseServiceSettings):
     accounts_refresh_seconds: float = Field(
         default=5.0, gt=0, description="how soon a replica sees another's account changes"
     )
-    webhook_fast_path: bool = Field(
-        default=True, description="serve webhooks ahead of FastAPI's request machinery"
-    )
     commit_max_in_flight: int = Field(
         default=8, ge=1, le=64, description="webhook batches committing at once (group commit)"
     )

@@ -1,6 +1,10 @@
 """Platform-independent rules of the boundary: pure functions, no I/O."""
 
 from collections.abc import Mapping
+from datetime import timedelta
+from typing import Literal
+
+from services.ingest.platforms.base import SendOutcome
 
 REDACTED = "[redacted]"
 # Credentials whatever the platform; each adapter names its own signature headers and query
@@ -21,3 +25,23 @@ def redact_headers(
 
 def redact_query(query: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
     return {name: REDACTED if name in secret else value for name, value in query.items()}
+
+
+# --- replies going out -------------------------------------------------------------------------
+
+ReplyStatus = Literal["pending", "delivered", "failed"]
+
+
+def reply_status_after(outcome: SendOutcome, *, attempts: int, max_attempts: int) -> ReplyStatus:
+    """Where a reply stands after its `attempts`-th attempt: 429, 5xx and network errors are
+    tried again (``pending``) until `max_attempts`; any other refusal fails it for good."""
+    if outcome.delivered:
+        return "delivered"
+    if outcome.retryable and attempts < max_attempts:
+        return "pending"
+    return "failed"
+
+
+def backoff(attempts: int, *, base: float, cap: float) -> timedelta:
+    """Wait before attempt `attempts + 1`: base, 2·base, 4·base… capped."""
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))

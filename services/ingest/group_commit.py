@@ -1,5 +1,9 @@
 """Group commit: the webhooks that arrive together are de-duplicated and produced together.
 
+This is ingest's second edge, beside the HTTP one: like the consumer runner it owns the
+transactions of what it runs (services flush; edges commit), but on connections of its own, not
+the SQLAlchemy pool's, since the webhook path is the hot one (README: "Design").
+
 Each request hands its events over and waits. A batch is whatever has queued (up to
 `max_batch`); up to `max_in_flight` batches commit at once, each in ONE database transaction that
 claims all their ids (one INSERT), produces the new events, waits for Kafka to acknowledge every
@@ -12,15 +16,16 @@ acknowledged that Kafka does not have, and a claim never outlives an unproduced 
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 
 from services.ingest import repository
+from shared.contracts import FanEvent, topic_of
 from shared.db import asyncpg_dsn
-from shared.events import CloudEvent, encode
+from shared.events import CloudEvent, KafkaRecord, encode
 from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
+from shared.settings import KafkaSettings
 
 log = get_logger(__name__)
 
@@ -32,7 +37,7 @@ CLOSE_TIMEOUT = 2.0
 class _Submission:
     platform: str
     account: str
-    events: Sequence[CloudEvent[Any]]
+    events: Sequence[CloudEvent[FanEvent]]
     done: asyncio.Future[set[str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -40,17 +45,17 @@ class _Submission:
 
 class GroupCommitter:
     def __init__(
-        self, *, database_url: str, producer: EventProducer,
-        topic_for: Any, max_batch: int = 500, max_in_flight: int = 8,
+        self, *, database_url: str, producer: EventProducer, topics: KafkaSettings,
+        max_batch: int = 500, max_in_flight: int = 8,
     ) -> None:  # fmt: skip
         self._dsn = asyncpg_dsn(database_url)
         self._producer = producer
-        self._topic_for = topic_for
+        self._topics = topics  # the deployment's topic names
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
-        self._waiting: set[asyncio.Task[Any]] = set()  # workers waiting for a batch
+        self._waiting: set[asyncio.Task[None]] = set()  # workers waiting for a batch
         self._stopping = False
 
     @property
@@ -77,7 +82,7 @@ class GroupCommitter:
                 waiting.set_exception(BrokerUnavailable("shutting down"))
 
     async def submit(
-        self, platform: str, account: str, events: Sequence[CloudEvent[Any]]
+        self, platform: str, account: str, events: Sequence[CloudEvent[FanEvent]]
     ) -> set[str]:
         """The ids among `events` that were new (and are now on Kafka); raises BrokerUnavailable."""
         submission = _Submission(platform, account, events)
@@ -95,12 +100,7 @@ class GroupCommitter:
                 batch = await self._next_batch(idle_out=begun)
                 if batch is None:  # idle: the begun transaction is given up
                     assert connection is not None  # noqa: S101 (only a begun one idles out)
-                    try:
-                        await connection.execute("ROLLBACK")
-                    except Exception:  # broke while idle: opened again when needed
-                        connection.terminate()
-                        connection = None
-                    begun = False
+                    connection, begun = await _rolled_back(connection), False
                     continue
                 try:
                     if connection is None:
@@ -108,7 +108,7 @@ class GroupCommitter:
                             self._dsn, timeout=repository.CLAIM_TIMEOUT
                         )
                     if not begun:
-                        await connection.execute("BEGIN")
+                        await repository.begin(connection)
                         begun = True
                     await self._commit(connection, batch)
                 except BaseException as exc:
@@ -148,13 +148,13 @@ class GroupCommitter:
         claims = [(s.platform, s.account, e.id) for s in batch for e in s.events]
         new_ids = await repository.claim_new_events(connection, claims)
         owned: list[set[str]] = []
-        records = []
+        records: list[tuple[str, KafkaRecord]] = []
         for submission in batch:
             # the same event twice in one batch (or one push) is produced once
             mine = {e.id: e for e in submission.events if e.id in new_ids}
             new_ids -= mine.keys()
             owned.append(set(mine))
-            records += [(self._topic_for(e), encode(e)) for e in mine.values()]
+            records += [(self._topic(e), encode(e)) for e in mine.values()]
         await self._producer.send_many(records)
         # Kafka has every event: the requests are answered now, before the COMMIT, which only
         # keeps the claims (they stop a later retry from being produced again). Waiting for it
@@ -164,7 +164,21 @@ class GroupCommitter:
         for submission, new in zip(batch, owned, strict=True):
             if not submission.done.done():
                 submission.done.set_result(new)
-        await connection.execute("COMMIT; BEGIN")  # one round trip: the next batch's is begun
+        await repository.commit_and_begin(connection)
+
+    def _topic(self, event: CloudEvent[FanEvent]) -> str:
+        return self._topics.topic(topic_of(event.data))
+
+
+async def _rolled_back(connection: asyncpg.Connection) -> asyncpg.Connection | None:
+    """The connection after giving up its begun transaction; None if it broke while idle (it
+    is opened again when needed)."""
+    try:
+        await repository.roll_back(connection)
+    except Exception:
+        connection.terminate()
+        return None
+    return connection
 
 
 def _fail(batch: list[_Submission], exc: BaseException) -> None:

@@ -5,6 +5,8 @@ from sqlalchemy import DateTime, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.ingest.domain import ReplyStatus
+from shared.contracts import Platform
 from shared.db import service_metadata
 
 SCHEMA = "ingest"
@@ -37,12 +39,12 @@ class OutboundReply(Base):
     )
 
     reply_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[Platform] = mapped_column(String(32))  # from a validated ReplyRequested
     account: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     in_reply_to: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    status: Mapped[ReplyStatus] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_status_code: Mapped[int | None]

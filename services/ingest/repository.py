@@ -36,6 +36,19 @@ async def claim_new_events(
     return {row[0] for row in rows}
 
 
+async def begin(connection: asyncpg.Connection) -> None:
+    await connection.execute("BEGIN")
+
+
+async def commit_and_begin(connection: asyncpg.Connection) -> None:
+    """Commit, and begin the next transaction in the same round trip."""
+    await connection.execute("COMMIT; BEGIN")
+
+
+async def roll_back(connection: asyncpg.Connection) -> None:
+    await connection.execute("ROLLBACK")
+
+
 async def forget_received_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
     """Delete up to `limit` claims received before `cutoff` (oldest first, by the index)."""
     oldest = (

@@ -30,7 +30,8 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
-from shared.contracts import IngestRejected
+from shared.contracts import FanEvent, IngestRejected
+from shared.db import after_commit
 from shared.events import CloudEvent
 from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
@@ -96,7 +97,7 @@ class WebhookIntake:
         return adapter.acknowledge(account, request, events)
 
     async def _produce_new(
-        self, platform: str, account_id: str, events: Sequence[CloudEvent[Any]]
+        self, platform: str, account_id: str, events: Sequence[CloudEvent[FanEvent]]
     ) -> None:
         if not events:
             metrics.webhook_outcome(platform, "ignored").inc()
@@ -150,7 +151,8 @@ class AccountConflict(Exception):
 
 class AccountAdmin:
     """Brand accounts through the admin API: validated by the platform's adapter, stored in
-    PostgreSQL, and seen by every replica within `accounts_refresh_seconds`."""
+    PostgreSQL, and seen by every replica within `accounts_refresh_seconds`. Writes join the
+    caller's transaction; this replica's directory changes once it commits."""
 
     def __init__(
         self, adapters: Mapping[str, PlatformAdapter[Any]], accounts: AccountDirectory,
@@ -158,8 +160,11 @@ class AccountAdmin:
     ) -> None:  # fmt: skip
         self._adapters = adapters
         self._accounts = accounts
-        self._sessionmaker = sessionmaker
+        self._sessionmaker = sessionmaker  # for the periodic refresh, which only reads
         self._box = box  # None only while the admin API is off: then nothing is written
+
+    def knows_platform(self, platform: str) -> bool:
+        return platform in self._adapters
 
     def views(self) -> list[dict[str, Any]]:
         return [
@@ -175,7 +180,7 @@ class AccountAdmin:
         return None if account is None else {**account_view(account), "source": source}
 
     async def put(
-        self, platform: str, account_id: str, fields: Mapping[str, Any]
+        self, session: AsyncSession, platform: str, account_id: str, fields: Mapping[str, Any]
     ) -> tuple[dict[str, Any], bool]:
         """Create or replace; returns the view and whether it was created. Raises
         InvalidAccount (the fields do not make an account) or AccountConflict."""
@@ -183,22 +188,27 @@ class AccountAdmin:
         account = parse_account(
             {**fields, "platform": platform, "account_id": account_id}, self._adapters
         )
-        async with self._sessionmaker() as session, session.begin():
-            created = await repository.save_api_account(session, self._stored(account))
-        self._accounts.put(account)
-        self._count()
-        log.info("brand account saved", platform=platform, account=account_id, created=created)
+        created = await repository.save_api_account(session, self._stored(account))
+        after_commit(session, lambda: self._saved(account, created=created))
         return {**account_view(account), "source": "api"}, created
 
-    async def delete(self, platform: str, account_id: str) -> bool:
+    async def delete(self, session: AsyncSession, platform: str, account_id: str) -> bool:
         self._refuse_file_account(platform, account_id)
-        async with self._sessionmaker() as session, session.begin():
-            deleted = await repository.delete_api_account(session, platform, account_id)
+        deleted = await repository.delete_api_account(session, platform, account_id)
+        after_commit(session, lambda: self._deleted(platform, account_id, deleted=deleted))
+        return deleted
+
+    def _saved(self, account: PlatformAccount, *, created: bool) -> None:
+        self._accounts.put(account)
+        self._count()
+        log.info("brand account saved", platform=account.platform, account=account.account_id,
+                 created=created)  # fmt: skip
+
+    def _deleted(self, platform: str, account_id: str, *, deleted: bool) -> None:
         self._accounts.remove(platform, account_id)
         self._count()
         if deleted:
             log.info("brand account deleted", platform=platform, account=account_id)
-        return deleted
 
     async def load(self) -> None:
         """At start: every stored account must open, or ingest does not start (serving 404s

@@ -91,6 +91,32 @@ async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
         assert (await _webhook(restarted, "shop-3", SHOP_SECRET)).status_code == 200
 
 
+async def test_an_account_whose_commit_fails_is_neither_answered_as_saved_nor_served(
+    admin_settings: IngestSettings,
+) -> None:
+    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+    async with engine.begin() as connection:  # every COMMIT that stores an account fails
+        await connection.execute(text("""
+            CREATE FUNCTION ingest.refuse_commit() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'the commit fails'; END $$
+        """))  # fmt: skip
+        await connection.execute(text("""
+            CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON ingest.brand_accounts
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ingest.refuse_commit()
+        """))  # fmt: skip
+    await engine.dispose()
+    app = create_app(admin_settings)
+    async with running(app) as ingest:
+        # a client that gets the 500 rather than the app's exception
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            failed = await client.put(f"{ACCOUNTS}/standard/shop-3",
+                                      json={"secret": SHOP_SECRET}, headers=AUTH)  # fmt: skip
+        assert failed.status_code == 500
+        assert (await ingest.get(f"{ACCOUNTS}/standard/shop-3", headers=AUTH)).status_code == 404
+        assert (await _webhook(ingest, "shop-3", SHOP_SECRET)).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": "Basic eDp5"}, 401)],

@@ -13,7 +13,7 @@ import pytest
 
 from services.ingest.config import IngestSettings
 from services.ingest.group_commit import IDLE_SECONDS, GroupCommitter
-from shared.contracts import FanFollowed, topic_of
+from shared.contracts import FanEvent, FanFollowed
 from shared.db import asyncpg_dsn
 from shared.events import CloudEvent, event_id
 from shared.kafka import EventProducer
@@ -24,8 +24,10 @@ from tests.helpers import eventually, read_topic
 pytestmark = pytest.mark.integration
 
 
-def followed(user: str) -> CloudEvent[FanFollowed]:
-    data = FanFollowed(platform="line", account="oa", user_id=user, occurred_at=datetime.now(UTC))
+def followed(user: str) -> CloudEvent[FanEvent]:
+    data: FanEvent = FanFollowed(
+        platform="line", account="oa", user_id=user, occurred_at=datetime.now(UTC)
+    )
     return CloudEvent.of(data, id=event_id("line", "oa", data.event_type, user),
                          source="scrm/ingest/line/oa", subject=data.fan_key)  # fmt: skip
 
@@ -38,7 +40,7 @@ async def committing(
     await producer.start()
     committer = GroupCommitter(
         database_url=settings.database_url.get_secret_value(), producer=producer,
-        topic_for=lambda e: settings.topic(topic_of(e.data)), max_in_flight=max_in_flight,
+        topics=settings, max_in_flight=max_in_flight,
     )  # fmt: skip
     await committer.start()
     try:

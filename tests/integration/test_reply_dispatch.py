@@ -12,8 +12,9 @@ from sqlalchemy import select
 from services.ingest import repository
 from services.ingest.accounts import AccountDirectory
 from services.ingest.config import IngestSettings
+from services.ingest.domain import backoff
 from services.ingest.models import OutboundReply, infrastructure
-from services.ingest.outbound import ReplyDispatcher, backoff
+from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms.base import PlatformAccount, SendOutcome
 from shared.contracts import ReplyRequested
 from shared.db import create_engine, create_sessionmaker
@@ -73,7 +74,7 @@ async def world(settings_for: Callable[..., Any]) -> AsyncIterator[Callable[...,
             else [PlatformAccount(platform="telegram", account_id="bot1")]
         )  # fmt: skip
         dispatcher = ReplyDispatcher(
-            settings, adapters={"telegram": FakeSender()}, accounts=directory,
+            settings, senders={"telegram": FakeSender()}, accounts=directory,
             sessionmaker=sessionmaker, outbox=Outbox(settings, infrastructure), http=http,
         )  # fmt: skip
         return dispatcher, sessionmaker

@@ -15,7 +15,7 @@ from services.ingest.accounts import AccountDirectory, parse_account
 from services.ingest.config import IngestSettings
 from services.ingest.models import infrastructure
 from services.ingest.outbound import ReplyDispatcher
-from services.ingest.platforms import build_adapters
+from services.ingest.platforms import build_platforms
 from shared.contracts import ReplyRequested
 from shared.db import create_engine, create_sessionmaker
 from shared.outbox import Outbox
@@ -84,9 +84,9 @@ async def world(
         IngestSettings,
         send_api_base_urls={platform: f"http://{platform}.fake" for platform in ACCOUNTS},
     )
-    adapters = build_adapters(settings)
+    platforms = build_platforms(settings)
     directory = AccountDirectory([
-        parse_account({"platform": p, "account_id": f"acct-{p}", **fields}, adapters)
+        parse_account({"platform": p, "account_id": f"acct-{p}", **fields}, platforms.adapters)
         for p, fields in ACCOUNTS.items()
     ])  # fmt: skip
     seen: list[tuple[str, httpx.Request]] = []
@@ -100,7 +100,7 @@ async def world(
     sessionmaker = create_sessionmaker(engine)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         dispatcher = ReplyDispatcher(
-            settings, adapters=adapters, accounts=directory, sessionmaker=sessionmaker,
+            settings, senders=platforms.senders, accounts=directory, sessionmaker=sessionmaker,
             outbox=Outbox(settings, infrastructure), http=http,
         )  # fmt: skip
         yield dispatcher, sessionmaker, seen

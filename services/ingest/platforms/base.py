@@ -134,6 +134,7 @@ class SendOutcome:
 class ReplySender(Protocol, Generic[AccountT]):
     """The outbound half of an adapter: send one reply through the platform's send API."""
 
+    platforms: ClassVar[tuple[str, ...]]
     default_send_base_url: ClassVar[str]
 
     async def send(
