@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal, NamedTuple
 
 from pydantic import Field, SecretStr, ValidationError
 
@@ -47,15 +47,17 @@ from services.ingest.platforms.common import (
 from shared.contracts import (
     CommentCreated,
     FanEvent,
+    FanFields,
     FanFollowed,
     FanUnfollowed,
     MediaRef,
     MessageReceived,
+    MessageType,
     ReactionAdded,
 )
 from shared.events import CloudEvent, body_digest
 
-PLATFORM = "douyin"
+PLATFORM: Final = "douyin"
 SIGNATURE_HEADER = "x-douyin-signature"
 MSG_ID_HEADER = "msg-id"
 VERIFY_EVENT = "verify_webhook"
@@ -63,6 +65,9 @@ MESSAGE_EVENTS = frozenset({"im_receive_msg", "im_group_receive_msg"})
 FOLLOW_EVENTS = frozenset({"new_follow_action", "follow"})
 UNFOLLOW_EVENTS = frozenset({"unfollow", "new_unfollow_action"})
 LIKE_EVENTS = frozenset({"new_video_digg"})
+MEDIA_KINDS: dict[str, Literal["image", "video", "sticker"]] = {
+    "image": "image", "video": "video", "emoji": "sticker",
+}  # fmt: skip
 ACK = PlatformAnswer(body=b"{}", media_type="application/json")
 
 Epoch = Annotated[int, Field(ge=0, le=MAX_EPOCH_MS)]
@@ -78,7 +83,7 @@ class Envelope(Payload):
     from_user_id: Id | None = None
     to_user_id: Id | None = None
     client_key: Short | None = None
-    content: dict[str, Any] | Annotated[str, Field(max_length=1_000_000)] | None = None
+    content: dict[str, object] | Annotated[str, Field(max_length=1_000_000)] | None = None
     log_id: Id | None = None
 
 
@@ -116,7 +121,7 @@ def verify_douyin_signature(client_secret: str, headers: Mapping[str, str], body
         raise VerificationError("signature", "X-Douyin-Signature does not match the body")
 
 
-def parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
+def parse(body: bytes) -> tuple[Envelope, dict[str, object]]:
     """The envelope and its content as an object (decoded when it came as a JSON string)."""
     envelope = parse_json(Envelope, body)
     content = envelope.content
@@ -132,7 +137,7 @@ def parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
     return envelope, content
 
 
-def _content(raw: dict[str, Any]) -> Content:
+def _content(raw: dict[str, object]) -> Content:
     return parse_object(Content, raw, prefix="content: ")
 
 
@@ -141,25 +146,33 @@ def _epoch(value: int) -> datetime:
     return from_millis(value) if value >= MS_THRESHOLD else from_seconds(value)
 
 
-def _message_fields(content: Content) -> dict[str, Any]:
+class MessageBody(NamedTuple):
+    """What a message says, by its type."""
+
+    message_type: MessageType
+    text: str | None = None
+    media: tuple[MediaRef, ...] = ()
+
+
+def _text(content: Content) -> str | None:
+    return content.text if content.text is not None else content.content
+
+
+def _message_body(content: Content) -> MessageBody:
     kind = content.message_type or "other"
-    text = content.text if content.text is not None else content.content
     if kind == "text":
-        return {"message_type": "text", "text": text}
-    media_kinds: dict[str, Literal["image", "video", "sticker"]] = {
-        "image": "image", "video": "video", "emoji": "sticker",
-    }  # fmt: skip
-    if kind in media_kinds:
+        return MessageBody("text", _text(content))
+    if kind in MEDIA_KINDS:
         media = MediaRef(
-            kind=media_kinds[kind], url=content.resource_url,
+            kind=MEDIA_KINDS[kind], url=content.resource_url,
             platform_media_id=content.item_id if kind == "video" else None,
         )  # fmt: skip
-        return {"message_type": media_kinds[kind], "text": text, "media": (media,)}
-    return {"message_type": "other", "text": text}
+        return MessageBody(MEDIA_KINDS[kind], _text(content), (media,))
+    return MessageBody("other", _text(content))
 
 
 def normalise_push(
-    envelope: Envelope, raw_content: dict[str, Any], *, account: str, request: InboundRequest
+    envelope: Envelope, raw_content: dict[str, object], *, account: str, request: InboundRequest
 ) -> CloudEvent[FanEvent] | None:
     kind = envelope.event
     if kind not in MESSAGE_EVENTS | FOLLOW_EVENTS | UNFOLLOW_EVENTS | LIKE_EVENTS and (
@@ -171,38 +184,45 @@ def normalise_push(
     if not user_id:
         return None
     epoch = content.create_time if content.create_time is not None else content.action_time
-    occurred_at = _epoch(epoch) if epoch is not None else request.received_at
-    delivery_id = request.headers.get(MSG_ID_HEADER, "")[:200] or envelope.log_id
     fallback = f"{user_id}:{kind}:{epoch}" if epoch is not None else body_digest(request.body)
-    common: dict[str, Any] = {
-        "platform": PLATFORM, "account": account, "user_id": user_id, "occurred_at": occurred_at,
+    platform_id = _platform_id(envelope, content, request.headers, fallback)
+    fields: FanFields = {
+        "platform": PLATFORM, "account": account, "user_id": user_id,
+        "occurred_at": _epoch(epoch) if epoch is not None else request.received_at,
+        "platform_event_id": platform_id,
     }  # fmt: skip
-    contract: FanEvent
+    contract = _contract(kind, content, fields, platform_id)
+    return fan_event(contract, platform_id) if contract is not None else None
+
+
+def _platform_id(
+    envelope: Envelope, content: Content, headers: Mapping[str, str], fallback: str
+) -> str:
+    """The message or comment id, else the delivery's ``Msg-Id`` header or ``log_id``, else
+    ``fallback``."""
+    own_id = content.server_message_id if envelope.event in MESSAGE_EVENTS else content.comment_id
+    return own_id or headers.get(MSG_ID_HEADER, "")[:200] or envelope.log_id or fallback
+
+
+def _contract(kind: str, content: Content, fields: FanFields, platform_id: str) -> FanEvent | None:
     if kind in MESSAGE_EVENTS:
-        platform_id = content.server_message_id or delivery_id or fallback
-        contract = MessageReceived(
-            **common, platform_event_id=platform_id, message_id=platform_id,
-            thread_ref=content.conversation_short_id, **_message_fields(content),
+        body = _message_body(content)
+        in_thread: FanFields = {**fields, "thread_ref": content.conversation_short_id}
+        return MessageReceived(
+            **in_thread, message_id=platform_id, message_type=body.message_type,
+            text=body.text, media=body.media,
         )  # fmt: skip
-    elif content.comment_id:
-        platform_id = content.comment_id
-        contract = CommentCreated(
-            **common, platform_event_id=platform_id, comment_id=content.comment_id,
-            post_id=content.item_id, text=content.text if content.text is not None else
-            content.content, thread_ref=content.item_id,
-        )  # fmt: skip
-    elif kind in LIKE_EVENTS:
+    if content.comment_id:
+        on_post: FanFields = {**fields, "thread_ref": content.item_id}
+        return CommentCreated(
+            **on_post, comment_id=content.comment_id, post_id=content.item_id, text=_text(content)
+        )
+    if kind in LIKE_EVENTS:
         if not content.item_id:
             return None
-        platform_id = delivery_id or fallback
-        contract = ReactionAdded(
-            **common, platform_event_id=platform_id, target_id=content.item_id, reaction="like"
-        )
-    else:
-        platform_id = delivery_id or fallback
-        follow = FanFollowed if kind in FOLLOW_EVENTS else FanUnfollowed
-        contract = follow(**common, platform_event_id=platform_id)
-    return fan_event(contract, platform_id)
+        return ReactionAdded(**fields, target_id=content.item_id, reaction="like")
+    follow = FanFollowed if kind in FOLLOW_EVENTS else FanUnfollowed
+    return follow(**fields)
 
 
 def challenge_answer(body: bytes) -> PlatformAnswer | None:

@@ -18,7 +18,7 @@ import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, NamedTuple
 
 import httpx
 from pydantic import Field, SecretStr, TypeAdapter
@@ -48,15 +48,17 @@ from services.ingest.platforms.common import (
 )
 from shared.contracts import (
     FanEvent,
+    FanFields,
     FanFollowed,
     FanUnfollowed,
     MediaRef,
     MessageReceived,
+    MessageType,
     ReplyRequested,
 )
 from shared.events import CloudEvent
 
-PLATFORM = "line"
+PLATFORM: Final = "line"
 SIGNATURE_HEADER = "x-line-signature"
 # Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
 RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
@@ -117,7 +119,7 @@ class LineWebhook(Payload):
     """What must be readable for a body to be accepted at all; the events are read one by one."""
 
     destination: Short | None = None
-    events: list[Any] = Field(max_length=1000)
+    events: list[object] = Field(max_length=1000)  # each read by EVENT, a bad one skipped
 
 
 EVENT = TypeAdapter(Event)
@@ -154,30 +156,42 @@ _MEDIA_TYPES: dict[str, Literal["image", "voice", "video", "file"]] = {
 }  # fmt: skip
 
 
-def _message_fields(message: Message) -> dict[str, Any]:
+class MessageBody(NamedTuple):
+    """What a message says, by its type."""
+
+    message_type: MessageType
+    text: str | None = None
+    media: tuple[MediaRef, ...] = ()
+
+
+def _message_body(message: Message) -> MessageBody:
     kind = message.type
     if kind == "text":
-        return {"message_type": "text", "text": message.text}
+        return MessageBody("text", message.text)
     if kind in _MEDIA_TYPES:
         media_kind = _MEDIA_TYPES[kind]
         provider = message.contentProvider
         url = provider.originalContentUrl if provider and provider.type == "external" else None
         media = MediaRef(kind=media_kind, platform_media_id=message.id, url=url)
-        return {"message_type": media_kind, "text": message.fileName, "media": (media,)}
+        return MessageBody(media_kind, message.fileName, (media,))
     if kind == "location":
-        geo = (
-            f"geo:{message.latitude},{message.longitude}"
-            if message.latitude is not None and message.longitude is not None
-            else None
+        return MessageBody(
+            "location", _place(message), (MediaRef(kind="location", url=_geo(message)),)
         )
-        text = " ".join(part for part in (message.title, message.address) if part) or None
-        return {"message_type": "location", "text": text,
-                "media": (MediaRef(kind="location", url=geo),)}  # fmt: skip
     if kind == "sticker":
         sticker = f"{message.packageId or ''}/{message.stickerId or ''}"
-        return {"message_type": "sticker",
-                "media": (MediaRef(kind="sticker", platform_media_id=sticker),)}  # fmt: skip
-    return {"message_type": "other", "text": message.text}
+        return MessageBody("sticker", media=(MediaRef(kind="sticker", platform_media_id=sticker),))
+    return MessageBody("other", message.text)
+
+
+def _geo(message: Message) -> str | None:
+    if message.latitude is None or message.longitude is None:
+        return None
+    return f"geo:{message.latitude},{message.longitude}"
+
+
+def _place(message: Message) -> str | None:
+    return " ".join(part for part in (message.title, message.address) if part) or None
 
 
 def normalise_event(
@@ -187,32 +201,40 @@ def normalise_event(
     if source is None or source.userId is None:
         return None
     user_id = source.userId
-    occurred_at = _time(event, received_at)
-    common: dict[str, Any] = {
-        "platform": PLATFORM, "account": account, "user_id": user_id, "occurred_at": occurred_at,
+    platform_id = _platform_id(event, user_id)
+    fields: FanFields = {
+        "platform": PLATFORM, "account": account, "user_id": user_id,
+        "occurred_at": _time(event, received_at), "platform_event_id": platform_id,
         "thread_ref": source.groupId or source.roomId or user_id,
     }  # fmt: skip
-    contract: FanEvent
+    contract = _contract(event, fields, platform_id)
+    return fan_event(contract, platform_id) if contract is not None else None
+
+
+def _platform_id(event: Event, user_id: str) -> str:
+    if event.webhookEventId:
+        return event.webhookEventId
     if event.type == "message" and event.message is not None:
-        message = event.message
-        platform_id = event.webhookEventId or message.id
-        contract = MessageReceived(
-            **common, platform_event_id=platform_id, message_id=message.id,
-            **_message_fields(message),
+        return event.message.id
+    return _composite(user_id, event)
+
+
+def _contract(event: Event, fields: FanFields, platform_id: str) -> FanEvent | None:
+    if event.type == "message" and event.message is not None:
+        body = _message_body(event.message)
+        return MessageReceived(
+            **fields, message_id=event.message.id, message_type=body.message_type,
+            text=body.text, media=body.media,
         )  # fmt: skip
-    elif event.type == "postback" and event.postback is not None:
-        platform_id = event.webhookEventId or _composite(user_id, event)
-        contract = MessageReceived(
-            **common, platform_event_id=platform_id, message_id=platform_id,
-            message_type="event", text=event.postback.data,
-        )  # fmt: skip
-    elif event.type in ("follow", "unfollow"):
-        platform_id = event.webhookEventId or _composite(user_id, event)
-        kind = FanFollowed if event.type == "follow" else FanUnfollowed
-        contract = kind(**common, platform_event_id=platform_id)
-    else:
-        return None
-    return fan_event(contract, platform_id)
+    if event.type == "postback" and event.postback is not None:
+        return MessageReceived(
+            **fields, message_id=platform_id, message_type="event", text=event.postback.data
+        )
+    if event.type == "follow":
+        return FanFollowed(**fields)
+    if event.type == "unfollow":
+        return FanUnfollowed(**fields)
+    return None
 
 
 def _composite(user_id: str, event: Event) -> str:

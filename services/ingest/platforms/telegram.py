@@ -5,7 +5,7 @@ per push; replies out through ``sendMessage``."""
 import hmac
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal, NotRequired, TypedDict
 
 import httpx
 from pydantic import ConfigDict, Field, SecretStr
@@ -32,6 +32,7 @@ from services.ingest.platforms.common import (
 )
 from shared.contracts import (
     FanEvent,
+    FanFields,
     FanFollowed,
     FanUnfollowed,
     MediaRef,
@@ -41,7 +42,7 @@ from shared.contracts import (
 )
 from shared.events import CloudEvent
 
-PLATFORM = "telegram"
+PLATFORM: Final = "telegram"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 
 
@@ -203,9 +204,8 @@ class _Normaliser:
         message_type = media[0].kind if media else ("text" if text is not None else "other")
         occurred = message.edit_date if edited and message.edit_date else message.date
         contract = MessageReceived(
-            **self._common(sender.id, ":".join(parts), message.chat.id),
-            occurred_at=from_seconds(occurred), message_id=str(message.message_id),
-            message_type=message_type, text=text,
+            **self._fields(sender.id, ":".join(parts), message.chat.id, from_seconds(occurred)),
+            message_id=str(message.message_id), message_type=message_type, text=text,
             media=media, language=sender.language_code,
         )  # fmt: skip
         return [fan_event(contract, *parts)]
@@ -215,7 +215,7 @@ class _Normaliser:
             return []
         chat = query.message.chat.id if query.message else None
         contract = MessageReceived(
-            **self._common(query.sender.id, query.id, chat), occurred_at=self.received_at,
+            **self._fields(query.sender.id, query.id, chat, self.received_at),
             message_id=query.id, message_type="event", text=query.data,
             language=query.sender.language_code,
         )  # fmt: skip
@@ -226,6 +226,7 @@ class _Normaliser:
         if user is None or user.is_bot:
             return []
         old = {(r.type, r.emoji, r.custom_emoji_id) for r in reaction.old_reaction}
+        occurred_at = from_seconds(reaction.date)
         events: list[CloudEvent[FanEvent]] = []
         for added in reaction.new_reaction:
             if (added.type, added.emoji, added.custom_emoji_id) in old:
@@ -234,9 +235,8 @@ class _Normaliser:
             parts = [str(reaction.chat.id), str(reaction.message_id), str(user.id), label,
                      str(reaction.date)]  # fmt: skip
             contract = ReactionAdded(
-                **self._common(user.id, ":".join(parts), reaction.chat.id),
-                occurred_at=from_seconds(reaction.date), target_id=str(reaction.message_id),
-                reaction=label,
+                **self._fields(user.id, ":".join(parts), reaction.chat.id, occurred_at),
+                target_id=str(reaction.message_id), reaction=label,
             )  # fmt: skip
             events.append(fan_event(contract, *parts))
         return events
@@ -250,18 +250,35 @@ class _Normaliser:
         if kind is None:
             return []
         parts = [str(update.chat.id), str(update.sender.id), status, str(update.date)]
-        common = self._common(update.sender.id, ":".join(parts), update.chat.id)
-        return [fan_event(kind(**common, occurred_at=from_seconds(update.date)), *parts)]
+        fields = self._fields(
+            update.sender.id, ":".join(parts), update.chat.id, from_seconds(update.date)
+        )
+        return [fan_event(kind(**fields), *parts)]
 
-    def _common(self, user_id: int, platform_id: str, chat_id: int | None) -> dict[str, Any]:
+    def _fields(
+        self, user_id: int, platform_id: str, chat_id: int | None, occurred_at: datetime
+    ) -> FanFields:
         return {
             "platform": PLATFORM, "account": self.account, "user_id": str(user_id),
-            "platform_event_id": platform_id,
+            "occurred_at": occurred_at, "platform_event_id": platform_id,
             "thread_ref": str(chat_id) if chat_id is not None else None,
         }  # fmt: skip
 
 
 # --- the adapter -------------------------------------------------------------------------------
+
+
+class ReplyParameters(TypedDict):
+    message_id: int
+    allow_sending_without_reply: bool
+
+
+class SendMessage(TypedDict):
+    """The ``sendMessage`` body this adapter sends."""
+
+    chat_id: int | str
+    text: str
+    reply_parameters: NotRequired[ReplyParameters]
 
 
 class TelegramBot:
@@ -304,7 +321,7 @@ class TelegramBot:
         URL (nor the exception carrying one) leaves this method."""
         if account.bot_token is None:
             return not_sent("no bot_token for this Telegram account")
-        body: dict[str, Any] = {"chat_id": _chat_id(reply.user_id), "text": reply.text}
+        body: SendMessage = {"chat_id": _chat_id(reply.user_id), "text": reply.text}
         if reply.in_reply_to and reply.in_reply_to.isdigit():
             body["reply_parameters"] = {
                 "message_id": int(reply.in_reply_to), "allow_sending_without_reply": True,

@@ -14,7 +14,7 @@ import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal, NamedTuple
 
 import httpx
 from pydantic import ConfigDict, Field, SecretStr
@@ -48,19 +48,22 @@ from services.ingest.platforms.common import (
 from shared.contracts import (
     CommentCreated,
     FanEvent,
+    FanFields,
     FanFollowed,
     FanUnfollowed,
     MediaRef,
     MessageReceived,
+    MessageType,
     ReplyRequested,
 )
 from shared.events import CloudEvent
 
-PLATFORM = "weibo"
+PLATFORM: Final = "weibo"
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Mon Jul 16 18:09:20 +0800 2012"
 RATE_LIMITED = frozenset({10023, 10024})  # user / IP request-frequency limits
 FOLLOW = frozenset({"follow", "subscribe", "scan_follow"})
 UNFOLLOW = frozenset({"unfollow", "unsubscribe"})
+MEDIA_KINDS: dict[str, Literal["image", "voice"]] = {"image": "image", "voice": "voice"}
 ERROR_CHARS = 500
 
 
@@ -147,52 +150,79 @@ def composite_id(push: Push) -> str:
     return f"{push.sender_id}:{push.type}:{push.created_at or '-'}:{digest}"
 
 
+class MessageBody(NamedTuple):
+    """What a message says, by its type."""
+
+    message_type: MessageType
+    text: str | None = None
+    media: tuple[MediaRef, ...] = ()
+
+
 def normalise_push(
     push: Push, *, account: str, received_at: datetime
 ) -> CloudEvent[FanEvent] | None:
     occurred_at = parse_created_at(push.created_at) if push.created_at else received_at
-    user_id = push.sender_id
-    data = push.data or PushData()
     platform_id = composite_id(push)
-    common: dict[str, Any] = {
-        "platform": PLATFORM, "account": account, "user_id": user_id,
+    fields: FanFields = {
+        "platform": PLATFORM, "account": account, "user_id": push.sender_id,
         "occurred_at": occurred_at, "platform_event_id": platform_id,
     }  # fmt: skip
-    message: dict[str, Any] = {**common, "message_id": platform_id, "thread_ref": user_id}
-    contract: FanEvent
+    contract = _contract(push, fields, platform_id)
+    return fan_event(contract, platform_id) if contract is not None else None
+
+
+def _contract(push: Push, fields: FanFields, platform_id: str) -> FanEvent | None:
+    data = push.data or PushData()
+    if push.type == "event":
+        return _subscription_event(data, fields, platform_id)
+    if push.type == "mention":
+        return _mention(push, data, fields, platform_id)
+    return _message(fields, platform_id, _message_body(push, data))
+
+
+def _message_body(push: Push, data: PushData) -> MessageBody:
     kind = push.type
     if kind == "text":
-        contract = MessageReceived(**message, message_type="text", text=push.text)
-    elif kind in ("image", "voice"):
-        media = MediaRef(kind=kind, platform_media_id=data.vfid or data.tovfid)
-        contract = MessageReceived(**message, message_type=kind, text=push.text, media=(media,))
-    elif kind == "position":
-        media = MediaRef(kind="location", url=_geo(data))
-        contract = MessageReceived(
-            **message, message_type="location", text=push.text, media=(media,)
-        )
-    elif kind == "event":
-        subtype = data.subtype or ""
-        if subtype in FOLLOW:
-            contract = FanFollowed(**common)
-        elif subtype in UNFOLLOW:
-            contract = FanUnfollowed(**common)
-        elif subtype == "click":
-            contract = MessageReceived(**message, message_type="event", text=data.key)
-        else:
-            return None  # scan (already a fan), menu views…
-    elif kind == "mention":
-        if data.subtype == "comment":
-            post_id, comment_id = data.mid or data.status_id, data.comment_id or data.id
-        else:  # a status mentioning the account: the status is both the post and the "comment"
-            post_id = comment_id = data.mid or data.status_id or data.id
-        contract = CommentCreated(
-            **common, comment_id=comment_id or platform_id, post_id=post_id, text=push.text,
-            is_mention=True, thread_ref=post_id,
-        )  # fmt: skip
-    else:
-        contract = MessageReceived(**message, message_type="other", text=push.text)
-    return fan_event(contract, platform_id)
+        return MessageBody("text", push.text)
+    if kind in MEDIA_KINDS:
+        media_kind = MEDIA_KINDS[kind]
+        media = MediaRef(kind=media_kind, platform_media_id=data.vfid or data.tovfid)
+        return MessageBody(media_kind, push.text, (media,))
+    if kind == "position":
+        return MessageBody("location", push.text, (MediaRef(kind="location", url=_geo(data)),))
+    return MessageBody("other", push.text)
+
+
+def _message(fields: FanFields, platform_id: str, body: MessageBody) -> MessageReceived:
+    """A private message: the conversation with the sender is its thread."""
+    in_thread: FanFields = {**fields, "thread_ref": fields["user_id"]}
+    return MessageReceived(
+        **in_thread, message_id=platform_id, message_type=body.message_type, text=body.text,
+        media=body.media,
+    )  # fmt: skip
+
+
+def _subscription_event(data: PushData, fields: FanFields, platform_id: str) -> FanEvent | None:
+    subtype = data.subtype or ""
+    if subtype in FOLLOW:
+        return FanFollowed(**fields)
+    if subtype in UNFOLLOW:
+        return FanUnfollowed(**fields)
+    if subtype == "click":
+        return _message(fields, platform_id, MessageBody("event", data.key))
+    return None  # scan (already a fan), menu views…
+
+
+def _mention(push: Push, data: PushData, fields: FanFields, platform_id: str) -> CommentCreated:
+    if data.subtype == "comment":
+        post_id, comment_id = data.mid or data.status_id, data.comment_id or data.id
+    else:  # a status mentioning the account: the status is both the post and the "comment"
+        post_id = comment_id = data.mid or data.status_id or data.id
+    in_thread: FanFields = {**fields, "thread_ref": post_id}
+    return CommentCreated(
+        **in_thread, comment_id=comment_id or platform_id, post_id=post_id, text=push.text,
+        is_mention=True,
+    )  # fmt: skip
 
 
 class WeiboFanService:
@@ -267,8 +297,11 @@ class WeiboFanService:
         )  # fmt: skip
 
 
-def _int(value: Any) -> int | None:
+def _int(value: str | float | None) -> int | None:
+    """An error code as an integer; None when it is absent or not a number."""
+    if value is None:
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError):  # TypeError: a list or object from the JSON
         return None
