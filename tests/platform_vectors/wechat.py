@@ -4,7 +4,7 @@ normalises, signed and sealed here with the same scheme."""
 
 import time
 
-from services.ingest.platforms.wechat_crypto import MessageCrypt, sha1_signature
+from services.ingest.platforms.wechat import MessageCrypt, sha1_signature
 from tests.platform_vectors import WebhookCase
 
 SDK_TEST = (

@@ -4,7 +4,7 @@ scheme."""
 
 import time
 
-from services.ingest.platforms.wechat_crypto import MessageCrypt, sha1_signature
+from services.ingest.platforms.wechat import MessageCrypt, sha1_signature
 from tests.platform_vectors import WebhookCase
 from tests.platform_vectors.wechat import sealed
 

@@ -17,8 +17,7 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
-from services.ingest.platforms.wechat import WeCom, WeComAccount
-from services.ingest.platforms.wechat_crypto import MessageCrypt, sha1_signature
+from services.ingest.platforms.wechat import MessageCrypt, WeCom, WeComAccount, sha1_signature
 from shared.contracts import FanFollowed, FanUnfollowed, MessageReceived, ReplyRequested
 from shared.events import event_id
 from tests.platform_vectors import wecom as vectors

@@ -1,5 +1,6 @@
 """What the WeChat Official Account and WeCom tests share: the request they build, the fuzz
-check both adapters must pass, and a local fake of Tencent's token and send APIs."""
+check both adapters must pass, a local fake of Tencent's token and send APIs, and the Official
+Account's test accounts and sealed pushes."""
 
 import contextlib
 import json
@@ -22,6 +23,9 @@ from services.ingest.platforms.wechat import (
     WeCom,
     WeComAccount,
 )
+from shared.contracts import FanEvent
+from shared.events import CloudEvent
+from tests.platform_vectors import wechat as vectors
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TS = "1700000000"  # for sealed pushes, which are not checked for freshness
@@ -136,3 +140,30 @@ class FakeTencent:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handler))
+
+
+# --- the Official Account's test accounts and sealed pushes ---------------------------------
+
+SDK = WeChatAccount.model_validate(vectors.SDK_ACCOUNT)
+PLAIN = WeChatAccount.model_validate(vectors.PLAIN_ACCOUNT)
+SAFE = WeChatAccount.model_validate(vectors.SAFE_ACCOUNT)
+ADAPTER = WeChatOfficialAccount()
+
+
+def push(xml: str, *, nonce: str = "1") -> InboundRequest:
+    body, query = vectors.safe_push(xml, timestamp=TS, nonce=nonce)
+    return request(query=query, body=body)
+
+
+def events(xml: str) -> list[CloudEvent[FanEvent]]:
+    req = push(xml)
+    return list(ADAPTER.normalise(SAFE, verify_push(ADAPTER, SAFE, req)))
+
+
+def only(xml: str) -> Any:
+    (event,) = events(xml)
+    return event.data
+
+
+def msg(kind: str, fields: str, msg_id: str = "6054768590064713728") -> str:
+    return vectors.message_xml(kind, fields, msg_id=msg_id, create_time=1409735668)

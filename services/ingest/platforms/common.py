@@ -1,6 +1,6 @@
 """What the platform adapters share: the CloudEvent a canonical contract travels in, the base of
 every payload model and its bounded string types, reading a payload or refusing it as malformed,
-epoch times, and the small pieces of a send outcome.
+epoch times and the freshness of a signed timestamp, and the small pieces of a send outcome.
 
 Each platform's own rules stay in its module: which unit an epoch is in, how long its ids may be,
 which answers of its send API are worth retrying beyond ``429`` and ``5xx``.
@@ -9,13 +9,13 @@ which answers of its send API are worth retrying beyond ``429`` and ``5xx``.
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar, overload
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeVar, overload
 
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from services.ingest.platforms.base import MalformedPayload, SendOutcome
+from services.ingest.platforms.base import MalformedPayload, SendOutcome, VerificationError
 from shared.contracts import FanEvent
 from shared.events import CloudEvent, event_id, fan_key
 from shared.logging import get_logger
@@ -147,7 +147,7 @@ class BatchItems:
         return self.events
 
 
-# --- epoch times -------------------------------------------------------------------------------
+# --- epoch times and freshness ------------------------------------------------------------------
 
 MS_THRESHOLD = 100_000_000_000  # larger than any plausible epoch-seconds value: milliseconds
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
@@ -163,6 +163,21 @@ def from_seconds(seconds: float) -> datetime:
 def from_millis(millis: float) -> datetime:
     """Epoch milliseconds as an aware UTC datetime."""
     return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+MAX_TIMESTAMP_DIGITS = 12  # seconds since the epoch; longer is not a timestamp
+
+
+def check_fresh(
+    timestamp: str, *, now: datetime, tolerance: timedelta, name: str = "timestamp"
+) -> None:
+    """Refuse a signed ``timestamp`` (seconds since the epoch, as sent in the parameter or header
+    ``name``) further than ``tolerance`` from ``now``: VerificationError "stale_timestamp"; one
+    that is not seconds since the epoch is refused as "signature"."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
+        raise VerificationError("signature", f"{name} is not seconds since the epoch")
+    if abs(now.timestamp() - int(timestamp)) > tolerance.total_seconds():
+        raise VerificationError("stale_timestamp", f"{name} outside the tolerance")
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -183,10 +198,17 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "[redacted]") if secret else text
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    """A send API's answer as a JSON object; ``{}`` when it is not one."""
+@overload
+def json_object(response: httpx.Response) -> dict[str, Any]: ...
+@overload
+def json_object(response: httpx.Response, *, or_none: Literal[True]) -> dict[str, Any] | None: ...
+def json_object(response: httpx.Response, *, or_none: bool = False) -> dict[str, Any] | None:
+    """A send API's answer as a JSON object. When it is not one: ``{}``, or None with
+    ``or_none`` (for a caller that must tell an answer that is no object from an empty one)."""
     try:
         body = response.json()
     except (ValueError, RecursionError):
-        return {}
-    return body if isinstance(body, dict) else {}
+        body = None
+    if isinstance(body, dict):
+        return body
+    return None if or_none else {}

@@ -1,17 +1,18 @@
 """The generic source: Standard Webhooks (https://www.standardwebhooks.com) for shops and order
 systems. Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, with
-the key inside the ``whsec_`` secret, and a replay window on ``webhook-timestamp``."""
+the key inside the ``whsec_`` secret, and a replay window on ``webhook-timestamp``. The payloads
+it accepts are the three below: a message, a paid order, a refunded order."""
 
 import base64
 import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, ClassVar, Final, Literal
 
 import pydantic_core
-from pydantic import SecretStr, TypeAdapter, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, TypeAdapter, field_validator
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
@@ -21,14 +22,66 @@ from services.ingest.platforms.base import (
     VerificationError,
     no_handshake,
 )
-from services.ingest.platforms.common import fan_event, parse_json
-from services.ingest.schemas import MessageWebhook, OrderPaidWebhook, StandardWebhook
-from shared.contracts import FanEvent, MessageReceived, OrderPaid, OrderRefunded
+from services.ingest.platforms.common import Payload, check_fresh, fan_event, parse_json
+from shared.contracts import FanEvent, FanFields, MessageReceived, OrderPaid, OrderRefunded
 from shared.events import CloudEvent
 
-PLATFORM = "standard"
+PLATFORM: Final = "standard"
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a format marker, not a secret)
-PAYLOAD = TypeAdapter[Any](StandardWebhook)
+
+
+# --- the payloads --------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("not a time that exists in UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class MessageData(Payload):
+    message_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    text: str | None = Field(default=None, max_length=20_000)
+    thread_id: str | None = None
+
+
+class OrderData(Payload):
+    order_id: str = Field(min_length=1, max_length=200)
+    user_id: str = Field(min_length=1, max_length=200)
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    referral_code: str | None = None
+
+
+class MessageWebhook(Payload):
+    type: Literal["message.received"]
+    timestamp: UtcDatetime
+    data: MessageData
+
+
+class OrderPaidWebhook(Payload):
+    type: Literal["order.paid"]
+    timestamp: UtcDatetime
+    data: OrderData
+
+
+class OrderRefundedWebhook(Payload):
+    type: Literal["order.refunded"]
+    timestamp: UtcDatetime
+    data: OrderData
+
+
+Webhook = MessageWebhook | OrderPaidWebhook | OrderRefundedWebhook
+StandardWebhook = Annotated[Webhook, Field(discriminator="type")]
+PAYLOAD = TypeAdapter[Webhook](StandardWebhook)
+
+
+# --- verification --------------------------------------------------------------------------------
 
 
 class StandardAccount(PlatformAccount):
@@ -59,11 +112,7 @@ def verify_standard_webhook(
     signatures = headers.get("webhook-signature", "")
     if not (msg_id and timestamp and signatures):
         raise VerificationError("signature", "webhook-id, -timestamp and -signature are required")
-    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-        raise VerificationError("signature", "webhook-timestamp is not seconds since the epoch")
-    sent_at = int(timestamp)
-    if abs(now.timestamp() - sent_at) > tolerance.total_seconds():
-        raise VerificationError("stale_timestamp", "webhook-timestamp outside the tolerance")
+    check_fresh(timestamp, now=now, tolerance=tolerance, name="webhook-timestamp")
     expected = standard_webhook_signature(secret, msg_id, timestamp, body).encode()
     for candidate in signatures.split():
         if hmac.compare_digest(candidate.encode(), expected):
@@ -78,31 +127,38 @@ def _secret_key(secret: str) -> bytes:
         raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from exc
 
 
-def normalise_payload(payload: Any, *, account: str) -> CloudEvent[FanEvent]:
-    data = payload.data
-    common: dict[str, Any] = {
-        "platform": PLATFORM,
-        "account": account,
-        "user_id": data.user_id,
+# --- normalisation -------------------------------------------------------------------------------
+
+
+def normalise_payload(payload: Webhook, *, account: str) -> CloudEvent[FanEvent]:
+    fields: FanFields = {
+        "platform": PLATFORM, "account": account, "user_id": payload.data.user_id,
         "occurred_at": payload.timestamp,
-    }
-    contract: FanEvent
+    }  # fmt: skip
     if isinstance(payload, MessageWebhook):
-        platform_id = data.message_id
-        contract = MessageReceived(
-            **common, platform_event_id=platform_id, message_id=platform_id, text=data.text,
-            thread_ref=data.thread_id,
+        return _message_received(payload.data, fields)
+    order = payload.data
+    contract: OrderPaid | OrderRefunded
+    if isinstance(payload, OrderPaidWebhook):
+        contract = OrderPaid(
+            **fields, order_id=order.order_id, amount_cents=order.amount_cents,
+            currency=order.currency.upper(), referral_code=order.referral_code,
         )  # fmt: skip
     else:
-        platform_id = data.order_id
-        fields = {"order_id": data.order_id, "amount_cents": data.amount_cents,
-                  "currency": data.currency.upper()}  # fmt: skip
-        contract = (
-            OrderPaid(**common, **fields, referral_code=data.referral_code)
-            if isinstance(payload, OrderPaidWebhook)
-            else OrderRefunded(**common, **fields)
-        )
-    return fan_event(contract, platform_id)
+        contract = OrderRefunded(
+            **fields, order_id=order.order_id, amount_cents=order.amount_cents,
+            currency=order.currency.upper(),
+        )  # fmt: skip
+    return fan_event(contract, order.order_id)
+
+
+def _message_received(message: MessageData, fields: FanFields) -> CloudEvent[FanEvent]:
+    fields = {**fields, "platform_event_id": message.message_id, "thread_ref": message.thread_id}
+    contract = MessageReceived(**fields, message_id=message.message_id, text=message.text)
+    return fan_event(contract, message.message_id)
+
+
+# --- the adapter ---------------------------------------------------------------------------------
 
 
 class StandardWebhooks:

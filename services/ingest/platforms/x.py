@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import httpx
 from pydantic import Field, SecretStr
@@ -27,6 +27,7 @@ from services.ingest.platforms.common import (
     Payload,
     fan_event,
     from_millis,
+    json_object,
     not_sent,
     parse_json,
     retryable_status,
@@ -35,6 +36,7 @@ from shared.contracts import (
     CommentCreated,
     ContentShared,
     FanEvent,
+    FanFields,
     FanFollowed,
     FanUnfollowed,
     MediaRef,
@@ -44,7 +46,7 @@ from shared.contracts import (
 )
 from shared.events import CloudEvent
 
-PLATFORM = "x"
+PLATFORM: Final = "x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
 
@@ -83,7 +85,9 @@ class Mention(Payload):
     id_str: Id
 
 
-class TweetMedia(Payload):
+class Media(Payload):
+    """A photo or video attached to a tweet or a direct message."""
+
     id_str: Id | None = None
     type: str | None = None
     media_url_https: Annotated[str, Field(max_length=2000)] | None = None
@@ -91,7 +95,7 @@ class TweetMedia(Payload):
 
 class Entities(Payload):
     user_mentions: list[Mention] = Field(default_factory=list)
-    media: list[TweetMedia] = Field(default_factory=list)
+    media: list[Media] = Field(default_factory=list)
 
 
 class ExtendedTweet(Payload):
@@ -133,14 +137,8 @@ class Follow(Payload):
     source: FollowParty
 
 
-class DmMedia(Payload):
-    id_str: Id | None = None
-    type: str | None = None
-    media_url_https: Annotated[str, Field(max_length=2000)] | None = None
-
-
 class DmAttachment(Payload):
-    media: DmMedia | None = None
+    media: Media | None = None
 
 
 class DmData(Payload):
@@ -212,25 +210,20 @@ class _Normaliser:
     def tweet(self, tweet: Tweet) -> CloudEvent[FanEvent] | None:
         if tweet.user.id_str == self.brand:
             return None  # our own tweet
-        common = self._common(tweet.user.id_str, tweet.id_str, tweet.user.followers_count)
-        common["occurred_at"] = (
-            _from_millis(tweet.timestamp_ms) or _from_created_at(tweet.created_at)
-            or self.received_at
-        )  # fmt: skip
-        text = tweet.extended_tweet.full_text if tweet.extended_tweet else None
-        comment = {"comment_id": tweet.id_str, "text": text or tweet.text,
-                   "post_id": tweet.in_reply_to_status_id_str,
-                   "thread_ref": tweet.in_reply_to_status_id_str}  # fmt: skip
+        occurred_at = self._when(tweet.timestamp_ms, tweet.created_at)
+        fields = self._fields(
+            tweet.user.id_str, tweet.id_str, tweet.user.followers_count, occurred_at
+        )
         retweeted = self._brands_tweet(tweet.retweeted_status)
         quoted = self._brands_tweet(tweet.quoted_status)
         contract: FanEvent
         if retweeted or (quoted and tweet.in_reply_to_user_id_str != self.brand):
             shared = retweeted or quoted
-            contract = ContentShared(**common, content_id=shared, reach=tweet.user.followers_count)
+            contract = ContentShared(**fields, content_id=shared, reach=tweet.user.followers_count)
         elif tweet.in_reply_to_user_id_str == self.brand:
-            contract = CommentCreated(**common, **comment)
+            contract = _comment(tweet, fields)
         elif any(mention.id_str == self.brand for mention in tweet.entities.user_mentions):
-            contract = CommentCreated(**common, **comment, is_mention=True)
+            contract = _comment(tweet, fields, is_mention=True)
         else:
             return None
         return fan_event(contract, tweet.id_str)
@@ -238,17 +231,16 @@ class _Normaliser:
     def favorite(self, favorite: Favorite) -> CloudEvent[FanEvent] | None:
         if favorite.user.id_str == self.brand:
             return None
-        common = self._common(favorite.user.id_str, favorite.id, favorite.user.followers_count)
-        common["occurred_at"] = (
-            _from_millis(favorite.timestamp_ms) or _from_created_at(favorite.created_at)
-            or self.received_at
-        )  # fmt: skip
+        occurred_at = self._when(favorite.timestamp_ms, favorite.created_at)
+        fields = self._fields(
+            favorite.user.id_str, favorite.id, favorite.user.followers_count, occurred_at
+        )
         return fan_event(ReactionAdded(
-            **common, target_id=favorite.favorited_status.id_str, reaction="like",
+            **fields, target_id=favorite.favorited_status.id_str, reaction="like",
         ), favorite.id)  # fmt: skip
 
     def follow(self, follow: Follow) -> CloudEvent[FanEvent] | None:
-        kinds: dict[str, Callable[..., FanEvent]] = {
+        kinds: dict[str, type[FanFollowed] | type[FanUnfollowed]] = {
             "follow": FanFollowed, "unfollow": FanUnfollowed,
         }  # fmt: skip
         kind = kinds.get(follow.type)
@@ -256,9 +248,11 @@ class _Normaliser:
             return None
         # X gives a follow no id of its own: who, what, and when it happened.
         platform_id = f"{follow.source.id}:{follow.type}:{follow.created_timestamp or ''}"
-        common = self._common(follow.source.id, platform_id, follow.source.followers_count)
-        common["occurred_at"] = _from_millis(follow.created_timestamp) or self.received_at
-        return fan_event(kind(**common), platform_id)
+        occurred_at = self._when(follow.created_timestamp)
+        fields = self._fields(
+            follow.source.id, platform_id, follow.source.followers_count, occurred_at
+        )
+        return fan_event(kind(**fields), platform_id)
 
     def direct_message(self, dm: DirectMessage) -> CloudEvent[FanEvent] | None:
         create = dm.message_create
@@ -266,13 +260,14 @@ class _Normaliser:
             return None
         sender = create.sender_id
         user = self.payload.users.get(sender)
-        common = self._common(sender, dm.id, user.followers_count if user else None)
-        common["occurred_at"] = _from_millis(dm.created_timestamp) or self.received_at
+        occurred_at = self._when(dm.created_timestamp)
+        fields = self._fields(sender, dm.id, user.followers_count if user else None, occurred_at)
+        fields["thread_ref"] = sender
         media = _dm_media(create.message_data)
         message_type = media[0].kind if media else "text"
         return fan_event(MessageReceived(
-            **common, message_id=dm.id, message_type=message_type,
-            text=create.message_data.text, media=media, thread_ref=sender,
+            **fields, message_id=dm.id, message_type=message_type,
+            text=create.message_data.text, media=media,
         ), dm.id)  # fmt: skip
 
     def _brands_tweet(self, tweet: TweetRef | None) -> str | None:
@@ -281,11 +276,28 @@ class _Normaliser:
             return None
         return tweet.id_str
 
-    def _common(self, user_id: str, platform_id: str, followers: int | None) -> dict[str, Any]:
+    def _when(self, millis: str | int | None, created_at: str | None = None) -> datetime:
+        """When it happened: X's epoch milliseconds, else its ``created_at``, else receipt."""
+        return _from_millis(millis) or _from_created_at(created_at) or self.received_at
+
+    def _fields(
+        self, user_id: str, platform_id: str, followers: int | None, occurred_at: datetime
+    ) -> FanFields:
         return {
             "platform": PLATFORM, "account": self.account, "user_id": user_id,
-            "platform_event_id": platform_id, "follower_count": followers,
+            "occurred_at": occurred_at, "platform_event_id": platform_id,
+            "follower_count": followers,
         }  # fmt: skip
+
+
+def _comment(tweet: Tweet, fields: FanFields, *, is_mention: bool = False) -> CommentCreated:
+    """A reply to the brand's tweet, or a tweet that mentions the brand."""
+    text = tweet.extended_tweet.full_text if tweet.extended_tweet else None
+    fields = {**fields, "thread_ref": tweet.in_reply_to_status_id_str}
+    return CommentCreated(
+        **fields, comment_id=tweet.id_str, text=text or tweet.text,
+        post_id=tweet.in_reply_to_status_id_str, is_mention=is_mention,
+    )  # fmt: skip
 
 
 def _dm_media(data: DmData) -> tuple[MediaRef, ...]:
@@ -360,9 +372,9 @@ class XAccountActivity:
 
 def _send_outcome(response: httpx.Response) -> SendOutcome:
     status = response.status_code
-    body = _json_or_none(response)
+    body = json_object(response)
     if status in (200, 201):
-        data = body.get("data") if isinstance(body, dict) else None
+        data = body.get("data")
         message_id = data.get("dm_event_id") if isinstance(data, dict) else None
         return SendOutcome(
             delivered=True, status_code=status,
@@ -378,17 +390,8 @@ def _send_outcome(response: httpx.Response) -> SendOutcome:
     )  # fmt: skip
 
 
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _problem(body: Any) -> str | None:
+def _problem(body: dict[str, Any]) -> str | None:
     """X's problem JSON (``title``, ``detail``, ``type``), or the v1.1 ``errors`` list."""
-    if not isinstance(body, dict):
-        return None
     parts = [str(body[key]) for key in ("title", "detail", "type") if body.get(key)]
     errors = body.get("errors")
     if not parts and isinstance(errors, list):
