@@ -1,9 +1,11 @@
 """``make run``: the whole system on one machine, no Docker and no JVM.
 
 Starts PostgreSQL and a Kafka-protocol broker from wheels, migrates every service, creates the
-topics, starts the four services as their own processes with prefixed logs, prints the URLs and
-waits. Ctrl-C (SIGINT) or SIGTERM stops the services first (they drain and commit), then the
-broker and the database; nothing is left running.
+topics, starts the four services as their own processes with prefixed logs (console lines when
+this runs in a terminal), prints the URLs and waits. Ctrl-C (SIGINT) or SIGTERM stops the
+services first (they drain and commit), then the broker and the database; nothing is left running.
+
+The data folder is locked for the life of the process: one `make run` at a time uses it.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -209,7 +212,16 @@ def service_env(data_dir: Path, broker: EmbeddedBroker, database_url: str) -> di
         "SCRM_DATABASE_URL": database_url,
         "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
         "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
+        **child_log_env(os.environ, terminal=sys.stdout.isatty()),
     }
+
+
+def child_log_env(environ: Mapping[str, str], *, terminal: bool) -> dict[str, str]:
+    """The services write into pipes, so they cannot see the terminal their lines end up on:
+    when this process writes to one, it asks them for console lines, unless told otherwise."""
+    if not terminal or "SCRM_LOG_JSON" in environ:
+        return {}
+    return {"SCRM_LOG_JSON": "false"}
 
 
 def watch(services: list[Service], stop: threading.Event) -> int:
