@@ -76,6 +76,10 @@ class EmbeddedPostgres:
             raise EmbeddedError(f"{failed}; the end of its log:\n{self._log_tail()}") from None
         return self
 
+    def stop(self) -> None:
+        """SIGINT is PostgreSQL's fast shutdown: roll back clients, checkpoint, exit."""
+        stop_process(self._process, signal.SIGINT, timeout=30)
+
     def _accepting(self) -> bool:
         """The port opens before recovery ends; postmaster.pid's status line tells when it ends."""
         lines = (read_text(self.data_dir / "postmaster.pid") or "").splitlines()
@@ -97,10 +101,6 @@ class EmbeddedPostgres:
     def _log_tail(self, lines: int = 10) -> str:
         text = read_text(self.data_dir / "server.log") or "(empty)"
         return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        """SIGINT is PostgreSQL's fast shutdown: roll back clients, checkpoint, exit."""
-        stop_process(self._process, signal.SIGINT, timeout=30)
 
     def _initdb(self, bin_dir: Path) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
