@@ -69,7 +69,11 @@ class BaseServiceSettings(KafkaSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = Field(
+        default=None,
+        description="JSON lines (true) or console lines (false); unset: console lines on a "
+        "terminal, JSON lines elsewhere (containers, CI, files)",
+    )
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
 
     @property

