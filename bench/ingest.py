@@ -33,6 +33,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import loadgen
+from bench.report import say, write_results
 from services.ingest.platforms.standard import standard_webhook_signature
 from shared.migrate import upgrade
 from shared.topics import EVENTS, ensure_topics
@@ -41,11 +42,6 @@ from stack.embedded import EmbeddedPostgres, free_port
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "bench-shop"
 TARGET_RATIO, TARGET_P99_MS = 0.6, 50.0
-
-
-def say(text: str) -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
 
 
 def signed_requests(port: int, secret: str, count: int) -> list[bytes]:
@@ -203,7 +199,7 @@ def report_cpu(result: loadgen.Result, cpu: CpuUse) -> None:
         f"on {cpu.cores} cores")  # fmt: skip
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=20_000, help="measured, for each")
     parser.add_argument("--connections", type=int, default=32)
@@ -213,74 +209,121 @@ def main() -> int:
         help="unmeasured requests to each first: a fresh broker's JVM compiles its hot paths "
         "meanwhile (it took 190 us of CPU per webhook at 2,000, 30-40 once warm)",
     )  # fmt: skip
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+@dataclass(frozen=True)
+class Bench:
+    """The two servers under load, and where ingest produces."""
+
+    bootstrap: str
+    events_topic: str
+    ports: dict[str, tuple[int, int]]  # name: (port, pid)
+
+
+def start(stack: ExitStack, folder: Path, secret: str) -> Bench:
+    """Apache Kafka (or the named broker), PostgreSQL, the bare endpoint and ingest."""
+    bootstrap = kafka_bootstrap(stack)
+    # fsync off, as the figures in the README were measured: this machine's one disk is not a
+    # database server's, and the baseline touches no database
+    postgres = EmbeddedPostgres(folder / "pg", durable=False).start()
+    stack.callback(postgres.stop)
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    asyncio.run(ensure_topics(bootstrap, prefix=prefix, partitions=6))
+    database_url = asyncio.run(prepare_database(postgres))
+    accounts = folder / "accounts.json"
+    accounts.write_text(json.dumps({"accounts": [
+        {"platform": "standard", "account_id": ACCOUNT, "secret": secret}]}))  # fmt: skip
+    bare_port, ingest_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BARE_PORT": str(bare_port),
+           "SCRM_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SCRM_DATABASE_URL": database_url,
+           "SCRM_TOPIC_PREFIX": prefix, "SCRM_KAFKA_IDEMPOTENCE": "true",
+           "SCRM_LOG_LEVEL": "WARNING", "INGEST_HTTP_PORT": str(ingest_port),
+           "INGEST_ACCOUNTS_FILE": str(accounts)}  # fmt: skip
+    ports = {}
+    services = (("bare", "bench.bare", bare_port, "/"),
+                ("ingest", "services.ingest", ingest_port, "/readyz"))  # fmt: skip
+    for name, module, port, ready_path in services:
+        ready_url = f"http://127.0.0.1:{port}{ready_path}"
+        command = [sys.executable, "-m", module]
+        pid = stack.enter_context(process(command, env, ready_url, folder / f"{name}.log"))
+        ports[name] = (port, pid)
+    return Bench(bootstrap, prefix + EVENTS, ports)
+
+
+def measure(
+    bench: Bench, requests: dict[str, list[bytes]], args: argparse.Namespace
+) -> tuple[dict[str, list[loadgen.Result]], dict[str, CpuUse]]:
+    """The warm-up, then alternating rounds of each; the results by round and the CPU used."""
+    warmup, per_round = args.warmup, args.requests // args.rounds
+    for name, (port, _) in bench.ports.items():
+        asyncio.run(loadgen.run(port, requests[name][:warmup], connections=args.connections))
+    results: dict[str, list[loadgen.Result]] = {name: [] for name in bench.ports}
+    cpu: dict[str, CpuUse] = {}
+    for n in range(args.rounds):
+        for name, (port, pid) in bench.ports.items():
+            batch = requests[name][warmup + n * per_round : warmup + (n + 1) * per_round]
+            before = cpu_seconds(pid)
+            results[name].append(
+                asyncio.run(loadgen.run(port, batch, connections=args.connections))
+            )
+            used = cpu_seconds(pid) - before
+            cpu[name] = cpu[name] + used if name in cpu else used
+    return results, cpu
+
+
+def main() -> int:
+    args = parse_args()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    per_round = args.requests // args.rounds
-    warmup = args.warmup
     with ExitStack() as stack, tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        bootstrap = kafka_bootstrap(stack)
-        postgres = EmbeddedPostgres(folder / "pg").start()
-        stack.callback(postgres.stop)
-        prefix = f"bench{uuid.uuid4().hex[:6]}."
-        asyncio.run(ensure_topics(bootstrap, prefix=prefix, partitions=6))
-        database_url = asyncio.run(prepare_database(postgres))
-        accounts = folder / "accounts.json"
-        accounts.write_text(json.dumps({"accounts": [
-            {"platform": "standard", "account_id": ACCOUNT, "secret": secret}]}))  # fmt: skip
-        bare_port, ingest_port = free_port(), free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "BARE_PORT": str(bare_port),
-               "SCRM_KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SCRM_DATABASE_URL": database_url,
-               "SCRM_TOPIC_PREFIX": prefix, "SCRM_KAFKA_IDEMPOTENCE": "true",
-               "SCRM_LOG_LEVEL": "WARNING", "INGEST_HTTP_PORT": str(ingest_port),
-               "INGEST_ACCOUNTS_FILE": str(accounts)}  # fmt: skip
+        bench = start(stack, Path(scratch), secret)
         say(f"bench-ingest: {args.requests} signed webhooks each, {args.connections} connections, "
-            f"{args.rounds} alternating rounds, broker {bootstrap}")  # fmt: skip
-        ports = {}
-        services = (("bare", "bench.bare", bare_port, "/"),
-                    ("ingest", "services.ingest", ingest_port, "/readyz"))  # fmt: skip
-        for name, module, port, ready_path in services:
-            ready_url = f"http://127.0.0.1:{port}{ready_path}"
-            command = [sys.executable, "-m", module]
-            pid = stack.enter_context(process(command, env, ready_url, folder / f"{name}.log"))
-            ports[name] = (port, pid)
+            f"{args.rounds} alternating rounds, broker {bench.bootstrap}")  # fmt: skip
         # signed just before, so that the timestamps are fresh
-        requests = {name: signed_requests(port, secret, warmup + per_round * args.rounds)
-                    for name, (port, _) in ports.items()}  # fmt: skip
-        for name, (port, _) in ports.items():
-            asyncio.run(loadgen.run(port, requests[name][:warmup], connections=args.connections))
-        results: dict[str, list[loadgen.Result]] = {name: [] for name in ports}
-        cpu: dict[str, CpuUse] = {}
-        for n in range(args.rounds):
-            for name, (port, pid) in ports.items():
-                batch = requests[name][warmup + n * per_round : warmup + (n + 1) * per_round]
-                before = cpu_seconds(pid)
-                results[name].append(
-                    asyncio.run(loadgen.run(port, batch, connections=args.connections))
-                )
-                used = cpu_seconds(pid) - before
-                cpu[name] = cpu[name] + used if name in cpu else used
-        produced = asyncio.run(count_events(bootstrap, prefix + EVENTS))
-    bare, ingest = (loadgen.Result.combined(results[name]) for name in ports)
+        count = args.warmup + args.requests // args.rounds * args.rounds
+        requests = {name: signed_requests(port, secret, count)
+                    for name, (port, _) in bench.ports.items()}  # fmt: skip
+        results, cpu = measure(bench, requests, args)
+        produced = asyncio.run(count_events(bench.bootstrap, bench.events_topic))
+    return conclude(results, cpu, produced, sent=count, warmup=args.warmup)
+
+
+def conclude(
+    results: dict[str, list[loadgen.Result]], cpu: dict[str, CpuUse], produced: list[str],
+    *, sent: int, warmup: int,
+) -> int:  # fmt: skip
+    """Print the table and the verdicts, write bench/results/ingest.json; 1 if events were
+    lost or doubled."""
+    bare, ingest = (
+        loadgen.Result.combined(results["bare"]),
+        loadgen.Result.combined(results["ingest"]),
+    )
     accepted = ingest.statuses.get(200, 0) + warmup
     lost, doubled = accepted - len(set(produced)), len(produced) - len(set(produced))
     ratio = ingest.throughput / bare.throughput
-    by_round = sorted(i.throughput / b.throughput for b, i in zip(*results.values(), strict=True))
+    by_round = sorted(
+        i.throughput / b.throughput for b, i in zip(results["bare"], results["ingest"], strict=True)
+    )
     p99 = ingest.percentile(0.99)
-    report("bare", bare)
-    report_cpu(bare, cpu["bare"])
-    report("ingest", ingest)
-    report_cpu(ingest, cpu["ingest"])
+    for name, result in (("bare", bare), ("ingest", ingest)):
+        report(name, result)
+        report_cpu(result, cpu[name])
     say(f"  ratio    {ratio:.2f} x the bare endpoint (target >= {TARGET_RATIO}; by round "
         f"{', '.join(f'{r:.2f}' for r in by_round)})   "
         f"p99 {p99:.2f} ms (target <= {TARGET_P99_MS:.0f})")  # fmt: skip
     say(f"  topic    {len(produced)} events for {accepted} accepted webhooks "
-        f"({len(requests['ingest'])} sent): lost {lost}, duplicated {doubled}")  # fmt: skip
+        f"({sent} sent): lost {lost}, duplicated {doubled}")  # fmt: skip
     verdicts = {"throughput": ratio >= TARGET_RATIO, "p99": p99 <= TARGET_P99_MS,
                 "nothing lost or doubled": lost == 0 and doubled == 0}  # fmt: skip
     say(
         "  targets  " + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in verdicts.items())
     )
+    write_results("ingest", {
+        "requests": ingest.requests, "baseline_per_s": round(bare.throughput),
+        "ingest_per_s": round(ingest.throughput), "ratio": round(ratio, 3),
+        "ratio_by_round": [round(r, 3) for r in by_round], "p50_ms": round(ingest.median_ms, 2),
+        "p99_ms": round(p99, 2), "lost": lost, "duplicated": doubled,
+    })  # fmt: skip
     return 0 if verdicts["nothing lost or doubled"] else 1
 
 

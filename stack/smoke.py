@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.platforms.line import line_signature
 from services.ingest.platforms.standard import standard_webhook_signature
+from services.ingest.platforms.telegram import SECRET_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_SECONDS = 30.0
@@ -79,123 +81,162 @@ def signed(secret: str, payload: dict[str, Any], *, timestamp: int | None = None
     return body, headers
 
 
-async def run(stack: Stack, accounts: dict[str, dict[str, Any]]) -> None:
-    client = stack.client
-    account, secret = accounts["standard"]["account_id"], accounts["standard"]["secret"]
-    for name in stack.urls:
-        ready = await client.get(stack.url(name, "/readyz"))
-        check(ready.status_code == 200, f"{name} /readyz is 200")
-        families = list(
-            text_string_to_metric_families((await client.get(stack.url(name, "/metrics"))).text)
-        )
-        check(len(families) > 0, f"{name} /metrics parses ({len(families)} families)")
+@dataclass(frozen=True)
+class Shop:
+    """The demo Standard Webhooks account, and the fan this run invents."""
 
-    user = f"smoke-{uuid.uuid4().hex[:10]}"
-    fan = f"standard:{account}:{user}"
-    webhook = stack.url("ingest", f"/v1/webhooks/standard/{account}")
-    now = datetime.now(UTC).isoformat()
-    text = "Is my parcel late?"
-    message = {"type": "message.received", "timestamp": now,
-               "data": {"message_id": f"m-{user}", "user_id": user, "text": text}}  # fmt: skip
-    body, headers = signed(secret, message)
+    stack: Stack
+    account: str
+    secret: str
+    user: str
 
-    answer = await client.post(webhook, content=body, headers=headers)
-    check(answer.status_code == 200, f"signed message webhook accepted ({answer.status_code})")
+    @property
+    def fan(self) -> str:
+        return f"standard:{self.account}:{self.user}"
 
-    async def profile_count() -> int | None:
-        response = await client.get(stack.url("scoring", f"/v1/fans/{fan}"))
+    @property
+    def webhook(self) -> str:
+        return self.stack.url("ingest", f"/v1/webhooks/standard/{self.account}")
+
+    async def post(
+        self, payload: dict[str, Any], *, timestamp: int | None = None
+    ) -> httpx.Response:
+        body, headers = signed(self.secret, payload, timestamp=timestamp)
+        return await self.stack.client.post(self.webhook, content=body, headers=headers)
+
+    async def interactions(self) -> int | None:
+        response = await self.stack.client.get(self.stack.url("scoring", f"/v1/fans/{self.fan}"))
         return int(response.json()["interaction_count"]) if response.status_code == 200 else None
 
+
+async def run(stack: Stack, accounts: dict[str, dict[str, Any]]) -> None:
+    await services_ready(stack)
+    user = f"smoke-{uuid.uuid4().hex[:10]}"
+    shop = Shop(stack, accounts["standard"]["account_id"], accounts["standard"]["secret"], user)
+    message = {"type": "message.received", "timestamp": datetime.now(UTC).isoformat(),
+               "data": {"message_id": f"m-{user}", "user_id": user,
+                        "text": "Is my parcel late?"}}  # fmt: skip
+    body, headers = signed(shop.secret, message)
+    await message_is_profiled_and_queued(shop, body, headers)
+    await redelivery_changes_nothing(shop, body, headers)
+    await forgeries_are_refused(shop, body, headers, message)
+    await order_is_recorded(shop)
+    await line_message(stack, accounts["line"], user)
+    await telegram_message(stack, accounts["telegram"])
+
+
+async def services_ready(stack: Stack) -> None:
+    for name in stack.urls:
+        ready = await stack.client.get(stack.url(name, "/readyz"))
+        check(ready.status_code == 200, f"{name} /readyz is 200")
+        metrics = (await stack.client.get(stack.url(name, "/metrics"))).text
+        families = list(text_string_to_metric_families(metrics))
+        check(len(families) > 0, f"{name} /metrics parses ({len(families)} families)")
+
+
+async def message_is_profiled_and_queued(shop: Shop, body: bytes, headers: dict[str, str]) -> None:
+    client = shop.stack.client
+    answer = await client.post(shop.webhook, content=body, headers=headers)
+    check(answer.status_code == 200, f"signed message webhook accepted ({answer.status_code})")
+
     async def has_one() -> bool:
-        return await profile_count() == 1
+        return await shop.interactions() == 1
 
     await eventually(has_one, "scoring shows the fan with one interaction")
-    check(True, f"scoring profile {fan} has interaction_count 1")
+    check(True, f"scoring profile {shop.fan} has interaction_count 1")
 
     async def conversation_open() -> bool:
-        listing = (await client.get(stack.url("responder", "/v1/conversations?limit=500"))).json()
-        return any(c["fan_key"] == fan for c in listing)
+        url = shop.stack.url("responder", "/v1/conversations?limit=500")
+        return any(c["fan_key"] == shop.fan for c in (await client.get(url)).json())
 
     await eventually(conversation_open, "responder opens a conversation for the fan")
     check(True, "responder has an open conversation for the fan")
 
-    counter = "scrm_ingest_webhooks_total"
-    duplicates_before = await stack.metric("ingest", counter, outcome="duplicate")
-    replay = await client.post(webhook, content=body, headers=headers)
-    check(replay.status_code == 200, "the same webhook delivered again is acknowledged")
-    duplicates_after = await stack.metric("ingest", counter, outcome="duplicate")
-    check(duplicates_after == duplicates_before + 1, "ingest recognised it and produced nothing")
-    check(await profile_count() == 1, "the redelivery changed nothing (interaction_count still 1)")
 
-    tampered = await client.post(webhook, content=body + b" ", headers=headers)
+async def redelivery_changes_nothing(shop: Shop, body: bytes, headers: dict[str, str]) -> None:
+    counter = "scrm_ingest_webhooks_total"
+    duplicates_before = await shop.stack.metric("ingest", counter, outcome="duplicate")
+    replay = await shop.stack.client.post(shop.webhook, content=body, headers=headers)
+    check(replay.status_code == 200, "the same webhook delivered again is acknowledged")
+    duplicates_after = await shop.stack.metric("ingest", counter, outcome="duplicate")
+    check(duplicates_after == duplicates_before + 1, "ingest recognised it and produced nothing")
+    check(await shop.interactions() == 1,
+          "the redelivery changed nothing (interaction_count still 1)")  # fmt: skip
+
+
+async def forgeries_are_refused(
+    shop: Shop, body: bytes, headers: dict[str, str], message: dict[str, Any]
+) -> None:  # fmt: skip
+    client = shop.stack.client
+    tampered = await client.post(shop.webhook, content=body + b" ", headers=headers)
     check(tampered.status_code == 401, f"a tampered body is refused ({tampered.status_code})")
-    stale_body, stale_headers = signed(secret, message, timestamp=int(time.time()) - 3600)
-    stale = await client.post(webhook, content=stale_body, headers=stale_headers)
+    stale = await shop.post(message, timestamp=int(time.time()) - 3600)
     check(stale.status_code == 401, f"a stale timestamp is refused ({stale.status_code})")
-    unknown = await client.post(stack.url("ingest", "/v1/webhooks/standard/no-such-shop"),
+    unknown = await client.post(shop.stack.url("ingest", "/v1/webhooks/standard/no-such-shop"),
                                 content=body, headers=headers)  # fmt: skip
     check(unknown.status_code == 404, f"an unknown account gets 404 ({unknown.status_code})")
 
-    order_id = f"o-{user}"
-    order_data = {"order_id": order_id, "user_id": user, "amount_cents": 12900, "currency": "CNY"}
-    order = {"type": "order.paid", "timestamp": now, "data": order_data}
-    order_body, order_headers = signed(secret, order)
-    paid = await client.post(webhook, content=order_body, headers=order_headers)
+
+async def order_is_recorded(shop: Shop) -> None:
+    order_id = f"o-{shop.user}"
+    order_data = {"order_id": order_id, "user_id": shop.user, "amount_cents": 12900,
+                  "currency": "CNY"}  # fmt: skip
+    now = datetime.now(UTC).isoformat()
+    paid = await shop.post({"type": "order.paid", "timestamp": now, "data": order_data})
     check(paid.status_code == 200, "a signed order.paid webhook is accepted")
 
     async def order_recorded() -> bool:
-        url = stack.url("coupons", f"/v1/accounts/{account}/orders/{order_id}")
-        response = await client.get(url)
+        url = shop.stack.url("coupons", f"/v1/accounts/{shop.account}/orders/{order_id}")
+        response = await shop.stack.client.get(url)
         return response.status_code == 200 and response.json()["status"] == "paid"
 
     await eventually(order_recorded, "coupons records the paid order")
     check(True, "coupons recorded the paid order (12900 cents)")
-    await chat_platforms(stack, accounts, user)
 
 
-async def chat_platforms(stack: Stack, accounts: dict[str, dict[str, Any]], user: str) -> None:
-    """A LINE message and a Telegram message, each signed as the platform signs it."""
-    client = stack.client
-    line, telegram = accounts["line"], accounts["telegram"]
-    now_ms = int(time.time() * 1000)
-    line_body = json.dumps({"destination": "Udemo", "events": [{
-        "type": "message", "mode": "active", "timestamp": now_ms,
+async def line_message(stack: Stack, line: dict[str, Any], user: str) -> None:
+    """A LINE message, signed as LINE signs it, reaches scoring; a tampered one is refused."""
+    body = json.dumps({"destination": "Udemo", "events": [{
+        "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
         "webhookEventId": f"01SMOKE{user}", "source": {"type": "user", "userId": f"U{user}"},
         "deliveryContext": {"isRedelivery": False}, "replyToken": "r",
         "message": {"id": f"m-{user}", "type": "text", "text": "スモークテスト"},
     }]}).encode()  # fmt: skip
-    line_headers = {"x-line-signature": line_signature(line["channel_secret"], line_body),
-                    "content-type": "application/json"}  # fmt: skip
-    line_url = stack.url("ingest", f"/v1/webhooks/line/{line['account_id']}")
-    answer = await client.post(line_url, content=line_body, headers=line_headers)
+    headers = {"x-line-signature": line_signature(line["channel_secret"], body),
+               "content-type": "application/json"}  # fmt: skip
+    url = stack.url("ingest", f"/v1/webhooks/line/{line['account_id']}")
+    answer = await stack.client.post(url, content=body, headers=headers)
     check(answer.status_code == 200, f"a signed LINE webhook is accepted ({answer.status_code})")
-    forged = await client.post(line_url, content=line_body.replace(b"U", b"V", 1),
-                               headers=line_headers)  # fmt: skip
+    forged = await stack.client.post(url, content=body.replace(b"U", b"V", 1), headers=headers)
     check(forged.status_code == 401, f"a tampered LINE webhook is refused ({forged.status_code})")
+    await profiled(stack, f"line:{line['account_id']}:U{user}")
 
+
+async def telegram_message(stack: Stack, telegram: dict[str, Any]) -> None:
+    """A Telegram update with the bot's secret token reaches scoring; a wrong token is refused."""
     chat_id = int(time.time() * 1000) % 10**9
     update = {"update_id": chat_id, "message": {
         "message_id": 1, "date": int(time.time()), "text": "hello from smoke",
         "from": {"id": chat_id, "is_bot": False, "first_name": "Smoke"},
         "chat": {"id": chat_id, "type": "private"},
     }}  # fmt: skip
-    telegram_url = stack.url("ingest", f"/v1/webhooks/telegram/{telegram['account_id']}")
-    secret_header = {"x-telegram-bot-api-secret-token": telegram["secret_token"]}
-    answer = await client.post(telegram_url, json=update, headers=secret_header)
+    url = stack.url("ingest", f"/v1/webhooks/telegram/{telegram['account_id']}")
+    answer = await stack.client.post(
+        url, json=update, headers={SECRET_HEADER: telegram["secret_token"]}
+    )
     check(answer.status_code == 200, f"a Telegram update is accepted ({answer.status_code})")
-    wrong = await client.post(telegram_url, json=update,
-                              headers={"x-telegram-bot-api-secret-token": "wrong"})  # fmt: skip
+    wrong = await stack.client.post(url, json=update, headers={SECRET_HEADER: "wrong"})
     check(wrong.status_code == 401, f"a wrong Telegram secret is refused ({wrong.status_code})")
+    await profiled(stack, f"telegram:{telegram['account_id']}:{chat_id}")
 
-    for fan in (f"line:{line['account_id']}:U{user}",
-                f"telegram:{telegram['account_id']}:{chat_id}"):  # fmt: skip
 
-        async def profiled(fan: str = fan) -> bool:
-            response = await client.get(stack.url("scoring", f"/v1/fans/{fan}"))
-            return response.status_code == 200
+async def profiled(stack: Stack, fan: str) -> None:
+    async def exists() -> bool:
+        response = await stack.client.get(stack.url("scoring", f"/v1/fans/{fan}"))
+        return response.status_code == 200
 
-        await eventually(profiled, f"scoring shows {fan}")
-        check(True, f"scoring profile {fan} exists")
+    await eventually(exists, f"scoring shows {fan}")
+    check(True, f"scoring profile {fan} exists")
 
 
 def main(argv: list[str] | None = None) -> int:

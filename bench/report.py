@@ -1,0 +1,21 @@
+"""How every benchmark reports: a line at a time on stdout, and its figures in
+``bench/results/<name>.json`` (the keys its issue names)."""
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def write_results(name: str, figures: dict[str, object]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    say(f"  written  {path}")
+    return path
