@@ -120,6 +120,19 @@ def no_handshake(request: InboundRequest) -> PlatformAnswer:
     )
 
 
+class FixedAcknowledgement:
+    """For an adapter whose success answer is the same whatever the push held: it sets
+    ``acknowledgement`` where its platform expects more than an empty 200."""
+
+    acknowledgement: ClassVar[PlatformAnswer] = OK
+
+    def acknowledge(
+        self, account: PlatformAccount, request: InboundRequest,
+        events: Sequence[CloudEvent[FanEvent]],
+    ) -> PlatformAnswer:  # fmt: skip
+        return self.acknowledgement
+
+
 @dataclass(frozen=True)
 class SendOutcome:
     """What the platform's send API answered to one reply."""

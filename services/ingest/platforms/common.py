@@ -1,6 +1,7 @@
-"""What the platform adapters share: the CloudEvent a canonical contract travels in, the base of
-every payload model and its bounded string types, reading a payload or refusing it as malformed,
-epoch times and the freshness of a signed timestamp, and the small pieces of a send outcome.
+"""What the platform adapters share: the CloudEvent a canonical contract travels in and what a
+message says by its type, the base of every payload model and its bounded string types, reading a
+payload or refusing it as malformed, epoch times and the freshness of a signed timestamp, and the
+small pieces of a send outcome.
 
 Each platform's own rules stay in its module: which unit an epoch is in, how long its ids may be,
 which answers of its send API are worth retrying beyond ``429`` and ``5xx``.
@@ -10,13 +11,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar, overload
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, overload
 
 import httpx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from services.ingest.platforms.base import MalformedPayload, SendOutcome, VerificationError
-from shared.contracts import FanEvent
+from shared.contracts import FanEvent, MediaRef, MessageType
 from shared.events import CloudEvent, event_id, fan_key
 from shared.logging import get_logger
 
@@ -35,6 +36,14 @@ def fan_event(contract: FanEvent, *id_parts: str) -> CloudEvent[FanEvent]:
         subject=fan_key(platform, account, contract.user_id),
         time=contract.occurred_at,
     )
+
+
+class MessageBody(NamedTuple):
+    """What a message says, by its type."""
+
+    message_type: MessageType
+    text: str | None = None
+    media: tuple[MediaRef, ...] = ()
 
 
 # --- payload models ----------------------------------------------------------------------------

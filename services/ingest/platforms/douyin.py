@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, ClassVar, Final, Literal, NamedTuple
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 
@@ -35,6 +35,7 @@ from services.ingest.platforms.common import (
     MAX_EPOCH_MS,
     MS_THRESHOLD,
     Id,
+    MessageBody,
     Payload,
     Short,
     Text,
@@ -52,7 +53,6 @@ from shared.contracts import (
     FanUnfollowed,
     MediaRef,
     MessageReceived,
-    MessageType,
     ReactionAdded,
 )
 from shared.events import CloudEvent, body_digest
@@ -144,14 +144,6 @@ def _content(raw: dict[str, object]) -> Content:
 def _epoch(value: int) -> datetime:
     """Douyin's times: epoch seconds, or milliseconds from MS_THRESHOLD up."""
     return from_millis(value) if value >= MS_THRESHOLD else from_seconds(value)
-
-
-class MessageBody(NamedTuple):
-    """What a message says, by its type."""
-
-    message_type: MessageType
-    text: str | None = None
-    media: tuple[MediaRef, ...] = ()
 
 
 def _text(content: Content) -> str | None:

@@ -18,14 +18,14 @@ import hmac
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, NamedTuple
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import httpx
 from pydantic import Field, SecretStr, TypeAdapter
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
-    OK,
+    FixedAcknowledgement,
     InboundRequest,
     PlatformAccount,
     PlatformAnswer,
@@ -37,6 +37,7 @@ from services.ingest.platforms.common import (
     MAX_EPOCH_MS,
     BatchItems,
     Id,
+    MessageBody,
     Payload,
     Text,
     fan_event,
@@ -53,7 +54,6 @@ from shared.contracts import (
     FanUnfollowed,
     MediaRef,
     MessageReceived,
-    MessageType,
     ReplyRequested,
 )
 from shared.events import CloudEvent
@@ -156,14 +156,6 @@ _MEDIA_TYPES: dict[str, Literal["image", "voice", "video", "file"]] = {
 }  # fmt: skip
 
 
-class MessageBody(NamedTuple):
-    """What a message says, by its type."""
-
-    message_type: MessageType
-    text: str | None = None
-    media: tuple[MediaRef, ...] = ()
-
-
 def _message_body(message: Message) -> MessageBody:
     kind = message.type
     if kind == "text":
@@ -241,7 +233,7 @@ def _composite(user_id: str, event: Event) -> str:
     return f"{user_id}:{event.type}:{event.timestamp if event.timestamp is not None else '-'}"
 
 
-class LineMessaging:
+class LineMessaging(FixedAcknowledgement):
     secret_headers: ClassVar[frozenset[str]] = frozenset({SIGNATURE_HEADER})
     secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
@@ -271,12 +263,6 @@ class LineMessaging:
                     received_at=request.received_at,
                 ))  # fmt: skip
         return batch.events_or_refusal()
-
-    def acknowledge(
-        self, account: LineAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return OK
 
     async def send(
         self, account: LineAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, SecretStr
 
 from services.ingest.platforms.base import (
     OK,
+    FixedAcknowledgement,
     InboundRequest,
     PlatformAccount,
     PlatformAnswer,
@@ -281,12 +282,13 @@ class SendMessage(TypedDict):
     reply_parameters: NotRequired[ReplyParameters]
 
 
-class TelegramBot:
+class TelegramBot(FixedAcknowledgement):
     secret_headers: ClassVar[frozenset[str]] = frozenset({SECRET_HEADER})
     secret_query: ClassVar[frozenset[str]] = frozenset()
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
     account_model: ClassVar[type[PlatformAccount]] = TelegramAccount
     default_send_base_url: ClassVar[str] = "https://api.telegram.org"
+    acknowledgement: ClassVar[PlatformAnswer] = OK  # Telegram only looks at the status
 
     def handshake(self, account: TelegramAccount, request: InboundRequest) -> PlatformAnswer:
         return no_handshake(request)
@@ -305,12 +307,6 @@ class TelegramBot:
     ) -> Sequence[CloudEvent[FanEvent]]:
         update = parse_json(Update, request.body)
         return _Normaliser(account, request.received_at).update(update)
-
-    def acknowledge(
-        self, account: TelegramAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return OK  # Telegram only looks at the status
 
     async def send(
         self, account: TelegramAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

@@ -14,14 +14,14 @@ import json
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, ClassVar, Final, Literal, NamedTuple
+from typing import Annotated, ClassVar, Final, Literal
 
 import httpx
 from pydantic import ConfigDict, Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
-    OK,
+    FixedAcknowledgement,
     InboundRequest,
     MalformedPayload,
     PlatformAccount,
@@ -33,6 +33,7 @@ from services.ingest.platforms.common import (
     MAX_EPOCH_MS,
     MS_THRESHOLD,
     Id,
+    MessageBody,
     Payload,
     Short,
     Text,
@@ -53,7 +54,6 @@ from shared.contracts import (
     FanUnfollowed,
     MediaRef,
     MessageReceived,
-    MessageType,
     ReplyRequested,
 )
 from shared.events import CloudEvent
@@ -150,14 +150,6 @@ def composite_id(push: Push) -> str:
     return f"{push.sender_id}:{push.type}:{push.created_at or '-'}:{digest}"
 
 
-class MessageBody(NamedTuple):
-    """What a message says, by its type."""
-
-    message_type: MessageType
-    text: str | None = None
-    media: tuple[MediaRef, ...] = ()
-
-
 def normalise_push(
     push: Push, *, account: str, received_at: datetime
 ) -> CloudEvent[FanEvent] | None:
@@ -225,7 +217,7 @@ def _mention(push: Push, data: PushData, fields: FanFields, platform_id: str) ->
     )  # fmt: skip
 
 
-class WeiboFanService:
+class WeiboFanService(FixedAcknowledgement):
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     secret_query: ClassVar[frozenset[str]] = frozenset({"signature"})
     platforms: ClassVar[tuple[str, ...]] = (PLATFORM,)
@@ -257,12 +249,6 @@ class WeiboFanService:
         push = parse_json(Push, request.body)
         event = normalise_push(push, account=account.account_id, received_at=request.received_at)
         return [event] if event is not None else []
-
-    def acknowledge(
-        self, account: WeiboAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return OK
 
     async def send(
         self, account: WeiboAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

@@ -6,6 +6,7 @@ from typing import ClassVar
 import httpx
 
 from services.ingest.platforms.base import (
+    FixedAcknowledgement,
     InboundRequest,
     PlatformAccount,
     PlatformAnswer,
@@ -22,10 +23,8 @@ from services.ingest.platforms.meta.verification import (
 from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
 
-ACKNOWLEDGEMENT = b"EVENT_RECEIVED"
 
-
-class MetaWebhooks:
+class MetaWebhooks(FixedAcknowledgement):
     """Messenger, Instagram and WhatsApp: inbound webhooks and the Send / Cloud API.
 
     Meta's send APIs take no idempotency key: delivery is at-least-once. The outbound table
@@ -38,6 +37,7 @@ class MetaWebhooks:
     platforms: ClassVar[tuple[str, ...]] = PLATFORMS
     account_model: ClassVar[type[PlatformAccount]] = MetaAccount
     default_send_base_url: ClassVar[str] = "https://graph.facebook.com"
+    acknowledgement: ClassVar[PlatformAnswer] = PlatformAnswer(body=b"EVENT_RECEIVED")
 
     def handshake(self, account: MetaAccount, request: InboundRequest) -> PlatformAnswer:
         return answer_challenge(
@@ -54,12 +54,6 @@ class MetaWebhooks:
         self, account: MetaAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         return push_events(account, request)
-
-    def acknowledge(
-        self, account: MetaAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return PlatformAnswer(body=ACKNOWLEDGEMENT)
 
     async def send(
         self, account: MetaAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
+    FixedAcknowledgement,
     InboundRequest,
     PlatformAccount,
     PlatformAnswer,
@@ -33,7 +34,6 @@ from services.ingest.platforms.wechat.xml import PushedXml, read_xml
 from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
 
-ACK = PlatformAnswer(body=b"success", media_type="text/plain")
 DEFAULT_TOLERANCE = timedelta(
     seconds=IngestSettings.model_fields["webhook_tolerance_seconds"].default
 )
@@ -73,12 +73,13 @@ class StableTokenApi:
         return {"touser": reply.user_id, "msgtype": "text", "text": {"content": reply.text}}
 
 
-class WeChatOfficialAccount:
+class WeChatOfficialAccount(FixedAcknowledgement):
     platforms: ClassVar[tuple[str, ...]] = ("wechat",)
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     secret_query: ClassVar[frozenset[str]] = frozenset({"signature", "msg_signature"})
     account_model: ClassVar[type[PlatformAccount]] = WeChatAccount
     default_send_base_url: ClassVar[str] = "https://api.weixin.qq.com"
+    acknowledgement: ClassVar[PlatformAnswer] = text_answer(b"success")
 
     def __init__(
         self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
@@ -121,12 +122,6 @@ class WeChatOfficialAccount:
         msg = read_xml(PushedXml, request.body)
         return normalise_push(msg, platform="wechat", account=account.account_id,
                               request=request)  # fmt: skip
-
-    def acknowledge(
-        self, account: WeChatAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return ACK
 
     async def send(
         self, account: WeChatAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

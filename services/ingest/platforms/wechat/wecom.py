@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
+    FixedAcknowledgement,
     InboundRequest,
     PlatformAccount,
     PlatformAnswer,
@@ -68,12 +69,14 @@ class GetTokenApi:
                 "text": {"content": reply.text}}  # fmt: skip
 
 
-class WeCom:
+class WeCom(FixedAcknowledgement):
     platforms: ClassVar[tuple[str, ...]] = ("wecom",)
     secret_headers: ClassVar[frozenset[str]] = frozenset()
     secret_query: ClassVar[frozenset[str]] = frozenset({"msg_signature"})
     account_model: ClassVar[type[PlatformAccount]] = WeComAccount
     default_send_base_url: ClassVar[str] = "https://qyapi.weixin.qq.com"
+    # an empty answer means "received, no passive reply"
+    acknowledgement: ClassVar[PlatformAnswer] = text_answer(b"")
 
     def __init__(
         self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
@@ -108,12 +111,6 @@ class WeCom:
         msg = read_xml(PushedXml, request.body)
         return normalise_push(msg, platform="wecom", account=account.account_id,
                               request=request, thread_ref=msg.AgentID)  # fmt: skip
-
-    def acknowledge(
-        self, account: WeComAccount, request: InboundRequest,
-        events: Sequence[CloudEvent[FanEvent]],
-    ) -> PlatformAnswer:  # fmt: skip
-        return text_answer(b"")  # WeCom: an empty answer means "received, no passive reply"
 
     async def send(
         self, account: WeComAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,
