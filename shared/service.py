@@ -143,9 +143,19 @@ def operated(app: AppT, settings: BaseServiceSettings) -> AppT:
     return app
 
 
+def parts_of(app: FastAPI) -> ServiceParts:
+    """The parts the running lifespan put in `app.state.parts`."""
+    parts = getattr(app.state, "parts", None)
+    if not isinstance(parts, ServiceParts):
+        raise RuntimeError("the service's parts are not built: its lifespan is not running")
+    return parts
+
+
 def _checks(app: FastAPI) -> Mapping[str, ReadinessCheck]:
-    parts: ServiceParts | None = getattr(app.state, "parts", None)
-    return parts.readiness_checks() if parts is not None else {}
+    try:
+        return parts_of(app).readiness_checks()
+    except RuntimeError:  # the lifespan has not built them yet: not ready
+        return {}
 
 
 def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
