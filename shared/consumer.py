@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
-from shared.db import InfrastructureTables, claim_event
+from shared.db import InfrastructureTables, claim_event, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
@@ -165,7 +165,7 @@ class ConsumerRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _apply(self, event: CloudEvent[Any], handler: Handler) -> str:
-        async with self._sessionmaker() as session, session.begin():
+        async with transaction(self._sessionmaker) as session:
             first_time = await claim_event(
                 session, self._tables.processed_events, consumer=self._group_id, event_id=event.id
             )

@@ -1,6 +1,9 @@
-"""The database base: one schema per service, a constraint naming convention, and the two tables
-every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``."""
+"""The database base: one schema per service, a constraint naming convention, the two tables
+every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``, and
+the transaction the edges (a request, a message) open."""
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -22,6 +25,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+_AFTER_COMMIT = "scrm_after_commit"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -75,6 +83,36 @@ def asyncpg_dsn(database_url: str) -> str:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed when the block ends and rolled back when it raises; what
+    `after_commit` scheduled in it runs once the commit succeeded, and never otherwise."""
+    async with sessionmaker() as session:
+        session.info[_AFTER_COMMIT] = []
+        async with session.begin():
+            yield session
+        for callback in session.info.pop(_AFTER_COMMIT):
+            _run_committed(callback)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
+    """Run `callback` once `session`'s transaction committed: for an effect outside the database
+    (a metric counted) that a rolled-back or retried attempt must not have."""
+    callbacks: list[Callable[[], object]] | None = session.info.get(_AFTER_COMMIT)
+    if callbacks is None:
+        raise RuntimeError("after_commit needs a transaction opened by shared.db.transaction")
+    callbacks.append(callback)
+
+
+def _run_committed(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:  # the transaction committed: its caller must not see a failure
+        log.exception("after-commit callback failed", callback=repr(callback))
 
 
 async def claim_event(session: AsyncSession, table: Table, *, consumer: str, event_id: str) -> bool:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import transaction
 from shared.service import ServiceParts, parts_of
 
 
@@ -19,7 +20,7 @@ PartsDep = Annotated[ServiceParts, Depends(get_parts)]
 
 async def _transaction(parts: PartsDep) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed here at the edge, rolled back on error."""
-    async with parts.sessionmaker() as session, session.begin():
+    async with transaction(parts.sessionmaker) as session:
         yield session
 
 
