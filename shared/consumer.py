@@ -20,7 +20,7 @@ from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
-from shared.db import InfrastructureTables, claim_event
+from shared.db import InfrastructureTables, claim_event, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
@@ -45,7 +45,6 @@ class ConsumerRunner:
         tables: InfrastructureTables,
         producer: EventProducer,
         group_id: str | None = None,
-        after_db_commit: Callable[[ConsumerRecord[bytes, bytes]], None] | None = None,
     ) -> None:
         self._settings = settings
         self._service = settings.service_name
@@ -55,7 +54,6 @@ class ConsumerRunner:
         self._tables = tables
         self._producer = producer
         self._group_id = group_id or settings.consumer_group
-        self._after_db_commit = after_db_commit
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -86,7 +84,8 @@ class ConsumerRunner:
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 4,
         )
         # Subscribing before start joins the group at start; after it, at the next metadata refresh.
-        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        listener = _CommitOnRevoke(self.commit_before_revoke)
+        self._consumer.subscribe(self._topics, listener=listener)
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
 
@@ -147,7 +146,7 @@ class ConsumerRunner:
             return "ignored"
         for attempt in range(1, self._settings.consumer_max_attempts + 1):
             try:
-                outcome = await self._apply(event, handler)
+                return await self._apply(event, handler)
             except Exception as exc:
                 if attempt == self._settings.consumer_max_attempts:
                     await self._dead_letter(record, exc, attempts=attempt)
@@ -158,14 +157,10 @@ class ConsumerRunner:
                 await asyncio.sleep(
                     self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
                 )
-            else:
-                if self._after_db_commit is not None:
-                    self._after_db_commit(record)
-                return outcome
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _apply(self, event: CloudEvent[Any], handler: Handler) -> str:
-        async with self._sessionmaker() as session, session.begin():
+        async with transaction(self._sessionmaker) as session:
             first_time = await claim_event(
                 session, self._tables.processed_events, consumer=self._group_id, event_id=event.id
             )
@@ -194,6 +189,11 @@ class ConsumerRunner:
         log.error("event dead-lettered", topic=record.topic, partition=record.partition,
                   offset=record.offset, error=detail)  # fmt: skip
 
+    async def commit_before_revoke(self, revoked: set[TopicPartition]) -> None:
+        """Finish the batch in hand, then commit what was applied of the revoked partitions."""
+        async with self._batch_lock:
+            await self._commit_pending(revoked)
+
     async def _commit_pending(self, only: set[TopicPartition] | None = None) -> None:
         offsets = {tp: off for tp, off in self._pending.items() if only is None or tp in only}
         if not offsets:
@@ -219,14 +219,13 @@ class ConsumerRunner:
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions go to another member, finish the batch in hand and commit it."""
+    """Before partitions go to another member, `commit` what was applied of them."""
 
-    def __init__(self, runner: ConsumerRunner) -> None:
-        self._runner = runner
+    def __init__(self, commit: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
+        self._commit = commit
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        async with self._runner._batch_lock:
-            await self._runner._commit_pending(set(revoked))
+        await self._commit(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None

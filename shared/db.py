@@ -1,7 +1,9 @@
-"""The database base: one schema per service, a constraint naming convention, and the two tables
-every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``."""
+"""The database base: one schema per service, a constraint naming convention, the two tables
+every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``, and
+the transaction the edges (a request, a message) open."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -12,7 +14,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    event,
     func,
     select,
 )
@@ -24,6 +25,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+_AFTER_COMMIT = "scrm_after_commit"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,6 +85,36 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed when the block ends and rolled back when it raises; what
+    `after_commit` scheduled in it runs once the commit succeeded, and never otherwise."""
+    async with sessionmaker() as session:
+        session.info[_AFTER_COMMIT] = []
+        async with session.begin():
+            yield session
+        for callback in session.info.pop(_AFTER_COMMIT):
+            _run_committed(callback)
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], object]) -> None:
+    """Run `callback` once `session`'s transaction committed: for an effect outside the database
+    (a metric counted) that a rolled-back or retried attempt must not have."""
+    callbacks: list[Callable[[], object]] | None = session.info.get(_AFTER_COMMIT)
+    if callbacks is None:
+        raise RuntimeError("after_commit needs a transaction opened by shared.db.transaction")
+    callbacks.append(callback)
+
+
+def _run_committed(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:  # the transaction committed: its caller must not see a failure
+        log.exception("after-commit callback failed", callback=repr(callback))
+
+
 async def claim_event(session: AsyncSession, table: Table, *, consumer: str, event_id: str) -> bool:
     """Record that `consumer` applies `event_id`; False when it already did (a redelivery).
 
@@ -96,11 +132,3 @@ async def claim_event(session: AsyncSession, table: Table, *, consumer: str, eve
 
 async def ping(session: AsyncSession) -> None:
     await session.execute(select(1))
-
-
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run `callback` once the session's transaction has committed; never if it rolls back.
-    For what must not outlive a rolled-back attempt: a metric, an in-memory copy of a row.
-    Whoever owns the transaction (the edge) need not know: SQLAlchemy calls it after COMMIT.
-    Our sessions live for one transaction, so a rolled-back one never commits later."""
-    event.listen(session.sync_session, "after_commit", lambda _: callback(), once=True)

@@ -6,10 +6,21 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import transaction
+from shared.service import ServiceParts, parts_of
 
-async def _transaction(request: Request) -> AsyncIterator[AsyncSession]:
+
+async def get_parts(request: Request) -> ServiceParts:
+    # async: a plain def dependency would cost every request a hop to the thread pool
+    return parts_of(request.app)
+
+
+PartsDep = Annotated[ServiceParts, Depends(get_parts)]
+
+
+async def _transaction(parts: PartsDep) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed here at the edge, rolled back on error."""
-    async with request.app.state.parts.sessionmaker() as session, session.begin():
+    async with transaction(parts.sessionmaker) as session:
         yield session
 
 

@@ -3,20 +3,25 @@
 import asyncio
 import contextlib
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import murmur2
 from aiokafka.producer.message_accumulator import BatchBuilder
-from aiokafka.structs import RecordMetadata
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from shared.contracts import topic_of
 from shared.events import CloudEvent, KafkaRecord, encode
 from shared.settings import KafkaSettings
 
-# Records above this are refused before they are sent (the broker's message.max.bytes is 1 MiB).
+# A record above this is refused before it joins a shared round (the broker's message.max.bytes
+# is 1 MiB), so it fails its own call only.
 MAX_RECORD_BYTES = 1_000_000
+# A record sent alone is judged with its headers against the request size limit, as aiokafka's
+# send() judges it: the dead letter of any record the broker took can still go out.
+MAX_REQUEST_BYTES = 1_048_576
 
 
 class BrokerUnavailable(RuntimeError):
@@ -24,13 +29,16 @@ class BrokerUnavailable(RuntimeError):
 
 
 class EventProducer:
+    """Every record goes out in a round: closed batches by partition (murmur2 of the key, as
+    aiokafka's and Java's default partitioner pick), sent together, with one outcome."""
+
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
         self._producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             acks="all",
             enable_idempotence=settings.kafka_idempotence,
-            linger_ms=2,
+            max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=int(settings.produce_timeout_seconds * 1000),
             retry_backoff_ms=100,
         )
@@ -46,19 +54,26 @@ class EventProducer:
                 await asyncio.wait_for(self._sending, self._settings.produce_timeout_seconds)
         await self._producer.stop()  # flushes what is buffered
 
-    async def publish(self, event: CloudEvent[Any], *, topic: str | None = None) -> RecordMetadata:
+    async def publish(self, event: CloudEvent[Any], *, topic: str | None = None) -> None:
         """Publish to the event type's topic (with the deployment prefix) and await the ack."""
-        name = topic or self._settings.topic(topic_of(event.data))
-        return await self.send(name, encode(event))
+        await self.send(topic or self._settings.topic(topic_of(event.data)), encode(event))
 
-    async def send(self, topic: str, record: KafkaRecord) -> RecordMetadata:
+    async def send(self, topic: str, record: KafkaRecord) -> None:
+        """Send one record in a round of its own and await its ack.
+
+        Not in the round send_many gathers: a round has one outcome, and a record sent alone (a
+        dead letter, a refused webhook's record) must not fail or hold up the webhooks gathered
+        with it when its topic's partition is slow or refuses it.
+        """
         try:
-            return await asyncio.wait_for(
-                self._producer.send_and_wait(
-                    topic, record.value, key=record.key, headers=record.headers
-                ),
-                timeout=self._settings.produce_timeout_seconds,
-            )
+            async with asyncio.timeout(self._settings.produce_timeout_seconds):
+                size = _request_size(record)
+                if size > MAX_REQUEST_BYTES:
+                    raise MessageSizeTooLargeError(f"{size} bytes for {topic}")
+                alone = _Round(self._producer)
+                alone.fill([(topic, record)], await self._partitions([(topic, record)]))
+                await alone.send()
+            alone.acknowledged.result()
         except Exception as exc:
             raise BrokerUnavailable(f"{topic}: {exc!r}") from exc
 
@@ -66,11 +81,9 @@ class EventProducer:
         """Send records and wait for every ack; order per partition is kept.
 
         The records of concurrent calls travel together: they join the round being gathered,
-        which goes out as one closed batch per partition (aiokafka's create_batch/send_batch)
-        as soon as the round before it is acknowledged. Per record that is an append to a
-        batch, instead of a send() with its own future; make bench-ingest measured send()
-        at a third of ingest's CPU. Partitions are chosen as send() chooses them (murmur2 of
-        the key), so a key's records keep one partition whichever way they are sent.
+        which goes out as soon as the round before it is acknowledged. Per record that is an
+        append to a batch, instead of a send() with its own future; make bench-ingest measured
+        aiokafka's send() at a third of ingest's CPU.
 
         A round has one outcome: a partition that is slow to acknowledge (a leader election)
         holds up every call in its round and in the rounds behind it, until the timeout.
@@ -78,10 +91,7 @@ class EventProducer:
         if not records:
             return
         try:
-            partitions = {
-                topic: sorted(await self._producer.partitions_for(topic))
-                for topic in {topic for topic, _ in records}
-            }
+            partitions = await self._partitions(records)
             for topic, record in records:  # refused alone, before it could fail a whole round
                 if len(record.value) + len(record.key) > MAX_RECORD_BYTES:
                     raise MessageSizeTooLargeError(f"{len(record.value)} bytes for {topic}")
@@ -89,13 +99,9 @@ class EventProducer:
             if gathering is None:
                 gathering = self._gathering = _Round(self._producer)
             try:
-                for topic, record in records:
-                    gathering.add(topic, _partition(record.key, partitions[topic]), record)
+                gathering.fill(records, partitions)
             except Exception:
-                # A record the batch refused, after others of this call went in: the round
-                # cannot go out half-refused, so it fails whole (none of it is sent).
-                self._gathering = None
-                gathering.acknowledged.set_exception(BrokerUnavailable("a record was refused"))
+                self._gathering = None  # failed whole: the next call gathers a new round
                 raise
             if self._sending is None or self._sending.done():
                 self._sending = asyncio.create_task(self._send_rounds(), name="kafka-rounds")
@@ -103,6 +109,10 @@ class EventProducer:
                 await asyncio.shield(gathering.acknowledged)
         except Exception as exc:
             raise BrokerUnavailable(repr(exc)) from exc
+
+    async def _partitions(self, records: list[tuple[str, KafkaRecord]]) -> dict[str, list[int]]:
+        topics = {topic for topic, _ in records}
+        return {topic: sorted(await self._producer.partitions_for(topic)) for topic in topics}
 
     async def _send_rounds(self) -> None:
         while self._gathering is not None:
@@ -115,7 +125,8 @@ class EventProducer:
 
 
 class _Round:
-    """The records of concurrent send_many calls: closed batches by partition, one outcome."""
+    """Records going out together (those of concurrent send_many calls, or one sent alone):
+    closed batches by partition, one outcome."""
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
@@ -123,6 +134,18 @@ class _Round:
         self.acknowledged: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         # retrieved here too: an outcome whose callers stopped waiting is not reported as lost
         self.acknowledged.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    def fill(
+        self, records: list[tuple[str, KafkaRecord]], partitions: Mapping[str, list[int]]
+    ) -> None:
+        """Add `records` on their keys' partitions. A record the batch refuses, after others went
+        in: the round cannot go out half-refused, so it fails whole (none of it is sent)."""
+        try:
+            for topic, record in records:
+                self.add(topic, _partition(record.key, partitions[topic]), record)
+        except Exception:
+            self.acknowledged.set_exception(BrokerUnavailable("a record was refused"))
+            raise
 
     def add(self, topic: str, partition: int, record: KafkaRecord) -> None:
         builders = self._batches.setdefault((topic, partition), [])
@@ -152,6 +175,13 @@ class _Round:
             raise
         else:
             self.acknowledged.set_result(None)
+
+
+def _request_size(record: KafkaRecord) -> int:
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+        record.key, record.value, record.headers
+    )
+    return size
 
 
 def _append(builder: BatchBuilder, record: KafkaRecord) -> bool:

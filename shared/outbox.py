@@ -2,8 +2,6 @@
 then a relay publishes it and deletes the row. Several replicas may relay at once; ``SKIP LOCKED``
 gives each row to one of them."""
 
-import asyncio
-import contextlib
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -11,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.contracts import topic_of
-from shared.db import InfrastructureTables
+from shared.db import InfrastructureTables, transaction
 from shared.events import CloudEvent, KafkaRecord, encode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
+from shared.periodic import PeriodicTask
 from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
@@ -47,7 +46,10 @@ class Outbox:
         await add_to_outbox(session, self._tables, event, topic=topic)
 
 
-class OutboxRelay:
+class OutboxRelay(PeriodicTask):
+    """Relays every `outbox_poll_seconds`, batch after batch while rows are left; `stop()` relays
+    what is left (best effort), then stops."""
+
     def __init__(
         self,
         *,
@@ -56,28 +58,14 @@ class OutboxRelay:
         tables: InfrastructureTables,
         producer: EventProducer,
     ) -> None:
+        super().__init__("outbox-relay", settings.outbox_poll_seconds, self._relay_pass, drain=True)
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._table = tables.outbox
         self._producer = producer
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        """Relay what is left (best effort), then stop."""
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
 
     async def relay_once(self) -> int:
-        async with self._sessionmaker() as session, session.begin():
+        async with transaction(self._sessionmaker) as session:
             rows = (
                 await session.execute(
                     select(self._table)
@@ -101,24 +89,13 @@ class OutboxRelay:
             count = await session.scalar(select(func.count()).select_from(self._table))
         return int(count or 0)
 
-    async def _run(self) -> None:
-        while True:
-            # Read before the pass: the last pass must begin after stop() was asked for, or a
-            # row committed during an earlier pass would be left behind.
-            stopping = self._stopping.is_set()
-            relayed = await self._relay_pass()
-            if relayed:
-                continue
-            if stopping:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._settings.outbox_poll_seconds)
-
     async def _relay_pass(self) -> int:
         try:
             relayed = await self.relay_once()
             metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(await self.pending())
         except Exception as exc:
+            # A broker or database away for a while is expected: a warning each poll, not a
+            # traceback each poll.
             log.warning("outbox relay failed; will retry", error=repr(exc))
             return 0
         return relayed

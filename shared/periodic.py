@@ -11,12 +11,25 @@ log = get_logger(__name__)
 
 class PeriodicTask:
     """Runs `job` now and then every `interval` seconds; a failing run is logged and retried at
-    the next tick. `stop()` lets a running job finish."""
+    the next tick. `stop()` lets a running job finish.
 
-    def __init__(self, name: str, interval: float, job: Callable[[], Awaitable[object]]) -> None:
+    With `drain=True` the job's result says whether it found work (truthy): it then runs again
+    at once instead of waiting for the tick, and `stop()` waits for one last run begun after
+    the stop was asked for (and the runs after it while they find work), so that nothing
+    committed during an earlier run is left behind."""
+
+    def __init__(
+        self,
+        name: str,
+        interval: float,
+        job: Callable[[], Awaitable[object]],
+        *,
+        drain: bool = False,
+    ) -> None:
         self.name = name
         self._interval = interval
         self._job = job
+        self._drains = drain
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -37,10 +50,24 @@ class PeriodicTask:
             await self._task
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self._job()
-            except Exception:
-                log.exception("periodic job failed; will retry", job=self.name)
+        while True:
+            # Read before the run: a draining task's last run must begin after stop() was asked
+            # for, or work committed during an earlier run would be left behind.
+            last = self._stopping.is_set()
+            if last and not self._drains:
+                return
+            found_work = await self._run_job()
+            if self._drains and found_work:
+                continue
+            if last:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval)
+
+    async def _run_job(self) -> object:
+        """The job's result, or None when it failed."""
+        try:
+            return await self._job()
+        except Exception:
+            log.exception("periodic job failed; will retry", job=self.name)
+            return None

@@ -5,12 +5,12 @@ requests): consumers drain and commit, the relay publishes what is left, the pro
 the engine closes.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.consumer import ConsumerRunner, HandlerRegistry
@@ -110,11 +110,27 @@ async def shutdown_step(what: str, shutdown: Awaitable[None]) -> None:
 AppT = TypeVar("AppT", bound=FastAPI)
 
 
-def base_app(
-    settings: BaseServiceSettings, *, title: str, lifespan: Callable[[FastAPI], object]
+def consumer_service(
+    settings: BaseServiceSettings,
+    *,
+    title: str,
+    tables: InfrastructureTables,
+    subscriptions: Callable[[ServiceParts], list[Subscription]],
+    routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
-    """A FastAPI app with logging, HTTP metrics and the ops endpoints; routers are added after."""
-    return operated(FastAPI(title=title, lifespan=lifespan), settings)  # type: ignore[arg-type]
+    """The app of a service built from the shared parts alone (scoring, responder, coupons):
+    its lifespan runs them, its routers come after the ops endpoints."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_parts(settings, tables, subscriptions) as parts:
+            app.state.parts = parts
+            yield
+
+    app = operated(FastAPI(title=title, lifespan=lifespan), settings)
+    for router in routers:
+        app.include_router(router)
+    return app
 
 
 def operated(app: AppT, settings: BaseServiceSettings) -> AppT:
@@ -127,9 +143,19 @@ def operated(app: AppT, settings: BaseServiceSettings) -> AppT:
     return app
 
 
+def parts_of(app: FastAPI) -> ServiceParts:
+    """The parts the running lifespan put in `app.state.parts`."""
+    parts = getattr(app.state, "parts", None)
+    if not isinstance(parts, ServiceParts):
+        raise RuntimeError("the service's parts are not built: its lifespan is not running")
+    return parts
+
+
 def _checks(app: FastAPI) -> Mapping[str, ReadinessCheck]:
-    parts: ServiceParts | None = getattr(app.state, "parts", None)
-    return parts.readiness_checks() if parts is not None else {}
+    try:
+        return parts_of(app).readiness_checks()
+    except RuntimeError:  # the lifespan has not built them yet: not ready
+        return {}
 
 
 def serve(app: FastAPI, settings: BaseServiceSettings) -> None:

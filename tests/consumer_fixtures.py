@@ -2,12 +2,11 @@
 applies in a table of the test's own database, so doubling or loss shows in a count."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -54,14 +53,10 @@ class ConsumerHarness:
         await self.producer.stop()
         await self.engine.dispose()
 
-    def runner(
-        self, handler: Handler = record_effect, *,
-        after_db_commit: Callable[[ConsumerRecord[bytes, bytes]], None] | None = None,
-    ) -> ConsumerRunner:  # fmt: skip
+    def runner(self, handler: Handler = record_effect) -> ConsumerRunner:
         return ConsumerRunner(
             settings=self.settings, topics=[self.topic], handlers={MessageReceived: handler},
             sessionmaker=self.sessionmaker, tables=infrastructure, producer=self.producer,
-            after_db_commit=after_db_commit,
         )  # fmt: skip
 
     @asynccontextmanager

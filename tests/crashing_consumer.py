@@ -5,9 +5,21 @@ import asyncio
 import os
 import signal
 import sys
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.config import ScoringSettings
-from tests.consumer_fixtures import ConsumerHarness
+from shared.db import after_commit
+from shared.events import CloudEvent
+from tests.consumer_fixtures import ConsumerHarness, record_effect
+
+
+async def record_effect_then_die(session: AsyncSession, event: CloudEvent[Any]) -> None:
+    """The effect, then a kill the moment its transaction committed: the runner is between its
+    DB commit and its offset commit."""
+    await record_effect(session, event)
+    after_commit(session, lambda: os.kill(os.getpid(), signal.SIGKILL))
 
 
 async def main() -> None:
@@ -19,7 +31,7 @@ async def main() -> None:
     )  # fmt: skip
     harness = ConsumerHarness(settings)
     await harness.start()
-    runner = harness.runner(after_db_commit=lambda _: os.kill(os.getpid(), signal.SIGKILL))
+    runner = harness.runner(record_effect_then_die)
     await runner.start()
     await asyncio.sleep(60)  # the kill comes first
 

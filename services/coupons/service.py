@@ -6,11 +6,12 @@ from services.coupons import metrics, repository
 from services.coupons.domain import order_status
 from services.coupons.models import Order
 from shared.contracts import OrderPaid, OrderRefunded
+from shared.db import after_commit
 
 
 async def record_order(session: AsyncSession, event: OrderPaid | OrderRefunded) -> Order:
     status = order_status(event)
-    metrics.ORDERS.labels(status).inc()
+    after_commit(session, metrics.ORDERS.labels(status).inc)
     return await repository.save_order_status(
         session, account=event.account, order_id=event.order_id, fan_key=event.fan_key,
         amount_cents=event.amount_cents, currency=event.currency, status=status,

@@ -21,6 +21,7 @@ from services.ingest.domain import backoff, reply_status_after
 from services.ingest.models import OutboundReply
 from services.ingest.platforms.base import ReplySender, SendOutcome
 from shared.contracts import FanFields, ReplyDelivered, ReplyFailed, ReplyRequested
+from shared.db import transaction
 from shared.events import CloudEvent, event_id, fan_key
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -51,7 +52,7 @@ class ReplyDispatcher(PeriodicTask):
     async def dispatch_due(self) -> int:
         """Send every reply that is due now; returns how many were attempted."""
         now = datetime.now(UTC)
-        async with self._sessionmaker() as session, session.begin():
+        async with transaction(self._sessionmaker) as session:
             due = await repository.lock_due_replies(session, now=now, limit=BATCH)
             outcomes = await asyncio.gather(*(self._attempt(reply) for reply in due))
             counted = [

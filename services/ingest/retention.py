@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import metrics, repository
 from services.ingest.config import IngestSettings
+from shared.db import transaction
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
 
@@ -33,7 +34,7 @@ class ReceivedEventsJanitor(PeriodicTask):
         cutoff = (now or datetime.now(UTC)) - self._window
         total = 0
         while not self.stopping:
-            async with self._sessionmaker() as session, session.begin():
+            async with transaction(self._sessionmaker) as session:
                 deleted = await repository.forget_received_before(
                     session, cutoff, limit=self._batch
                 )

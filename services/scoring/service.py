@@ -6,6 +6,7 @@ from services.scoring import metrics, repository
 from services.scoring.domain import profile_snapshot
 from services.scoring.models import FanProfile
 from shared.contracts import FanEvent
+from shared.db import after_commit
 from shared.events import CloudEvent, event_id
 from shared.outbox import Outbox
 
@@ -24,7 +25,7 @@ async def record_interaction(
         occurred_at=data.occurred_at,
     )
     if created:
-        metrics.PROFILES_CREATED.inc()
+        after_commit(session, metrics.PROFILES_CREATED.inc)
         snapshot = CloudEvent.of(
             profile_snapshot(profile),
             id=event_id(SOURCE, "profile", event.id),
