@@ -83,7 +83,7 @@ class EnvelopeError(ValueError):
     """A record that is not a CloudEvent this system knows how to read."""
 
 
-def encode(event: CloudEvent[Any]) -> KafkaRecord:
+def encode(event: CloudEvent[DataT]) -> KafkaRecord:
     headers = [
         ("ce_specversion", event.specversion.encode()),
         ("ce_id", event.id.encode()),

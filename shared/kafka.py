@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Mapping
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
@@ -13,7 +12,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from shared.contracts import topic_of
-from shared.events import CloudEvent, KafkaRecord, encode
+from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.settings import KafkaSettings
 
 # A record above this is refused before it joins a shared round (the broker's message.max.bytes
@@ -54,7 +53,7 @@ class EventProducer:
                 await asyncio.wait_for(self._sending, self._settings.produce_timeout_seconds)
         await self._producer.stop()  # flushes what is buffered
 
-    async def publish(self, event: CloudEvent[Any], *, topic: str | None = None) -> None:
+    async def publish(self, event: CloudEvent[DataT], *, topic: str | None = None) -> None:
         """Publish to the event type's topic (with the deployment prefix) and await the ack."""
         await self.send(topic or self._settings.topic(topic_of(event.data)), encode(event))
 

@@ -4,13 +4,13 @@ gives each row to one of them."""
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.contracts import topic_of
 from shared.db import InfrastructureTables, transaction
-from shared.events import CloudEvent, KafkaRecord, encode
+from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
@@ -21,7 +21,7 @@ RELAY_BATCH = 500
 
 
 async def add_to_outbox(
-    session: AsyncSession, tables: InfrastructureTables, event: CloudEvent[Any], *, topic: str
+    session: AsyncSession, tables: InfrastructureTables, event: CloudEvent[DataT], *, topic: str
 ) -> None:
     record = encode(event)
     await session.execute(
@@ -41,7 +41,7 @@ class Outbox:
         self._settings = settings
         self._tables = tables
 
-    async def add(self, session: AsyncSession, event: CloudEvent[Any]) -> None:
+    async def add(self, session: AsyncSession, event: CloudEvent[DataT]) -> None:
         topic = self._settings.topic(topic_of(event.data))
         await add_to_outbox(session, self._tables, event, topic=topic)
 
@@ -101,7 +101,7 @@ class OutboxRelay(PeriodicTask):
         return relayed
 
 
-def _record(row: Any) -> KafkaRecord:
+def _record(row: Row[Any]) -> KafkaRecord:
     return KafkaRecord(
         key=row.key or b"",
         value=row.value,
