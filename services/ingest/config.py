@@ -33,7 +33,16 @@ class IngestSettings(BaseServiceSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     webhook_tolerance_seconds: int = Field(default=300, gt=0)
-    rejected_excerpt_bytes: int = Field(default=4096, ge=0)
+    rejected_excerpt_bytes: int = Field(default=4096, ge=0, le=65_536)
+    rejected_per_source_per_second: float = Field(
+        default=1.0, gt=0, description="refusals recorded per client address and second"
+    )
+    rejected_burst: int = Field(
+        default=20, ge=1, description="refusals one client address may have recorded at once"
+    )
+    rejected_per_second: float = Field(
+        default=50.0, gt=0, description="refusals recorded per second from all addresses"
+    )
     dedupe_window_hours: float = Field(
         default=168.0, gt=0, description="how long a platform's retry is recognised (7 days)"
     )

@@ -6,25 +6,81 @@ from typing import Literal
 
 from services.ingest.platforms.base import SendOutcome
 
-REDACTED = "[redacted]"
+# --- what a refused request leaves behind -----------------------------------------------------
+
+REDACTED = "[redacted]"  # a credential or signature was there
+NOT_RECORDED = "[not recorded]"  # a value nobody vouched for as harmless
 # Credentials whatever the platform; each adapter names its own signature headers and query
 # parameters (`secret_headers`, `secret_query`).
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "x-signature"})
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key",
+                                "x-signature"})  # fmt: skip
+# Recorded as sent (truncated): what tells an operator who sent a refused request and how.
+HARMLESS_HEADERS = frozenset({
+    "accept", "accept-encoding", "content-encoding", "content-length", "content-type", "host",
+    "traceparent", "transfer-encoding", "user-agent", "webhook-id", "webhook-timestamp",
+    "x-forwarded-for", "x-forwarded-proto", "x-real-ip", "x-request-id",
+})  # fmt: skip
+HARMLESS_QUERY = frozenset({"encrypt_type", "hub.mode", "nonce", "timestamp"})
+MAX_RECORDED_FIELDS = 32
+MAX_RECORDED_NAME = 64
+MAX_RECORDED_VALUE = 256
+MAX_SHOWN_SEGMENT = 64  # characters of an attacker-chosen path segment shown back or stored
 
 
-def redact_headers(
-    headers: Mapping[str, str], secret: frozenset[str] = frozenset()
+def recorded_fields(
+    fields: Mapping[str, str], *, harmless: frozenset[str], secret: frozenset[str]
 ) -> dict[str, str]:
-    """`headers` with credentials and the `secret` ones (lower-case names) redacted."""
-    return {
-        name: REDACTED if (lowered := name.lower()) in CREDENTIAL_HEADERS or lowered in secret
-        else value
-        for name, value in headers.items()
-    }  # fmt: skip
+    """What of a refused request's headers (or query) is kept: harmless values (truncated), a
+    marker for secrets and for the rest, at most MAX_RECORDED_FIELDS names."""
+    kept: dict[str, str] = {}
+    for name, value in fields.items():
+        if len(kept) == MAX_RECORDED_FIELDS:
+            kept["..."] = f"{len(fields) - MAX_RECORDED_FIELDS} more not recorded"
+            break
+        lowered = name.lower()
+        kept[name[:MAX_RECORDED_NAME]] = (
+            value[:MAX_RECORDED_VALUE] if lowered in harmless
+            else REDACTED if lowered in secret or lowered in CREDENTIAL_HEADERS
+            else NOT_RECORDED
+        )  # fmt: skip
+    return kept
 
 
-def redact_query(query: Mapping[str, str], secret: frozenset[str]) -> dict[str, str]:
-    return {name: REDACTED if name in secret else value for name, value in query.items()}
+def shown(segment: str) -> str:
+    """A path segment as an answer or a record may repeat it: at most MAX_SHOWN_SEGMENT
+    characters."""
+    if len(segment) <= MAX_SHOWN_SEGMENT:
+        return segment
+    return f"{segment[:MAX_SHOWN_SEGMENT]}... ({len(segment)} characters)"
+
+
+class TokenBuckets:
+    """Admission per source: each source may pass `rate` times a second, in bursts of `burst`,
+    and all of them together `total_rate` times a second. At most `max_sources` are tracked;
+    past that the longest-tracked is forgotten (a forgotten source starts with a full bucket,
+    which the shared bucket still bounds). Time is passed in: no clock here."""
+
+    def __init__(
+        self, *, rate: float, burst: float, total_rate: float, max_sources: int = 10_000
+    ) -> None:
+        self._rate, self._burst, self._max_sources = rate, burst, max_sources
+        self._total_rate = total_rate
+        self._sources: dict[str, tuple[float, float]] = {}  # source: (tokens, at)
+        self._total: tuple[float, float] | None = None
+
+    def admit(self, source: str, *, now: float) -> bool:
+        tokens, at = self._sources.pop(source, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        total, total_at = self._total or (self._total_rate, now)
+        total = min(self._total_rate, total + (now - total_at) * self._total_rate)
+        admitted = tokens >= 1 and total >= 1
+        if admitted:
+            tokens, total = tokens - 1, total - 1
+        if len(self._sources) >= self._max_sources:
+            del self._sources[next(iter(self._sources))]
+        self._sources[source] = (tokens, now)  # re-inserted: the dict is oldest-first
+        self._total = (total, now)
+        return admitted
 
 
 # --- replies going out -------------------------------------------------------------------------

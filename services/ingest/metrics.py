@@ -30,3 +30,9 @@ ACCOUNTS = Gauge(
     "Brand accounts ingest knows, by where they are configured (file, api).",
     ["source"],
 )
+REJECTIONS_UNRECORDED = Counter(
+    "scrm_ingest_rejections_unrecorded_total",
+    "Refused webhooks not recorded on the rejected topic: over their source's or the overall "
+    "allowance, or the broker was unavailable; by refusal reason.",
+    ["reason"],
+)

@@ -1,10 +1,11 @@
-"""The intake, the same for every platform: find the account, let its adapter verify and
-normalise, drop what was already received, produce (``acks=all``), then answer as the platform
-expects. Refusals are recorded on ``scrm.ingest.rejected.v1``."""
+"""The intake, the same for every platform: find the account (before the body is read), let its
+adapter verify and normalise, drop what was already received, produce (``acks=all``), then
+answer as the platform expects. Refusals are recorded on ``scrm.ingest.rejected.v1``
+(`services.ingest.rejections`). And the brand accounts the admin API manages."""
 
 import time
-import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,8 +19,7 @@ from services.ingest.accounts import (
     account_view,
     parse_account,
 )
-from services.ingest.config import IngestSettings
-from services.ingest.domain import redact_headers, redact_query
+from services.ingest.domain import shown
 from services.ingest.group_commit import GroupCommitter
 from services.ingest.platforms.base import (
     InboundRequest,
@@ -30,60 +30,57 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
-from shared.contracts import FanEvent, IngestRejected
+from services.ingest.rejections import Rejected, RejectionRecorder
+from shared.contracts import FanEvent
 from shared.db import after_commit
 from shared.events import CloudEvent
-from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
-class Rejected(Exception):
-    def __init__(self, status_code: int, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.reason = reason
-        self.detail = detail
+@dataclass(frozen=True)
+class Destination:
+    """Where a webhook path leads: a platform ingest speaks and one of its brand accounts."""
+
+    platform: str
+    adapter: PlatformAdapter[Any]
+    account: PlatformAccount
 
 
 class WebhookIntake:
     def __init__(
         self,
-        settings: IngestSettings,
         adapters: Mapping[str, PlatformAdapter[Any]],
         accounts: AccountDirectory,
-        producer: EventProducer,
         committer: GroupCommitter,
+        rejections: RejectionRecorder,
     ) -> None:
-        self._settings = settings
         self._adapters = adapters
         self._accounts = accounts
-        self._producer = producer
         self._committer = committer
-        # Every platform's secrets, whatever the path said: a forged request may carry another
-        # platform's signature, or name no platform at all.
-        self._secret_headers = frozenset[str]().union(
-            *(a.secret_headers for a in adapters.values())
-        )
-        self._secret_query = frozenset[str]().union(*(a.secret_query for a in adapters.values()))
+        self.rejections = rejections
 
     def knows_platform(self, platform: str) -> bool:
         return platform in self._adapters
 
-    async def receive(
-        self, platform: str, account_id: str, request: InboundRequest
-    ) -> PlatformAnswer:
-        """Raises Rejected (4xx) or BrokerUnavailable (503); never anything else by design."""
+    def destination(self, platform: str, account_id: str) -> Destination:
+        """The adapter and account the path names, known before a byte of the body is read;
+        raises Rejected (404)."""
         adapter = self._adapters.get(platform)
         if adapter is None:
-            raise Rejected(404, "unsupported", f"no platform {platform!r}")
+            raise Rejected(404, "unsupported", f"no platform {shown(platform)!r}")
         account = self._accounts.find(platform, account_id)
         if account is None:
-            raise Rejected(404, "unknown_account", f"no {platform} account {account_id!r}")
+            raise Rejected(404, "unknown_account", f"no {platform} account {shown(account_id)!r}")
+        return Destination(platform, adapter, account)
+
+    async def receive(self, to: Destination, request: InboundRequest) -> PlatformAnswer:
+        """Raises Rejected (4xx) or BrokerUnavailable (503); never anything else by design."""
+        adapter, account = to.adapter, to.account
         try:
             if request.method == "GET":
-                metrics.webhook_outcome(platform, "handshake").inc()
+                metrics.webhook_outcome(to.platform, "handshake").inc()
                 return adapter.handshake(account, request)
             authentic = verify_push(adapter, account, request)
         except VerificationError as exc:
@@ -93,7 +90,7 @@ class WebhookIntake:
             events = adapter.normalise(account, authentic)
         except MalformedPayload as exc:
             raise Rejected(400, "malformed", str(exc)[:1000]) from exc
-        await self._produce_new(platform, account_id, events)
+        await self._produce_new(to.platform, account.account_id, events)
         return adapter.acknowledge(account, request, events)
 
     async def _produce_new(
@@ -109,40 +106,16 @@ class WebhookIntake:
         metrics.webhook_outcome(platform, "duplicate").inc(len(events) - len(new_ids))
 
     async def record_rejection(
-        self, rejected: Rejected, *, platform: str, account: str | None, request: InboundRequest
-    ) -> None:
-        """Best effort: a broker outage must not turn a 4xx into a 5xx, so it is logged instead."""
+        self, rejected: Rejected, *, platform: str, account: str, request: InboundRequest,
+        source: str,
+    ) -> None:  # fmt: skip
         metrics.webhook_outcome(
-            _bounded(platform, self._adapters), f"rejected_{rejected.reason}"
+            platform if platform in self._adapters else "other",  # a path segment: bounded
+            f"rejected_{rejected.reason}",
         ).inc()
-        limit = self._settings.rejected_excerpt_bytes
-        headers = redact_headers(request.headers, self._secret_headers)
-        if request.query:
-            redacted = redact_query(request.query, self._secret_query)
-            headers["query"] = "&".join(f"{k}={v}" for k, v in redacted.items())
-        record = IngestRejected(
-            platform=platform[:32], account=account[:200] if account else None,
-            reason=rejected.reason,
-            status_code=rejected.status_code, detail=rejected.detail[:1000],
-            received_at=request.received_at, request_headers=headers,
-            body_excerpt=request.body[:limit].decode("utf-8", "replace"),
-            body_size=len(request.body),
-        )  # fmt: skip
-        source = "scrm/ingest"
-        event = CloudEvent.of(
-            record, id=str(uuid.uuid4()),  # every refused request is its own record
-            source=source, subject=f"{platform}:{account or '-'}:-",
-        )  # fmt: skip
-        try:
-            await self._producer.publish(event)
-        except BrokerUnavailable:
-            log.error("rejection not recorded on Kafka", reason=rejected.reason, platform=platform,
-                      account=account, status=rejected.status_code)  # fmt: skip
-
-
-def _bounded(platform: str, adapters: Mapping[str, object]) -> str:
-    """Metric label: a known platform, or 'other' (a path segment is attacker-controlled)."""
-    return platform if platform in adapters else "other"
+        await self.rejections.record(
+            rejected, platform=platform, account=account, request=request, source=source
+        )
 
 
 class AccountConflict(Exception):

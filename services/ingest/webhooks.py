@@ -22,8 +22,8 @@ from starlette.types import Receive, Scope, Send
 from services.ingest import metrics
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import InboundRequest, PlatformAnswer
+from services.ingest.rejections import Rejected
 from services.ingest.schemas import Problem
-from services.ingest.service import Rejected
 from services.ingest.state import IngestState
 from shared import metrics as shared_metrics
 from shared.kafka import BrokerUnavailable
@@ -102,18 +102,25 @@ async def _respond(
         dict(parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)) if raw_query else {}
     )
     received_at = datetime.now(UTC)
-    body = b""
+    body: bytes | None = None  # None: not read
     try:
+        destination = intake.destination(platform, account_id)  # before reading the body
         body = await _read_body(receive, headers, state.settings.max_body_bytes)
         inbound = InboundRequest(scope["method"], query, headers, body, received_at)
-        return await intake.receive(platform, account_id, inbound)
+        return await intake.receive(destination, inbound)
     except Rejected as rejected:
-        inbound = InboundRequest(scope["method"], query, headers, body, received_at)
+        inbound = InboundRequest(scope["method"], query, headers, body or b"", received_at)
+        client = scope.get("client")
         await intake.record_rejection(
-            rejected, platform=platform, account=account_id, request=inbound
-        )
+            rejected, platform=platform, account=account_id, request=inbound,
+            source=client[0] if client else "-",
+        )  # fmt: skip
         problem = Problem(detail=rejected.detail, reason=rejected.reason)
-        return PlatformAnswer(rejected.status_code, problem.model_dump_json().encode(), JSON)
+        # A body left unread (or refused part-way) is not waited for: the connection closes.
+        closing = {} if body is not None else {"Connection": "close"}
+        return PlatformAnswer(
+            rejected.status_code, problem.model_dump_json().encode(), JSON, closing
+        )
     except BrokerUnavailable:
         label = platform if intake.knows_platform(platform) else "other"
         metrics.webhook_outcome(label, "broker_unavailable").inc()
