@@ -1,5 +1,5 @@
 """Metrics shared by every service. Labels are bounded: service, topic, partition, outcome,
-route."""
+route, reason."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -33,4 +33,10 @@ HTTP_DURATION = Histogram(
     "HTTP request duration.",
     ["service", "method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+HTTP_REFUSED = Counter(
+    "scrm_http_refused_total",
+    "Connections and requests the HTTP server itself refused, by reason (head_too_large, "
+    "head_timeout, body_timeout, too_many_connections).",
+    ["service", "reason"],
 )

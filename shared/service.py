@@ -5,6 +5,8 @@ requests): consumers drain and commit, the relay publishes what is left, the pro
 the engine closes.
 """
 
+import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
+STARTUP_FAILURE = 3  # uvicorn's exit code when a server could not start
 
 
 class Worker(Protocol):
@@ -162,14 +165,10 @@ def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
     """Run one service's app until SIGINT/SIGTERM, then shut down gracefully."""
     import uvicorn
 
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        # No X-Forwarded-* rewriting: nothing reads the client address, and uvicorn trusts
-        # only 127.0.0.1 by default anyway. It cost 2% of a webhook's CPU (make bench-ingest).
-        proxy_headers=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
+    from shared.http_server import server_config
+
+    server = uvicorn.Server(server_config(app, settings))
+    with contextlib.suppress(KeyboardInterrupt):  # SIGINT is a request to stop, as in uvicorn.run
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

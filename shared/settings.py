@@ -76,6 +76,26 @@ class BaseServiceSettings(KafkaSettings):
     )
     shutdown_grace_seconds: float = Field(default=15.0, gt=0)
 
+    # Limits at the door (shared.http_server): what one client may hold of the process.
+    http_max_head_bytes: int = Field(
+        default=65_536, ge=1024, le=1_048_576,
+        description="request line and headers, in bytes; a larger head is answered 431",
+    )  # fmt: skip
+    http_head_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300,
+        description="time to receive a request's head from the connection's start (on a "
+        "kept-alive connection: from the previous answer, plus the keep-alive idle time); past it "
+        "408 and close",
+    )  # fmt: skip
+    http_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="time to receive a request's body after its head; past it 408 and close",
+    )  # fmt: skip
+    http_max_connections: int = Field(
+        default=1000, ge=1, le=100_000,
+        description="open connections; one more is answered 503 and closed at once",
+    )  # fmt: skip
+
     @property
     def consumer_group(self) -> str:
         return f"{self.topic_prefix}scrm-{self.service_name}"
