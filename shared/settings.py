@@ -95,6 +95,11 @@ class BaseServiceSettings(KafkaSettings):
         default=1000, ge=1, le=100_000,
         description="open connections; one more is answered 503 and closed at once",
     )  # fmt: skip
+    http_trusted_proxies: str | None = Field(
+        default=None,
+        description="comma-separated addresses of the reverse proxies in front; their "
+        "X-Forwarded-For then names the client (unset: the peer is the client)",
+    )
 
     @property
     def consumer_group(self) -> str:

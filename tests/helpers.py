@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.platforms.standard import standard_webhook_signature
-from stack.processes import free_port
+from shared.http_server import server_config
+from shared.settings import BaseServiceSettings
 
 T = TypeVar("T")
 
@@ -46,25 +47,20 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The app behind a real uvicorn server on a free local port, as `serve` runs it; yields
-    its base URL. For what only a socket shows: what is read when, what stays open."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on",
-        timeout_graceful_shutdown=5,
-    )  # fmt: skip
-    server = uvicorn.Server(config)
+async def serving(app: FastAPI, settings: BaseServiceSettings) -> AsyncIterator[int]:
+    """`app` served as in production (`shared.http_server.server_config`: uvicorn with the
+    limits at the door) on the settings' port, with its whole lifespan; yields the port. For
+    what only a socket shows: what is read when, what stays open."""
+    server = uvicorn.Server(server_config(app, settings))
     task = asyncio.create_task(server.serve())
 
-    async def started() -> bool:
-        if task.done():
-            task.result()  # raises what stopped it
-        return server.started
+    async def started_or_ended() -> bool:
+        return server.started or task.done()
 
-    await eventually(started)
     try:
-        yield f"http://127.0.0.1:{port}"
+        await eventually(started_or_ended, within=60)
+        assert server.started, "the server did not start"
+        yield settings.http_port
     finally:
         server.should_exit = True
         await task

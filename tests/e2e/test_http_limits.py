@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
-from shared.http_server import server_config
 from stack.embedded import free_port
 from tests.e2e.conftest import ACCOUNT
-from tests.helpers import eventually, message_payload, signed_webhook
+from tests.helpers import message_payload, serving, signed_webhook
 
 pytestmark = pytest.mark.e2e
 WEBHOOK = f"/v1/webhooks/standard/{ACCOUNT}"
@@ -50,21 +48,10 @@ def limited_settings(settings_for: Callable[..., Any], accounts_file: Path) -> L
 
 
 @asynccontextmanager
-async def serving(settings: IngestSettings) -> AsyncIterator[int]:
+async def serving_ingest(settings: IngestSettings) -> AsyncIterator[int]:
     """ingest served as in production, on a free port, with its whole lifespan."""
-    server = uvicorn.Server(server_config(create_app(settings), settings))
-    task = asyncio.create_task(server.serve())
-
-    async def started_or_ended() -> bool:
-        return server.started or task.done()
-
-    try:
-        await eventually(started_or_ended, within=60)
-        assert server.started, "the server did not start"
-        yield settings.http_port
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(settings), settings) as port:
+        yield port
 
 
 async def connect(port: int) -> Connection:
@@ -138,7 +125,7 @@ class TestHeadSize:
     async def test_a_head_past_the_limit_is_answered_431_before_the_client_has_sent_it_all(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings(http_max_head_bytes=64 * 1024)) as port:
+        async with serving_ingest(limited_settings(http_max_head_bytes=64 * 1024)) as port:
             before = await refusals(port, "head_too_large")
             reader, writer = await connect(port)
             # 1 MiB of headers with no end: the server may not wait for one, nor keep them.
@@ -154,7 +141,7 @@ class TestHeadSize:
     async def test_a_head_one_byte_past_the_limit_is_refused_and_one_at_the_limit_served(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings(http_max_head_bytes=8 * 1024)) as port:
+        async with serving_ingest(limited_settings(http_max_head_bytes=8 * 1024)) as port:
             assert (await exchange(port, head_of(8 * 1024 + 1))).status == 431
             reader, writer = await connect(port)
             writer.write(head_of(8 * 1024))
@@ -166,7 +153,7 @@ class TestSlowClients:
     async def test_a_head_not_received_within_the_head_timeout_gets_408_and_is_closed(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings(http_head_timeout_seconds=1.0)) as port:
+        async with serving_ingest(limited_settings(http_head_timeout_seconds=1.0)) as port:
             before = await refusals(port, "head_timeout")
             started = time.monotonic()
             (silent_reader, silent), (slow_reader, slow) = await connect(port), await connect(port)
@@ -183,7 +170,7 @@ class TestSlowClients:
     async def test_a_body_not_received_within_the_body_timeout_gets_408_and_is_closed(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings(http_body_timeout_seconds=1.0)) as port:
+        async with serving_ingest(limited_settings(http_body_timeout_seconds=1.0)) as port:
             before = await refusals(port, "body_timeout")
             body, headers = signed_webhook(message_payload("fan-1", "m-1"))
             head = f"POST {WEBHOOK} HTTP/1.1\r\nhost: ingest\r\ncontent-length: {len(body)}\r\n"
@@ -203,7 +190,7 @@ class TestConnectionLimit:
     async def test_past_the_limit_a_connection_is_refused_at_once_and_admitted_once_others_close(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings(http_max_connections=5)) as port:
+        async with serving_ingest(limited_settings(http_max_connections=5)) as port:
             before = await refusals(port, "too_many_connections")
             admitted = [await connect(port) for _ in range(5)]
             await answered_200_on_each(admitted)
@@ -234,7 +221,7 @@ class TestWebhooksStillPass:
     async def test_a_signed_webhook_is_accepted_through_the_limited_server(
         self, limited_settings: LimitedSettings
     ) -> None:
-        async with serving(limited_settings()) as port:
+        async with serving_ingest(limited_settings()) as port:
             body, headers = signed_webhook(message_payload("fan-1", "m-1"))
             head = f"POST {WEBHOOK} HTTP/1.1\r\nhost: ingest\r\nconnection: close\r\n"
             head += f"content-length: {len(body)}\r\n"

@@ -16,6 +16,7 @@ from services.ingest.main import create_app
 from shared.contracts import IngestRejected
 from shared.events import decode
 from shared.topics import INGEST_REJECTED
+from stack.processes import free_port
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import message_payload, metric_value, read_topic, serving, signed_webhook
@@ -29,15 +30,15 @@ BURST = 5
 def door_settings(settings_for: Callable[..., Any], accounts_file: Path) -> IngestSettings:
     settings: IngestSettings = settings_for(
         IngestSettings, accounts_file=accounts_file, rejected_burst=BURST,
-        rejected_per_source_per_second=0.001,
+        rejected_per_source_per_second=0.001, http_port=free_port(),
     )  # fmt: skip
     return settings
 
 
 @pytest.fixture
 async def base_url(door_settings: IngestSettings) -> AsyncIterator[str]:
-    async with serving(create_app(door_settings)) as url:
-        yield url
+    async with serving(create_app(door_settings), door_settings) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 async def recorded(
