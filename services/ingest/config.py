@@ -2,10 +2,12 @@ from pathlib import Path
 from typing import Self
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
+
+MAX_WEBHOOK_TOLERANCE_SECONDS = 3600
 
 
 class IngestSettings(BaseServiceSettings):
@@ -32,7 +34,11 @@ class IngestSettings(BaseServiceSettings):
         default=8, ge=1, le=64, description="webhook batches committing at once (group commit)"
     )
     max_body_bytes: int = Field(default=1_048_576, gt=0)
-    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    webhook_tolerance_seconds: int = Field(
+        default=300, gt=0,
+        description="how far a signed timestamp may be from ours (at most an hour): within it, "
+        "a captured signature can be replayed",
+    )  # fmt: skip
     rejected_excerpt_bytes: int = Field(default=4096, ge=0)
     dedupe_window_hours: float = Field(
         default=168.0, gt=0, description="how long a platform's retry is recognised (7 days)"
@@ -48,6 +54,18 @@ class IngestSettings(BaseServiceSettings):
     send_retry_base_seconds: float = Field(default=2.0, ge=0)
     send_retry_max_seconds: float = Field(default=900.0, gt=0)
     send_poll_seconds: float = Field(default=0.5, gt=0)
+
+    @field_validator("webhook_tolerance_seconds")
+    @classmethod
+    def _tolerance_at_most_an_hour(cls, seconds: int) -> int:
+        """A typo here (an extra zero) would quietly switch replay protection off."""
+        if seconds > MAX_WEBHOOK_TOLERANCE_SECONDS:
+            raise ValueError(
+                f"INGEST_WEBHOOK_TOLERANCE_SECONDS is {seconds}: at most "
+                f"{MAX_WEBHOOK_TOLERANCE_SECONDS} (an hour); a longer window lets a captured "
+                "signature be replayed for that long"
+            )
+        return seconds
 
     @model_validator(mode="after")
     def _admin_api_seals_secrets(self) -> Self:
