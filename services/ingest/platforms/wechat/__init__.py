@@ -13,8 +13,9 @@ date from 2014): a replay can only repeat the same sealed body, which maps to th
 and the intake drops it. A plain-mode push is different: its signature covers no body, so a
 signature/timestamp/nonce triple once seen (the URL check's included, which access logs keep)
 would carry any body forever. Plain-mode pushes are therefore refused (``stale_timestamp``) when
-their ``timestamp`` is further than ``webhook_tolerance_seconds`` from receipt. The URL check
-(GET) has no freshness check: it only echoes ``echostr``. Events carry no MsgId: their id is
+their ``timestamp`` is further than ``webhook_tolerance_seconds`` from receipt, and so are URL
+checks (GET), whose signature is the same. WeCom's URL check answers only a plaintext shaped like
+its echo, never a captured push's. Events carry no MsgId: their id is
 ``FromUserName|CreateTime|Event|EventKey``, as WeChat's documentation recommends for
 de-duplicating event retries.
 
