@@ -27,6 +27,18 @@ def redact_query(query: Mapping[str, str], secret: frozenset[str]) -> dict[str, 
     return {name: REDACTED if name in secret else value for name, value in query.items()}
 
 
+# --- replays -----------------------------------------------------------------------------------
+
+REPLICA_CLOCK_SKEW = timedelta(minutes=1)
+
+
+def signature_memory(tolerance: timedelta) -> timedelta:
+    """How long a signature that does not cover the body must be remembered after it was first
+    seen: its timestamp is fresh for `tolerance` either side of it, so one first seen at the
+    earliest moment stays usable for twice that (and replicas' clocks differ a little)."""
+    return 2 * tolerance + REPLICA_CLOCK_SKEW
+
+
 # --- replies going out -------------------------------------------------------------------------
 
 ReplyStatus = Literal["pending", "delivered", "failed"]

@@ -14,6 +14,7 @@ from services.ingest.group_commit import GroupCommitter
 from services.ingest.models import infrastructure
 from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms import build_platforms
+from services.ingest.replays import SeenSignatures
 from services.ingest.retention import ReceivedEventsJanitor
 from services.ingest.service import AccountAdmin, WebhookIntake
 from services.ingest.state import IngestState
@@ -76,7 +77,10 @@ async def running(settings: IngestSettings) -> AsyncIterator[tuple[ServiceParts,
         for loop in (refresh, janitor, dispatcher):
             loop.start()
         parts.workers += [committer, refresh, janitor, dispatcher]
-        intake = WebhookIntake(settings, platforms.adapters, accounts, parts.producer, committer)
+        seen = SeenSignatures(platforms.adapters, parts.sessionmaker)
+        intake = WebhookIntake(
+            settings, platforms.adapters, accounts, parts.producer, committer, seen
+        )
         try:
             yield parts, IngestState(settings, intake, admin)
         finally:

@@ -30,6 +30,7 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
+from services.ingest.replays import SeenSignatures
 from shared.contracts import FanEvent, IngestRejected
 from shared.db import after_commit
 from shared.events import CloudEvent
@@ -55,8 +56,10 @@ class WebhookIntake:
         accounts: AccountDirectory,
         producer: EventProducer,
         committer: GroupCommitter,
+        seen: SeenSignatures,
     ) -> None:
         self._settings = settings
+        self._seen = seen
         self._adapters = adapters
         self._accounts = accounts
         self._producer = producer
@@ -84,8 +87,11 @@ class WebhookIntake:
         try:
             if request.method == "GET":
                 metrics.webhook_outcome(platform, "handshake").inc()
-                return adapter.handshake(account, request)
+                answer = adapter.handshake(account, request)
+                await self._seen.check(platform, account, request)
+                return answer
             authentic = verify_push(adapter, account, request)
+            await self._seen.check(platform, account, request)
         except VerificationError as exc:
             status = 400 if exc.reason == "unsupported" else 401
             raise Rejected(status, exc.reason, str(exc)) from exc

@@ -9,17 +9,22 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
 from services.ingest.platforms.wechat import MessageCrypt, sha1_signature
+from services.ingest.platforms.weibo import weibo_signature
+from services.ingest.retention import ReceivedEventsJanitor
+from shared.db import create_engine, create_sessionmaker
 from shared.events import decode
-from shared.topics import INGEST_REJECTED
+from shared.topics import EVENTS, INGEST_REJECTED
 from stack.embedded import free_port
 from tests.conftest import Infrastructure
 from tests.helpers import read_topic, running
@@ -55,6 +60,34 @@ def _now() -> str:
 
 def _nonce() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def _wechat_text(words: str) -> bytes:
+    content = f"<Content><![CDATA[{words}]]></Content>"
+    msg_id = str(time.time_ns())
+    return wechat.message_xml("text", content, msg_id=msg_id, create_time=int(time.time())).encode()
+
+
+def _weibo_query(timestamp: str | None = None) -> dict[str, str]:
+    timestamp, nonce = timestamp or _now(), _nonce()
+    signature = weibo_signature(weibo.SECRET, timestamp, nonce)
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce}
+
+
+def _weibo_text(words: str) -> bytes:
+    payload = {"type": "text", "receiver_id": int(weibo.UID), "sender_id": weibo.FAN,
+               "created_at": int(time.time() * 1000), "text": words, "data": {}}  # fmt: skip
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+async def _produced(
+    infrastructure: Infrastructure, settings: IngestSettings, expect: int
+) -> list[Any]:
+    """What reached the events topic: waits for one more than `expect`, to see there is none."""
+    records = await read_topic(
+        infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=expect + 1, within=3
+    )
+    return [decode(r.headers, r.value).data for r in records]
 
 
 async def _refusals(
@@ -107,6 +140,93 @@ class TestWeChatUrlCheck:
         assert refused.json()["reason"] == "stale_timestamp"
         [recorded] = await _refusals(infrastructure, settings, expect=1)
         assert recorded.reason == "stale_timestamp"
+
+    async def test_its_signature_carries_no_push_afterwards(
+        self, ingest: httpx.AsyncClient, infrastructure: Infrastructure, settings: IngestSettings
+    ) -> None:
+        query = wechat.plain_query(wechat.TOKEN, _now(), _nonce())
+        checked = await ingest.get(WECHAT, params={**query, "echostr": "81726"})
+        assert checked.status_code == 200
+        forged = await ingest.post(WECHAT, params=query, content=_wechat_text("forged"))
+        assert forged.status_code == 401
+        assert forged.json()["reason"] == "replayed"
+        assert await _produced(infrastructure, settings, expect=0) == []
+
+
+class TestSignaturesThatDoNotCoverTheBody:
+    async def test_wechat_plain_mode_refuses_another_body_and_accepts_a_retry(
+        self, ingest: httpx.AsyncClient, infrastructure: Infrastructure, settings: IngestSettings
+    ) -> None:
+        query = wechat.plain_query(wechat.TOKEN, _now(), _nonce())
+        genuine = _wechat_text("genuine")
+        for _ in range(2):  # the platform's retry is the same body: accepted
+            accepted = await ingest.post(WECHAT, params=query, content=genuine)
+            assert (accepted.status_code, accepted.content) == (200, b"success")
+        forged = await ingest.post(WECHAT, params=query, content=_wechat_text("forged"))
+        assert forged.status_code == 401
+        assert forged.json()["reason"] == "replayed"
+        [produced] = await _produced(infrastructure, settings, expect=1)
+        assert produced.text == "genuine"
+        [recorded] = await _refusals(infrastructure, settings, expect=1)
+        assert (recorded.reason, recorded.status_code) == ("replayed", 401)
+
+    async def test_weibo_refuses_another_body_and_accepts_a_retry(
+        self, ingest: httpx.AsyncClient, infrastructure: Infrastructure, settings: IngestSettings
+    ) -> None:
+        query = _weibo_query()
+        genuine = _weibo_text("genuine")
+        for _ in range(2):
+            accepted = await ingest.post(WEIBO, params=query, content=genuine)
+            assert accepted.status_code == 200, accepted.text
+        forged = await ingest.post(WEIBO, params=query, content=_weibo_text("forged"))
+        assert forged.status_code == 401
+        assert forged.json()["reason"] == "replayed"
+        [produced] = await _produced(infrastructure, settings, expect=1)
+        assert produced.text == "genuine"
+
+    async def test_replicas_on_one_database_share_what_they_have_seen(
+        self, settings: IngestSettings, infrastructure: Infrastructure
+    ) -> None:
+        wechat_query, weibo_query = (
+            wechat.plain_query(wechat.TOKEN, _now(), _nonce()),
+            _weibo_query(),
+        )
+        async with running(create_app(settings)) as first, running(create_app(settings)) as second:
+            genuine = _wechat_text("genuine")
+            assert (
+                await first.post(WECHAT, params=wechat_query, content=genuine)
+            ).status_code == 200
+            forged = await second.post(WECHAT, params=wechat_query, content=_wechat_text("forged"))
+            assert (forged.status_code, forged.json()["reason"]) == (401, "replayed")
+            retried = await second.post(WECHAT, params=wechat_query, content=genuine)
+            assert retried.status_code == 200
+            assert (
+                await second.post(WEIBO, params=weibo_query, content=_weibo_text("a"))
+            ).status_code == 200
+            forged = await first.post(WEIBO, params=weibo_query, content=_weibo_text("b"))
+            assert (forged.status_code, forged.json()["reason"]) == (401, "replayed")
+        produced = await _produced(infrastructure, settings, expect=2)
+        assert sorted(event.text for event in produced) == ["a", "genuine"]
+
+    async def test_what_is_seen_is_forgotten_once_no_timestamp_could_be_fresh(
+        self, ingest: httpx.AsyncClient, settings: IngestSettings
+    ) -> None:
+        query = _weibo_query()
+        assert (await ingest.post(WEIBO, params=query, content=_weibo_text("a"))).status_code == 200
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+        try:
+            janitor = ReceivedEventsJanitor(settings, create_sessionmaker(engine))
+            tolerance = timedelta(seconds=settings.webhook_tolerance_seconds)
+            await janitor.sweep(now=datetime.now(UTC) + tolerance)
+            async with engine.connect() as connection:
+                left = await connection.scalar(text("SELECT count(*) FROM ingest.seen_signatures"))
+            assert left == 1  # a timestamp signed now is still fresh a tolerance from now
+            await janitor.sweep(now=datetime.now(UTC) + 3 * tolerance)
+            async with engine.connect() as connection:
+                left = await connection.scalar(text("SELECT count(*) FROM ingest.seen_signatures"))
+            assert left == 0
+        finally:
+            await engine.dispose()
 
 
 class TestTolerance:

@@ -1,9 +1,20 @@
-"""The rules against replays, without I/O: the bounds of the settings."""
+"""The rules against replays, without I/O: the bounds of the settings, how long a signature is
+remembered, and which requests' signatures do not cover the body."""
+
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from services.ingest.config import IngestSettings
+from services.ingest.domain import signature_memory
+from services.ingest.platforms import build_platforms
+from services.ingest.platforms.base import SignsWithoutBody
+from services.ingest.platforms.wechat import WeChatOfficialAccount
+from services.ingest.platforms.weibo import WeiboAccount, WeiboFanService, weibo_signature
+from tests.platform_vectors import wechat as wechat_vectors
+from tests.platform_vectors import weibo as weibo_vectors
+from tests.unit.wechat_helpers import ADAPTER, NOW_TS, PLAIN, SAFE, request
 
 DATABASE = "postgresql+asyncpg://scrm@db/scrm"
 
@@ -26,3 +37,44 @@ class TestTolerance:
         monkeypatch.setenv("INGEST_WEBHOOK_TOLERANCE_SECONDS", "7200")
         with pytest.raises(ValidationError, match="at most 3600"):
             settings()
+
+
+class TestSignatureMemory:
+    def test_lasts_twice_the_tolerance_and_a_minute_of_replica_skew(self) -> None:
+        assert signature_memory(timedelta(minutes=5)) == timedelta(minutes=11)
+
+
+class TestSignedWithoutBody:
+    """Which requests' signatures do not cover the body, keyed one way however they are spelt."""
+
+    wechat = WeChatOfficialAccount()
+    weibo = WeiboFanService(settings())
+
+    def test_a_wechat_plain_push_and_url_check_are_keyed_by_their_signature(self) -> None:
+        query = wechat_vectors.plain_query(wechat_vectors.TOKEN, NOW_TS, "5")
+        push = request(query=query, body=b"<xml/>")
+        check = request("GET", {**query, "echostr": "1"})
+        assert self.wechat.signed_without_body(PLAIN, push) == query["signature"]
+        assert self.wechat.signed_without_body(PLAIN, check) == query["signature"]
+
+    def test_a_spelling_the_check_accepts_is_the_same_key(self) -> None:
+        query = wechat_vectors.plain_query(wechat_vectors.TOKEN, NOW_TS, "5")
+        shouted = {**query, "signature": f" {query['signature'].upper()} "}
+        ADAPTER.verify(PLAIN, request(query=shouted, body=b"<xml/>"))
+        key = self.wechat.signed_without_body(PLAIN, request(query=shouted, body=b"<xml/>"))
+        assert key == query["signature"]
+
+    def test_a_sealed_wechat_push_is_signed_with_its_body(self) -> None:
+        body, query = wechat_vectors.safe_push("<xml/>", timestamp=NOW_TS)
+        assert self.wechat.signed_without_body(SAFE, request(query=query, body=body)) is None
+
+    def test_weibo_is_keyed_by_its_signature_whatever_its_case(self) -> None:
+        signature = weibo_signature(weibo_vectors.SECRET, NOW_TS, "7")
+        query = {"signature": signature.upper(), "timestamp": NOW_TS, "nonce": "7"}
+        account = WeiboAccount.model_validate(weibo_vectors.ACCOUNT)
+        assert self.weibo.signed_without_body(account, request(query=query)) == signature
+
+    def test_only_those_adapters_have_the_hook(self) -> None:
+        adapters = build_platforms(settings()).adapters
+        signing = sorted(p for p, a in adapters.items() if isinstance(a, SignsWithoutBody))
+        assert signing == ["wechat", "weibo"]

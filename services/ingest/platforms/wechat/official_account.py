@@ -95,7 +95,7 @@ class WeChatOfficialAccount(FixedAcknowledgement):
     def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
         """The push's message XML: the opened ``<Encrypt>`` in safe/compatible mode, else the
         body as received (plain mode, refused for accounts that have an EncodingAESKey)."""
-        if request.query.get("encrypt_type", "raw").lower() == "aes":
+        if _sealed(request):
             if account.encoding_aes_key is None:
                 raise VerificationError("signature", "encrypted push, but no EncodingAESKey")
             return open_sealed(
@@ -109,6 +109,14 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         # The signature does not cover the body: only a fresh one is worth anything.
         check_timestamp(request, self._tolerance)
         return request.body
+
+    def signed_without_body(self, account: WeChatAccount, request: InboundRequest) -> str | None:
+        """A plain-mode push's signature, and a URL check's, covers token, timestamp and nonce
+        only; a sealed push's ``msg_signature`` covers its body."""
+        if request.method == "POST" and _sealed(request):
+            return None
+        _, timestamp, nonce = query_params(request.query, "signature", "timestamp", "nonce")
+        return sha1_signature(account.token.get_secret_value(), timestamp, nonce)
 
     def normalise(
         self, account: WeChatAccount, request: InboundRequest
@@ -128,3 +136,8 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         expected = sha1_signature(account.token.get_secret_value(), timestamp, nonce)
         if not signature_matches(expected, signature):
             raise VerificationError("signature", "signature does not match")
+
+
+def _sealed(request: InboundRequest) -> bool:
+    """Safe or compatible mode: the body is an ``<Encrypt>`` signed with ``msg_signature``."""
+    return request.query.get("encrypt_type", "raw").lower() == "aes"
