@@ -41,8 +41,9 @@ class IngestSettings(BaseServiceSettings):
     )  # fmt: skip
     rejected_excerpt_bytes: int = Field(default=4096, ge=0)
     dedupe_window_hours: float = Field(
-        default=168.0, gt=0, description="how long a platform's retry is recognised (7 days)"
-    )
+        default=168.0, gt=0,
+        description="how long a platform's retry is recognised (7 days); older events are refused",
+    )  # fmt: skip
     dedupe_cleanup_interval_seconds: float = Field(default=600.0, gt=0)
     dedupe_cleanup_batch: int = Field(default=5000, gt=0)
     send_api_base_urls: dict[str, str] = Field(
@@ -66,6 +67,18 @@ class IngestSettings(BaseServiceSettings):
                 "signature be replayed for that long"
             )
         return seconds
+
+    @model_validator(mode="after")
+    def _dedupe_window_outlasts_the_tolerance(self) -> Self:
+        """Events older than the window are refused, the cut a tolerance later for platform
+        clocks ahead of ours: with a window of two tolerances or less, an event from a clock a
+        tolerance behind would be refused on arrival."""
+        if self.dedupe_window_hours * 3600 <= 2 * self.webhook_tolerance_seconds:
+            raise ValueError(
+                "INGEST_DEDUPE_WINDOW_HOURS must be longer than twice "
+                "INGEST_WEBHOOK_TOLERANCE_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _admin_api_seals_secrets(self) -> Self:

@@ -30,7 +30,7 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
-from services.ingest.replays import SeenSignatures
+from services.ingest.replays import SeenSignatures, fresh_events
 from shared.contracts import FanEvent, IngestRejected
 from shared.db import after_commit
 from shared.events import CloudEvent
@@ -96,9 +96,14 @@ class WebhookIntake:
             status = 400 if exc.reason == "unsupported" else 401
             raise Rejected(status, exc.reason, str(exc)) from exc
         try:
-            events = adapter.normalise(account, authentic)
+            events = fresh_events(
+                adapter.normalise(account, authentic), platform=platform, account=account_id,
+                received_at=request.received_at, settings=self._settings,
+            )  # fmt: skip
         except MalformedPayload as exc:
             raise Rejected(400, "malformed", str(exc)[:1000]) from exc
+        except VerificationError as exc:  # stale_event: 401, as a stale timestamp is
+            raise Rejected(401, exc.reason, str(exc)) from exc
         await self._produce_new(platform, account_id, events)
         return adapter.acknowledge(account, request, events)
 

@@ -1,22 +1,28 @@
-"""The rules against replays, without I/O: the bounds of the settings, how long a signature is
-remembered, and which requests' signatures do not cover the body."""
+"""The rules against replays, without I/O: the bounds of the settings, how old an event may be,
+how long a signature is remembered, and which requests' signatures do not cover the body."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from services.ingest.config import IngestSettings
-from services.ingest.domain import signature_memory
+from services.ingest.domain import by_age, signature_memory
 from services.ingest.platforms import build_platforms
-from services.ingest.platforms.base import SignsWithoutBody
+from services.ingest.platforms.base import SignsWithoutBody, VerificationError
+from services.ingest.platforms.common import fan_event
 from services.ingest.platforms.wechat import WeChatOfficialAccount
 from services.ingest.platforms.weibo import WeiboAccount, WeiboFanService, weibo_signature
+from services.ingest.replays import fresh_events
+from shared.contracts import FanEvent, MessageReceived
+from shared.events import CloudEvent
 from tests.platform_vectors import wechat as wechat_vectors
 from tests.platform_vectors import weibo as weibo_vectors
 from tests.unit.wechat_helpers import ADAPTER, NOW_TS, PLAIN, SAFE, request
 
 DATABASE = "postgresql+asyncpg://scrm@db/scrm"
+RECEIVED = datetime(2026, 1, 1, tzinfo=UTC)
+WEEK, MINUTE = timedelta(days=7), timedelta(minutes=1)
 
 
 def settings(**overrides: object) -> IngestSettings:
@@ -37,6 +43,59 @@ class TestTolerance:
         monkeypatch.setenv("INGEST_WEBHOOK_TOLERANCE_SECONDS", "7200")
         with pytest.raises(ValidationError, match="at most 3600"):
             settings()
+
+
+class TestDedupeWindow:
+    def test_must_be_longer_than_twice_the_tolerance(self) -> None:
+        with pytest.raises(ValidationError, match="INGEST_DEDUPE_WINDOW_HOURS"):
+            settings(dedupe_window_hours=0.5, webhook_tolerance_seconds=900)
+        assert settings(dedupe_window_hours=0.5, webhook_tolerance_seconds=899)
+
+
+def event(occurred_at: datetime, message_id: str = "m1") -> CloudEvent[FanEvent]:
+    return fan_event(
+        MessageReceived(platform="line", account="a", user_id="u", occurred_at=occurred_at,
+                        platform_event_id=message_id, message_id=message_id),
+        message_id,
+    )  # fmt: skip
+
+
+class TestEventAge:
+    def test_an_event_older_than_the_window_is_stale(self) -> None:
+        old, new = event(RECEIVED - WEEK - MINUTE, "old"), event(RECEIVED - MINUTE, "new")
+        split = by_age([old, new], received_at=RECEIVED, window=WEEK, skew=timedelta(0))
+        assert (split.fresh, split.stale) == ([new], [old])
+
+    def test_the_cut_allows_for_a_platform_clock_running_ahead(self) -> None:
+        """An event stamped by a clock a minute fast is a minute older than it says: at the
+        window's edge its claim may be gone."""
+        edge = event(RECEIVED - WEEK + timedelta(seconds=30))
+        split = by_age([edge], received_at=RECEIVED, window=WEEK, skew=MINUTE)
+        assert split.stale == [edge]
+
+    def test_an_event_from_the_future_is_fresh(self) -> None:
+        ahead = event(RECEIVED + MINUTE)
+        assert by_age([ahead], received_at=RECEIVED, window=WEEK, skew=MINUTE).fresh == [ahead]
+
+
+class TestFreshEvents:
+    config = settings()
+
+    def test_a_push_of_only_stale_events_is_refused(self) -> None:
+        with pytest.raises(VerificationError) as refused:
+            fresh_events([event(datetime(2020, 1, 1, tzinfo=UTC))], platform="line",
+                         account="a", received_at=RECEIVED, settings=self.config)  # fmt: skip
+        assert refused.value.reason == "stale_event"
+
+    def test_stale_events_beside_fresh_ones_are_skipped(self) -> None:
+        old, new = event(datetime(2020, 1, 1, tzinfo=UTC), "old"), event(RECEIVED, "new")
+        kept = fresh_events([old, new], platform="line", account="a", received_at=RECEIVED,
+                            settings=self.config)  # fmt: skip
+        assert kept == [new]
+
+    def test_a_push_with_no_events_is_not_stale(self) -> None:
+        assert fresh_events([], platform="line", account="a", received_at=RECEIVED,
+                            settings=self.config) == []  # fmt: skip
 
 
 class TestSignatureMemory:
