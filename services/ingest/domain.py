@@ -1,10 +1,12 @@
 """Platform-independent rules of the boundary: pure functions, no I/O."""
 
-from collections.abc import Mapping
-from datetime import timedelta
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
 
 from services.ingest.platforms.base import SendOutcome
+from shared.contracts import FanEvent
+from shared.events import CloudEvent
 
 # --- what a refused request leaves behind -----------------------------------------------------
 
@@ -81,6 +83,37 @@ class TokenBuckets:
         self._sources[source] = (tokens, now)  # re-inserted: the dict is oldest-first
         self._total = (total, now)
         return admitted
+
+
+# --- replays -----------------------------------------------------------------------------------
+
+REPLICA_CLOCK_SKEW = timedelta(minutes=1)
+
+
+def signature_memory(tolerance: timedelta) -> timedelta:
+    """How long a signature that does not cover the body must be remembered after it was first
+    seen: its timestamp is fresh for `tolerance` either side of it, so one first seen at the
+    earliest moment stays usable for twice that (and replicas' clocks differ a little)."""
+    return 2 * tolerance + REPLICA_CLOCK_SKEW
+
+
+class ByAge(NamedTuple):
+    fresh: list[CloudEvent[FanEvent]]
+    stale: list[CloudEvent[FanEvent]]
+
+
+def by_age(
+    events: Sequence[CloudEvent[FanEvent]], *, received_at: datetime, window: timedelta,
+    skew: timedelta,
+) -> ByAge:  # fmt: skip
+    """`events` split by whether they are older than the de-duplication `window`: a claim is
+    forgotten once it is older than that, so a replay of such an event would be produced again.
+    The cut is `skew` later, for a platform whose clock runs up to that much ahead of ours (its
+    events look that much younger than their claims are)."""
+    oldest = received_at - window + skew
+    fresh = [event for event in events if event.data.occurred_at >= oldest]
+    stale = [event for event in events if event.data.occurred_at < oldest]
+    return ByAge(fresh, stale)
 
 
 # --- replies going out -------------------------------------------------------------------------

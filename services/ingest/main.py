@@ -15,6 +15,7 @@ from services.ingest.models import infrastructure
 from services.ingest.outbound import ReplyDispatcher
 from services.ingest.platforms import build_platforms
 from services.ingest.rejections import RejectionRecorder
+from services.ingest.replays import SeenSignatures
 from services.ingest.retention import ReceivedEventsJanitor
 from services.ingest.service import AccountAdmin, WebhookIntake
 from services.ingest.state import IngestState
@@ -78,7 +79,8 @@ async def running(settings: IngestSettings) -> AsyncIterator[tuple[ServiceParts,
             loop.start()
         parts.workers += [committer, refresh, janitor, dispatcher]
         rejections = RejectionRecorder(settings, parts.producer, platforms.adapters)
-        intake = WebhookIntake(platforms.adapters, accounts, committer, rejections)
+        seen = SeenSignatures(platforms.adapters, parts.sessionmaker)
+        intake = WebhookIntake(settings, platforms.adapters, accounts, committer, rejections, seen)
         try:
             yield parts, IngestState(settings, intake, admin)
         finally:

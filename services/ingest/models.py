@@ -30,6 +30,21 @@ class ReceivedEvent(Base):
     )
 
 
+class SeenSignature(Base):
+    """A signature that does not cover the body (WeChat's plain mode, Weibo), with the body it
+    first came with: within its timestamp window it carries that body only."""
+
+    __tablename__ = "seen_signatures"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(200), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))  # hex
+    seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
 class OutboundReply(Base):
     """An agent's reply on its way out: sent, retried with backoff, or given up on."""
 

@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import BrandAccountRow, OutboundReply, ReceivedEvent
+from services.ingest.models import BrandAccountRow, OutboundReply, ReceivedEvent, SeenSignature
 from shared.contracts import ReplyRequested
 
 # One statement for any number of claims (arrays, not a VALUES list), so it is prepared once
@@ -59,6 +59,37 @@ async def forget_received_before(session: AsyncSession, cutoff: datetime, *, lim
         .scalar_subquery()
     )
     result = await session.execute(delete(ReceivedEvent).where(ReceivedEvent.event_id.in_(oldest)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def remember_signature(
+    session: AsyncSession, *, platform: str, account: str, signature: str, body_sha256: str
+) -> str:
+    """Record the body a signature came with, unless it was seen before; returns the body it
+    was first seen with. A concurrent first sighting waits for the other transaction and gets
+    its body (DO UPDATE, unlike DO NOTHING, returns the row it conflicted with)."""
+    statement = insert(SeenSignature).values(
+        platform=platform, account=account, signature=signature, body_sha256=body_sha256
+    )
+    first = await session.scalars(
+        statement.on_conflict_do_update(
+            index_elements=[SeenSignature.platform, SeenSignature.account, SeenSignature.signature],
+            set_={"body_sha256": SeenSignature.__table__.c.body_sha256},
+        ).returning(SeenSignature.body_sha256)
+    )
+    return first.one()
+
+
+async def forget_signatures_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Delete up to `limit` signatures first seen before `cutoff` (oldest first)."""
+    oldest = (
+        select(SeenSignature.platform, SeenSignature.account, SeenSignature.signature)
+        .where(SeenSignature.seen_at < cutoff)
+        .order_by(SeenSignature.seen_at)
+        .limit(limit)
+    )
+    key = tuple_(SeenSignature.platform, SeenSignature.account, SeenSignature.signature)
+    result = await session.execute(delete(SeenSignature).where(key.in_(oldest)))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

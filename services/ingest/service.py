@@ -19,6 +19,7 @@ from services.ingest.accounts import (
     account_view,
     parse_account,
 )
+from services.ingest.config import IngestSettings
 from services.ingest.domain import shown
 from services.ingest.group_commit import GroupCommitter
 from services.ingest.platforms.base import (
@@ -31,6 +32,7 @@ from services.ingest.platforms.base import (
     verify_push,
 )
 from services.ingest.rejections import Rejected, RejectionRecorder
+from services.ingest.replays import SeenSignatures, fresh_events
 from shared.contracts import FanEvent
 from shared.db import after_commit
 from shared.events import CloudEvent
@@ -51,11 +53,15 @@ class Destination:
 class WebhookIntake:
     def __init__(
         self,
+        settings: IngestSettings,
         adapters: Mapping[str, PlatformAdapter[Any]],
         accounts: AccountDirectory,
         committer: GroupCommitter,
         rejections: RejectionRecorder,
+        seen: SeenSignatures,
     ) -> None:
+        self._settings = settings
+        self._seen = seen
         self._adapters = adapters
         self._accounts = accounts
         self._committer = committer
@@ -81,15 +87,24 @@ class WebhookIntake:
         try:
             if request.method == "GET":
                 metrics.webhook_outcome(to.platform, "handshake").inc()
-                return adapter.handshake(account, request)
+                answer = adapter.handshake(account, request)
+                await self._seen.check(to.platform, account, request)
+                return answer
             authentic = verify_push(adapter, account, request)
+            await self._seen.check(to.platform, account, request)
         except VerificationError as exc:
             status = 400 if exc.reason == "unsupported" else 401
             raise Rejected(status, exc.reason, str(exc)) from exc
         try:
-            events = adapter.normalise(account, authentic)
+            events = fresh_events(
+                adapter.normalise(account, authentic), platform=to.platform,
+                account=account.account_id, received_at=request.received_at,
+                settings=self._settings,
+            )  # fmt: skip
         except MalformedPayload as exc:
             raise Rejected(400, "malformed", str(exc)[:1000]) from exc
+        except VerificationError as exc:  # stale_event: 401, as a stale timestamp is
+            raise Rejected(401, exc.reason, str(exc)) from exc
         await self._produce_new(to.platform, account.account_id, events)
         return adapter.acknowledge(account, request, events)
 

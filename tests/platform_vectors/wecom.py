@@ -111,10 +111,19 @@ _other_corp = f"<xml><Encrypt><![CDATA[{_other_corp_body}]]></Encrypt></xml>".en
 _other_corp_query = {"msg_signature": sha1_signature(TOKEN, _ts, "7", _other_corp_body),
                      "timestamp": _ts, "nonce": "7"}  # fmt: skip
 
+_echo = b"5928175032616810435"  # WeCom seals a random string of digits into a URL check
+_echostr = MessageCrypt(AES_KEY, CORP_ID).encrypt(_echo, b"e" * 16)
+_url_check = {"msg_signature": sha1_signature(TOKEN, _ts, "8", _echostr), "timestamp": _ts,
+              "nonce": "8", "echostr": _echostr}  # fmt: skip
+
 CASES = [
     WebhookCase(
-        "the sample's verify-URL GET: answers the echostr's plaintext", "wecom",
-        SAMPLE_ACCOUNT, "GET", query=VERIFY_QUERY, answer=VERIFY_ANSWER, source=SAMPLE,
+        "verify-URL GET: answers the echostr's plaintext", "wecom", ACCOUNT, "GET",
+        query=_url_check, answer=_echo,
+    ),
+    WebhookCase(
+        "the sample's verify-URL GET: authentic, but its 2014 timestamp is stale", "wecom",
+        SAMPLE_ACCOUNT, "GET", query=VERIFY_QUERY, status=401, source=SAMPLE,
     ),
     WebhookCase(
         "the sample's verify-URL GET with one signature digit changed", "wecom",

@@ -108,7 +108,7 @@ class TestCryptoRefusals:
 
 class TestHandshake:
     def test_echoes_echostr_as_text(self) -> None:
-        query = {**vectors.plain_query(vectors.TOKEN, TS, "9"), "echostr": "abc123"}
+        query = {**vectors.plain_query(vectors.TOKEN, NOW_TS, "9"), "echostr": "abc123"}
         answer = ADAPTER.handshake(SAFE, request("GET", query))
         assert (answer.status_code, answer.body, answer.media_type) == (
             200,
@@ -122,14 +122,18 @@ class TestHandshake:
             ADAPTER.handshake(PLAIN, request("GET", query))
         assert refused.value.reason == "signature"
 
-    def test_an_old_timestamp_is_not_refused(self) -> None:
-        """The URL check only echoes echostr: no freshness check."""
-        query = {**vectors.plain_query(vectors.TOKEN, "1409304348", "9"), "echostr": "e"}
-        assert ADAPTER.handshake(PLAIN, request("GET", query)).body == b"e"
+    @pytest.mark.parametrize("offset", [-3600, -301, 301])
+    def test_a_timestamp_outside_the_tolerance_is_stale(self, offset: int) -> None:
+        """Its signature is a plain-mode push's: an old one proves no more here."""
+        timestamp = str(int(NOW.timestamp()) + offset)
+        query = {**vectors.plain_query(vectors.TOKEN, timestamp, "9"), "echostr": "e"}
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.handshake(PLAIN, request("GET", query))
+        assert refused.value.reason == "stale_timestamp"
 
     @pytest.mark.parametrize("missing", ["signature", "timestamp", "nonce", "echostr"])
     def test_refuses_a_missing_parameter(self, missing: str) -> None:
-        query = {**vectors.plain_query(vectors.TOKEN, TS, "9"), "echostr": "abc123"}
+        query = {**vectors.plain_query(vectors.TOKEN, NOW_TS, "9"), "echostr": "abc123"}
         del query[missing]
         with pytest.raises(VerificationError):
             ADAPTER.handshake(PLAIN, request("GET", query))

@@ -2,6 +2,7 @@
 every message and event kind, fuzzing, and the application-message send API."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.ingest.platforms.wechat import MessageCrypt, WeCom, WeComAccount, 
 from shared.contracts import FanFollowed, FanUnfollowed, MessageReceived, ReplyRequested
 from shared.events import event_id
 from tests.platform_vectors import wecom as vectors
-from tests.unit.wechat_helpers import TS, FakeTencent, only_protocol_errors, request
+from tests.unit.wechat_helpers import NOW_TS, TS, FakeTencent, only_protocol_errors, request
 
 SAMPLE = WeComAccount.model_validate(vectors.SAMPLE_ACCOUNT)
 ACCOUNT = WeComAccount.model_validate(vectors.ACCOUNT)
@@ -31,6 +32,12 @@ ADAPTER = WeCom()
 def push(xml: str, *, nonce: str = "1") -> InboundRequest:
     body, query = vectors.push(xml, timestamp=TS, nonce=nonce)
     return request(query=query, body=body)
+
+
+def sample_url_check(query: dict[str, str]) -> InboundRequest:
+    """The sample's URL check, received when it was made (in 2014)."""
+    sent_at = datetime.fromtimestamp(int(vectors.VERIFY_QUERY["timestamp"]), UTC)
+    return replace(request("GET", query), received_at=sent_at)
 
 
 def only(xml: str) -> Any:
@@ -50,9 +57,14 @@ class TestPublishedSample:
         )
 
     def test_the_verify_url_get_answers_the_echostr_plaintext(self) -> None:
-        answer = ADAPTER.handshake(SAMPLE, request("GET", vectors.VERIFY_QUERY))
+        answer = ADAPTER.handshake(SAMPLE, sample_url_check(vectors.VERIFY_QUERY))
         assert (answer.status_code, answer.body, answer.media_type) == (
             200, vectors.VERIFY_ANSWER, "text/plain")  # fmt: skip
+
+    def test_the_verify_url_get_is_stale_now(self) -> None:
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.handshake(SAMPLE, request("GET", vectors.VERIFY_QUERY))
+        assert refused.value.reason == "stale_timestamp"
 
     def test_the_post_signature_reproduces(self) -> None:
         encrypt = vectors.POST_BODY.split(b"<![CDATA[")[2].split(b"]]>")[0].decode()
@@ -80,7 +92,7 @@ class TestPublishedSample:
     def test_the_sample_is_not_for_another_corp(self) -> None:
         other = SAMPLE.model_copy(update={"corp_id": "ww-another"})
         with pytest.raises(VerificationError, match="another receive id"):
-            ADAPTER.handshake(other, request("GET", vectors.VERIFY_QUERY))
+            ADAPTER.handshake(other, sample_url_check(vectors.VERIFY_QUERY))
         with pytest.raises(VerificationError, match="another receive id"):
             ADAPTER.verify(other, request(query=vectors.POST_QUERY, body=vectors.POST_BODY))
 
@@ -199,16 +211,55 @@ class TestFuzz:
 
     @settings(max_examples=200, deadline=None)
     @given(echo=st.binary(max_size=2000))
-    def test_a_signed_echostr_of_any_plaintext_only_raises_verification_error(
-        self, echo: bytes
-    ) -> None:
-        echostr = MessageCrypt(vectors.AES_KEY, vectors.CORP_ID).encrypt(echo, b"r" * 16)
-        query = {"msg_signature": sha1_signature(vectors.TOKEN, TS, "1", echostr),
-                 "timestamp": TS, "nonce": "1", "echostr": echostr}  # fmt: skip
+    def test_a_signed_echostr_opens_only_to_an_echo(self, echo: bytes) -> None:
+        query = url_check(echo)
         try:
             assert ADAPTER.handshake(ACCOUNT, request("GET", query)).body == echo
         except VerificationError:
-            assert len(echo) > 1024
+            assert not echo.isascii() or not echo.isalnum() or len(echo) > 64
+
+
+class TestUrlCheckIsNoOracle:
+    """Given a captured push's msg_signature, timestamp, nonce and <Encrypt> as its echostr, the
+    URL check would answer the message: it answers only what is shaped like WeCom's echo."""
+
+    @pytest.mark.parametrize(
+        "echo", [b"1616140317555161061", b"5928175032616810435", b"a" * 64, b"Ab3"]
+    )
+    def test_an_echo_of_letters_and_digits_is_answered(self, echo: bytes) -> None:
+        assert ADAPTER.handshake(ACCOUNT, request("GET", url_check(echo))).body == echo
+
+    @pytest.mark.parametrize(
+        "plain",
+        [
+            b"<xml><Content><![CDATA[hello]]></Content></xml>",
+            b'{"msgtype": "text", "text": {"content": "hello"}}',
+            b"a" * 65, b"", b"12 34", b"1234\n", "\uff11\uff12\uff13".encode(),
+        ],
+    )  # fmt: skip
+    def test_any_other_plaintext_is_refused(self, plain: bytes) -> None:
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.handshake(ACCOUNT, request("GET", url_check(plain)))
+        assert refused.value.reason == "signature"
+
+    def test_a_captured_push_gets_no_answer(self) -> None:
+        body, query = vectors.push(vectors.KINDS[0][1], timestamp=NOW_TS, nonce="9")
+        encrypt = body.split(b"<![CDATA[")[2].split(b"]]>")[0].decode()
+        ADAPTER.verify(ACCOUNT, request(query=query, body=body))  # a genuine push
+        with pytest.raises(VerificationError):
+            ADAPTER.handshake(ACCOUNT, request("GET", {**query, "echostr": encrypt}))
+
+    def test_a_url_check_outside_the_window_is_stale(self) -> None:
+        query = url_check(b"1616140317555161061", timestamp=str(int(NOW_TS) - 301))
+        with pytest.raises(VerificationError) as refused:
+            ADAPTER.handshake(ACCOUNT, request("GET", query))
+        assert refused.value.reason == "stale_timestamp"
+
+
+def url_check(echo: bytes, *, timestamp: str = NOW_TS) -> dict[str, str]:
+    echostr = MessageCrypt(vectors.AES_KEY, vectors.CORP_ID).encrypt(echo, b"r" * 16)
+    return {"msg_signature": sha1_signature(vectors.TOKEN, timestamp, "1", echostr),
+            "timestamp": timestamp, "nonce": "1", "echostr": echostr}  # fmt: skip
 
 
 # --- the send API --------------------------------------------------------------------------------

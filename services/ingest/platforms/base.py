@@ -9,7 +9,7 @@ alike: account lookup, size limits, de-duplication, producing, recording refusal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import ClassVar, Generic, Protocol, Self, TypeVar
+from typing import ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -101,6 +101,19 @@ class PlatformAdapter(Protocol, Generic[AccountT]):
     ) -> PlatformAnswer:
         """The success answer the platform expects (WeChat: ``success``), once Kafka has the
         events."""
+        ...
+
+
+@runtime_checkable
+class SignsWithoutBody(Protocol[AccountT]):
+    """What an adapter adds when its platform signs some requests without their body (WeChat's
+    plain mode and URL checks, Weibo): within its timestamp window such a signature, once seen,
+    would carry any body. The intake remembers the body each one first came with (in
+    PostgreSQL, for every replica) and refuses it with another (401 ``replayed``)."""
+
+    def signed_without_body(self, account: AccountT, request: InboundRequest) -> str | None:
+        """For a request this adapter has verified: the signature, spelled one way whatever the
+        request's spelling, when it does not cover the body; else None. No I/O."""
         ...
 
 

@@ -4,8 +4,10 @@
 URL verification is a GET with ``signature``, ``timestamp``, ``nonce`` and ``echostr``; the
 signature is the hex SHA-1 of the app secret, timestamp and nonce sorted and concatenated, and
 the answer is ``echostr``. Pushes are POSTs carrying the same three query parameters; the JSON
-body itself is not signed, so the timestamp must be recent. Weibo gives no message id: an event's
-id is a composite of sender, type, creation time and a digest of the content, the same for a retry.
+body itself is not signed, so the timestamp must be recent, and a signature carries only the body
+it first came with (``signed_without_body``: the intake remembers it). Weibo gives no message id:
+an event's id is a composite of sender, type, creation time and a digest of the content, the same
+for a retry.
 Replies go out through ``/2/messages/reply.json`` (form-encoded, ``data`` a URL-encoded JSON)."""
 
 import hashlib
@@ -242,6 +244,11 @@ class WeiboFanService(FixedAcknowledgement):
 
     def verify(self, account: WeiboAccount, request: InboundRequest) -> None:
         self._verify(account, request)
+
+    def signed_without_body(self, account: WeiboAccount, request: InboundRequest) -> str:
+        """Weibo signs the app secret, timestamp and nonce only, URL check and push alike."""
+        timestamp, nonce = request.query.get("timestamp", ""), request.query.get("nonce", "")
+        return weibo_signature(account.app_secret.get_secret_value(), timestamp, nonce)
 
     def normalise(
         self, account: WeiboAccount, request: InboundRequest

@@ -10,12 +10,15 @@ included (its ``echostr`` is a ciphertext whose plaintext is the answer).
 
 Sealed pushes get no freshness check (neither platform's SDK has one; their published vectors
 date from 2014): a replay can only repeat the same sealed body, which maps to the same event ids
-and the intake drops it. A plain-mode push is different: its signature covers no body, so a
+and the intake drops it, or refuses it once its CreateTime is older than the de-duplication
+window. A plain-mode push is different: its signature covers no body, so a
 signature/timestamp/nonce triple once seen (the URL check's included, which access logs keep)
 would carry any body forever. Plain-mode pushes are therefore refused (``stale_timestamp``) when
-their ``timestamp`` is further than ``webhook_tolerance_seconds`` from receipt. The URL check
-(GET) has no freshness check: it only echoes ``echostr``. Events carry no MsgId: their id is
-``FromUserName|CreateTime|Event|EventKey``, as WeChat's documentation recommends for
+their ``timestamp`` is further than ``webhook_tolerance_seconds`` from receipt, and so are URL
+checks (GET), whose signature is the same; within the window, the intake lets such a signature
+carry only the body it first came with (``signed_without_body``). WeCom's URL check answers
+only a plaintext shaped like its echo, never a captured push's. Events carry no MsgId: their id
+is ``FromUserName|CreateTime|Event|EventKey``, as WeChat's documentation recommends for
 de-duplicating event retries.
 
 Sending: the Official Account takes its access token from the stable-token API (a POST with the

@@ -4,7 +4,6 @@ customer-service API with a stable access token."""
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
 from typing import ClassVar, Literal
 
 import httpx
@@ -19,24 +18,21 @@ from services.ingest.platforms.base import (
     SendOutcome,
     VerificationError,
 )
-from services.ingest.platforms.common import check_fresh
 from services.ingest.platforms.wechat.crypto import sha1_signature, signature_matches
 from services.ingest.platforms.wechat.normalise import normalise_push
 from services.ingest.platforms.wechat.send import TencentSender, TextMessage
 from services.ingest.platforms.wechat.verify import (
     MAX_ECHO,
     account_crypt,
+    check_timestamp,
     open_sealed,
     query_params,
     text_answer,
+    tolerance_of,
 )
 from services.ingest.platforms.wechat.xml import PushedXml, read_xml
 from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
-
-DEFAULT_TOLERANCE = timedelta(
-    seconds=IngestSettings.model_fields["webhook_tolerance_seconds"].default
-)
 
 
 class WeChatAccount(PlatformAccount):
@@ -84,15 +80,13 @@ class WeChatOfficialAccount(FixedAcknowledgement):
     def __init__(
         self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._tolerance = (
-            timedelta(seconds=settings.webhook_tolerance_seconds)
-            if settings is not None
-            else DEFAULT_TOLERANCE
-        )
+        self._tolerance = tolerance_of(settings)
         self._sender = TencentSender(StableTokenApi(), clock)
 
     def handshake(self, account: WeChatAccount, request: InboundRequest) -> PlatformAnswer:
         self._check_plain_signature(account, request.query)
+        # The same signature as a plain-mode push's: an old one is no more proof here.
+        check_timestamp(request, self._tolerance)
         echostr = request.query.get("echostr", "")
         if not echostr or len(echostr) > MAX_ECHO:
             raise VerificationError("signature", "echostr is required")
@@ -101,7 +95,7 @@ class WeChatOfficialAccount(FixedAcknowledgement):
     def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
         """The push's message XML: the opened ``<Encrypt>`` in safe/compatible mode, else the
         body as received (plain mode, refused for accounts that have an EncodingAESKey)."""
-        if request.query.get("encrypt_type", "raw").lower() == "aes":
+        if _sealed(request):
             if account.encoding_aes_key is None:
                 raise VerificationError("signature", "encrypted push, but no EncodingAESKey")
             return open_sealed(
@@ -113,8 +107,16 @@ class WeChatOfficialAccount(FixedAcknowledgement):
             raise VerificationError("signature", "this account only accepts encrypted pushes")
         self._check_plain_signature(account, request.query)
         # The signature does not cover the body: only a fresh one is worth anything.
-        check_fresh(request.query["timestamp"], now=request.received_at, tolerance=self._tolerance)
+        check_timestamp(request, self._tolerance)
         return request.body
+
+    def signed_without_body(self, account: WeChatAccount, request: InboundRequest) -> str | None:
+        """A plain-mode push's signature, and a URL check's, covers token, timestamp and nonce
+        only; a sealed push's ``msg_signature`` covers its body."""
+        if request.method == "POST" and _sealed(request):
+            return None
+        _, timestamp, nonce = query_params(request.query, "signature", "timestamp", "nonce")
+        return sha1_signature(account.token.get_secret_value(), timestamp, nonce)
 
     def normalise(
         self, account: WeChatAccount, request: InboundRequest
@@ -134,3 +136,8 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         expected = sha1_signature(account.token.get_secret_value(), timestamp, nonce)
         if not signature_matches(expected, signature):
             raise VerificationError("signature", "signature does not match")
+
+
+def _sealed(request: InboundRequest) -> bool:
+    """Safe or compatible mode: the body is an ``<Encrypt>`` signed with ``msg_signature``."""
+    return request.query.get("encrypt_type", "raw").lower() == "aes"

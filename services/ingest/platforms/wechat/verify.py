@@ -1,11 +1,21 @@
-"""What both platforms check of a request: the query parameters a signature needs, and a sealed
-push's ``msg_signature`` over its ``<Encrypt>`` before that is opened."""
+"""What both platforms check of a request: the query parameters a signature needs, the freshness
+of its timestamp, and a sealed push's ``msg_signature`` over its ``<Encrypt>`` before that is
+opened."""
 
+import re
 from collections.abc import Mapping
+from datetime import timedelta
 
 from pydantic import SecretStr
 
-from services.ingest.platforms.base import MalformedPayload, PlatformAnswer, VerificationError
+from services.ingest.config import IngestSettings
+from services.ingest.platforms.base import (
+    InboundRequest,
+    MalformedPayload,
+    PlatformAnswer,
+    VerificationError,
+)
+from services.ingest.platforms.common import check_fresh
 from services.ingest.platforms.wechat.crypto import (
     CryptoError,
     MessageCrypt,
@@ -15,6 +25,34 @@ from services.ingest.platforms.wechat.crypto import (
 from services.ingest.platforms.wechat.xml import Envelope, read_xml
 
 MAX_ECHO = 1_024
+DEFAULT_TOLERANCE = timedelta(
+    seconds=IngestSettings.model_fields["webhook_tolerance_seconds"].default
+)
+# What WeCom seals into its URL check: a random string of digits (the published sample's is
+# 1616140317555161061; the documentation says only "random"). A pushed message (XML) or a
+# robot's event (JSON) is never this, so a captured push's <Encrypt> does not pass for one.
+WECOM_ECHO = re.compile(rb"[0-9A-Za-z]{1,64}")
+
+
+def tolerance_of(settings: IngestSettings | None) -> timedelta:
+    """The settings' timestamp window (the default one for an adapter built without settings)."""
+    if settings is None:
+        return DEFAULT_TOLERANCE
+    return timedelta(seconds=settings.webhook_tolerance_seconds)
+
+
+def check_timestamp(request: InboundRequest, tolerance: timedelta) -> None:
+    """A signature whose timestamp is outside the window is worth nothing: VerificationError
+    ``stale_timestamp`` (or ``signature`` if it is not seconds since the epoch)."""
+    check_fresh(request.query["timestamp"], now=request.received_at, tolerance=tolerance)
+
+
+def wecom_echo(plain: bytes) -> bytes:
+    """The opened ``echostr`` of a WeCom URL check, if it is shaped like one; else
+    VerificationError: answering any other plaintext would open captured pushes for anyone."""
+    if WECOM_ECHO.fullmatch(plain) is None:
+        raise VerificationError("signature", "echostr does not open to a URL check's echo")
+    return plain
 
 
 def query_params(query: Mapping[str, str], *names: str) -> list[str]:

@@ -1,5 +1,9 @@
 """WeCom (``wecom``): every push sealed, the URL check included (its ``echostr`` is a ciphertext
-whose plaintext is the answer), and replies sent as an application's messages."""
+whose plaintext is the answer), and replies sent as an application's messages.
+
+The URL check decrypts what it is given with the account's key and answers the plaintext: given a
+captured push's ``<Encrypt>`` and ``msg_signature`` it would answer the message. So it answers
+only within the timestamp window, and only a plaintext shaped like WeCom's echo."""
 
 import time
 from collections.abc import Callable, Sequence
@@ -22,11 +26,13 @@ from services.ingest.platforms.wechat.crypto import CryptoError, sha1_signature,
 from services.ingest.platforms.wechat.normalise import normalise_push
 from services.ingest.platforms.wechat.send import TencentSender, TextMessage
 from services.ingest.platforms.wechat.verify import (
-    MAX_ECHO,
     account_crypt,
+    check_timestamp,
     open_sealed,
     query_params,
     text_answer,
+    tolerance_of,
+    wecom_echo,
 )
 from services.ingest.platforms.wechat.xml import PushedXml, read_xml
 from shared.contracts import FanEvent, ReplyRequested
@@ -81,6 +87,7 @@ class WeCom(FixedAcknowledgement):
     def __init__(
         self, settings: IngestSettings | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        self._tolerance = tolerance_of(settings)
         self._sender = TencentSender(GetTokenApi(), clock)
 
     def handshake(self, account: WeComAccount, request: InboundRequest) -> PlatformAnswer:
@@ -90,13 +97,12 @@ class WeCom(FixedAcknowledgement):
         expected = sha1_signature(account.token.get_secret_value(), timestamp, nonce, echostr)
         if not signature_matches(expected, signature):
             raise VerificationError("signature", "msg_signature does not match")
+        check_timestamp(request, self._tolerance)
         try:
             plain = account_crypt(account.encoding_aes_key, account.corp_id).decrypt(echostr)
         except CryptoError as exc:
             raise VerificationError("signature", f"echostr does not open: {exc}") from None
-        if len(plain) > MAX_ECHO:
-            raise VerificationError("signature", "echostr too long")
-        return text_answer(plain)
+        return text_answer(wecom_echo(plain))
 
     def verify(self, account: WeComAccount, request: InboundRequest) -> bytes:
         return open_sealed(
