@@ -15,12 +15,12 @@ from shared.contracts import topic_of
 from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.settings import KafkaSettings
 
-# A record above this is refused before it joins a shared round (the broker's message.max.bytes
-# is 1 MiB), so it fails its own call only.
-MAX_RECORD_BYTES = 1_000_000
-# A record sent alone is judged with its headers against the request size limit, as aiokafka's
-# send() judges it: the dead letter of any record the broker took can still go out.
+# What the broker takes in one request (message.max.bytes is 1 MiB by default): a record sent
+# alone (a dead letter) may be this large, with its headers and its batch's overhead.
 MAX_REQUEST_BYTES = 1_048_576
+# A record gathered in a round must leave room below that for what dead-lettering it adds (the
+# dlq_* headers, about 2.5 KB), so that any record the system produced can be dead-lettered.
+MAX_RECORD_BYTES = MAX_REQUEST_BYTES - 48 * 1024
 
 
 class BrokerUnavailable(RuntimeError):
@@ -28,8 +28,10 @@ class BrokerUnavailable(RuntimeError):
 
 
 class EventProducer:
-    """Every record goes out in a round: closed batches by partition (murmur2 of the key, as
-    aiokafka's and Java's default partitioner pick), sent together, with one outcome."""
+    """Two ways out, each for a reason: `send_many` gathers the records of concurrent calls in
+    rounds (closed batches by partition, murmur2 of the key as aiokafka's and Java's default
+    partitioner pick, one outcome a round), the webhook path's; `send` and `publish` give one
+    record an outcome of its own."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings
@@ -58,21 +60,20 @@ class EventProducer:
         await self.send(topic or self._settings.topic(topic_of(event.data)), encode(event))
 
     async def send(self, topic: str, record: KafkaRecord) -> None:
-        """Send one record in a round of its own and await its ack.
+        """Send one record and await its ack, with an outcome of its own.
 
-        Not in the round send_many gathers: a round has one outcome, and a record sent alone (a
+        Not in the rounds send_many gathers: a round has one outcome, and a record sent alone (a
         dead letter, a refused webhook's record) must not fail or hold up the webhooks gathered
-        with it when its topic's partition is slow or refuses it.
+        with it when its partition is slow or refuses it. aiokafka's own send() gives it its own
+        future, and concurrent ones share the batch that is open on their partition.
         """
         try:
+            _refuse_oversize(topic, record, MAX_REQUEST_BYTES)
             async with asyncio.timeout(self._settings.produce_timeout_seconds):
-                size = _request_size(record)
-                if size > MAX_REQUEST_BYTES:
-                    raise MessageSizeTooLargeError(f"{size} bytes for {topic}")
-                alone = _Round(self._producer)
-                alone.fill([(topic, record)], await self._partitions([(topic, record)]))
-                await alone.send()
-            alone.acknowledged.result()
+                ack = await self._producer.send(
+                    topic, record.value, key=record.key, headers=record.headers
+                )
+                await ack
         except Exception as exc:
             raise BrokerUnavailable(f"{topic}: {exc!r}") from exc
 
@@ -92,8 +93,7 @@ class EventProducer:
         try:
             partitions = await self._partitions(records)
             for topic, record in records:  # refused alone, before it could fail a whole round
-                if len(record.value) + len(record.key) > MAX_RECORD_BYTES:
-                    raise MessageSizeTooLargeError(f"{len(record.value)} bytes for {topic}")
+                _refuse_oversize(topic, record, MAX_RECORD_BYTES)
             gathering = self._gathering
             if gathering is None:
                 gathering = self._gathering = _Round(self._producer)
@@ -176,11 +176,14 @@ class _Round:
             self.acknowledged.set_result(None)
 
 
-def _request_size(record: KafkaRecord) -> int:
-    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(
+def _refuse_oversize(topic: str, record: KafkaRecord, limit: int) -> None:
+    """A record's size is judged one way, however it is sent: with its headers and its batch's
+    overhead, as aiokafka judges it."""
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(
         record.key, record.value, record.headers
     )
-    return size
+    if size > limit:
+        raise MessageSizeTooLargeError(f"{size} bytes for {topic}")
 
 
 def _append(builder: BatchBuilder, record: KafkaRecord) -> bool:

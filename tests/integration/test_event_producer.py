@@ -121,3 +121,17 @@ async def test_a_record_too_big_for_a_round_can_still_be_sent_alone(
         await events.send(topic, KafkaRecord(key=b"k", value=b"x" * MAX_REQUEST_BYTES, headers=[]))
     records = await read_topic(infrastructure.bootstrap_servers, topic, expect=2, within=5)
     assert [len(r.value) for r in records] == [len(big.value)]
+
+
+async def test_many_records_sent_alone_at_once_on_one_partition_are_all_acknowledged(
+    producer: tuple[EventProducer, str], infrastructure: Infrastructure
+) -> None:
+    """A burst of refusal records or dead letters, all keyed alike: none waits out another."""
+    events, topic = producer
+    outcomes = await asyncio.gather(
+        *(events.send(topic, record("line:oa:burst", n)) for n in range(100)),
+        return_exceptions=True,
+    )
+    assert [o for o in outcomes if o is not None] == []
+    records = await read_topic(infrastructure.bootstrap_servers, topic, expect=100, within=10)
+    assert len(records) == 100
