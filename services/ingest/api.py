@@ -40,11 +40,11 @@ router = APIRouter(
 )  # fmt: skip
 
 
-def _accounts(ingest: IngestDep) -> AccountAdmin:
+async def _accounts(ingest: IngestDep) -> AccountAdmin:
     return ingest.accounts
 
 
-def _platform_accounts(ingest: IngestDep, platform: str) -> AccountAdmin:
+async def _platform_accounts(ingest: IngestDep, platform: str) -> AccountAdmin:
     """The account service, for a platform ingest speaks (404 otherwise)."""
     if not ingest.accounts.knows_platform(platform):
         raise HTTPException(404, f"no platform {platform!r}")

@@ -1,5 +1,6 @@
 """Platform-independent rules of the boundary: pure functions, no I/O."""
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
@@ -56,11 +57,23 @@ def shown(segment: str) -> str:
     return f"{segment[:MAX_SHOWN_SEGMENT]}... ({len(segment)} characters)"
 
 
+def source_of(address: str) -> str:
+    """Whom a client address stands for: an IPv4 address itself, an IPv6 one by its /64 (one
+    host is given a whole /64 and may rotate through it)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
+
+
 class TokenBuckets:
     """Admission per source: each source may pass `rate` times a second, in bursts of `burst`,
-    and all of them together `total_rate` times a second. At most `max_sources` are tracked;
-    past that the longest-tracked is forgotten (a forgotten source starts with a full bucket,
-    which the shared bucket still bounds). Time is passed in: no clock here."""
+    and all of them together `total_rate` times a second (at least once). At most `max_sources`
+    are remembered; past that the least recently seen is forgotten (it starts again with a full
+    bucket, which the shared bucket still bounds). Time is passed in: no clock here."""
 
     def __init__(
         self, *, rate: float, burst: float, total_rate: float, max_sources: int = 10_000

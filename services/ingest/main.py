@@ -49,9 +49,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
 @asynccontextmanager
 async def running(settings: IngestSettings) -> AsyncIterator[tuple[ServiceParts, IngestState]]:
-    """The shared parts, then ingest's own: accounts, the group commit, the background loops.
-    At the end nothing new is taken, the webhook batches drain, and the reply dispatcher stops
-    before the outbox relay does (in service_parts), so its outcomes go out."""
+    """The shared parts, then ingest's own. At the end the webhook batches drain, and the reply
+    dispatcher stops before the outbox relay does (in service_parts), so its outcomes go out."""
     platforms = build_platforms(settings)
     accounts = AccountDirectory.from_file(settings.accounts_file, platforms.adapters)
     log.info("brand accounts loaded", count=len(accounts), platforms=sorted(platforms.adapters))
@@ -75,10 +74,10 @@ async def running(settings: IngestSettings) -> AsyncIterator[tuple[ServiceParts,
             settings, senders=platforms.senders, accounts=accounts,
             sessionmaker=parts.sessionmaker, outbox=parts.outbox, http=http,
         )  # fmt: skip
-        for loop in (refresh, janitor, dispatcher):
-            loop.start()
-        parts.workers += [committer, refresh, janitor, dispatcher]
         rejections = RejectionRecorder(settings, parts.producer, platforms.adapters)
+        for loop in (refresh, janitor, dispatcher, rejections):
+            loop.start()
+        parts.workers += [committer, refresh, janitor, dispatcher, rejections]
         seen = SeenSignatures(platforms.adapters, parts.sessionmaker)
         intake = WebhookIntake(settings, platforms.adapters, accounts, committer, rejections, seen)
         try:
@@ -87,4 +86,5 @@ async def running(settings: IngestSettings) -> AsyncIterator[tuple[ServiceParts,
             await shutdown_step("stop accounts refresh", refresh.stop())
             await shutdown_step("stop received-events janitor", janitor.stop())
             await shutdown_step("drain webhook batches", committer.stop())
+            await shutdown_step("record the last refusals", rejections.stop())
             await shutdown_step("stop reply dispatcher", dispatcher.stop())

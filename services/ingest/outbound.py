@@ -21,7 +21,7 @@ from services.ingest.domain import backoff, reply_status_after
 from services.ingest.models import OutboundReply
 from services.ingest.platforms.base import ReplySender, SendOutcome
 from shared.contracts import FanFields, ReplyDelivered, ReplyFailed, ReplyRequested
-from shared.db import transaction
+from shared.db import after_commit, transaction
 from shared.events import CloudEvent, event_id, fan_key
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -55,12 +55,9 @@ class ReplyDispatcher(PeriodicTask):
         async with transaction(self._sessionmaker) as session:
             due = await repository.lock_due_replies(session, now=now, limit=BATCH)
             outcomes = await asyncio.gather(*(self._attempt(reply) for reply in due))
-            counted = [
-                (reply.platform, await self._record(session, reply, outcome, now=now))
-                for reply, outcome in zip(due, outcomes, strict=True)
-            ]
-        for platform, counted_as in counted:  # once the outcomes are kept
-            metrics.REPLIES.labels(platform, counted_as).inc()
+            for reply, outcome in zip(due, outcomes, strict=True):
+                counted_as = await self._record(session, reply, outcome, now=now)
+                after_commit(session, metrics.REPLIES.labels(reply.platform, counted_as).inc)
         return len(due)
 
     async def _drain(self) -> None:

@@ -120,15 +120,19 @@ class WebhookIntake:
         metrics.webhook_outcome(platform, "accepted").inc(len(new_ids))
         metrics.webhook_outcome(platform, "duplicate").inc(len(events) - len(new_ids))
 
-    async def record_rejection(
+    def platform_label(self, platform: str) -> str:
+        """A metric label for what a path named: a platform ingest speaks, or "other" (a path
+        segment is anyone's choice, a label set must stay bounded)."""
+        return platform if platform in self._adapters else "other"
+
+    def record_rejection(
         self, rejected: Rejected, *, platform: str, account: str, request: InboundRequest,
         source: str,
     ) -> None:  # fmt: skip
-        metrics.webhook_outcome(
-            platform if platform in self._adapters else "other",  # a path segment: bounded
-            f"rejected_{rejected.reason}",
-        ).inc()
-        await self.rejections.record(
+        """Counted now, recorded in the background: the refusal's answer does not wait."""
+        label = self.platform_label(platform)
+        metrics.webhook_outcome(label, f"rejected_{rejected.reason}").inc()
+        self.rejections.record(
             rejected, platform=platform, account=account, request=request, source=source
         )
 
@@ -183,7 +187,10 @@ class AccountAdmin:
     async def delete(self, session: AsyncSession, platform: str, account_id: str) -> bool:
         self._refuse_file_account(platform, account_id)
         deleted = await repository.delete_api_account(session, platform, account_id)
-        after_commit(session, lambda: self._deleted(platform, account_id, deleted=deleted))
+        if deleted:
+            after_commit(session, lambda: self._deleted(platform, account_id))
+        else:  # gone already (another replica): nothing to commit, forgotten here at once
+            self._deleted(platform, account_id)
         return deleted
 
     def _saved(self, account: PlatformAccount, *, created: bool) -> None:
@@ -192,11 +199,11 @@ class AccountAdmin:
         log.info("brand account saved", platform=account.platform, account=account.account_id,
                  created=created)  # fmt: skip
 
-    def _deleted(self, platform: str, account_id: str, *, deleted: bool) -> None:
-        self._accounts.remove(platform, account_id)
-        self._count()
-        if deleted:
+    def _deleted(self, platform: str, account_id: str) -> None:
+        if self._accounts.find(platform, account_id) is not None:
+            self._accounts.remove(platform, account_id)
             log.info("brand account deleted", platform=platform, account=account_id)
+        self._count()
 
     async def load(self) -> None:
         """At start: every stored account must open, or ingest does not start (serving 404s

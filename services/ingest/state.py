@@ -26,7 +26,7 @@ class IngestState:
         return ingest
 
 
-def _ingest(request: Request) -> IngestState:
+async def _ingest(request: Request) -> IngestState:  # async: no thread-pool hop
     return IngestState.of(request.app.state)
 
 

@@ -111,19 +111,18 @@ async def _respond(
     except Rejected as rejected:
         inbound = InboundRequest(scope["method"], query, headers, body or b"", received_at)
         client = scope.get("client")
-        await intake.record_rejection(
+        intake.record_rejection(
             rejected, platform=platform, account=account_id, request=inbound,
             source=client[0] if client else "-",
         )  # fmt: skip
         problem = Problem(detail=rejected.detail, reason=rejected.reason)
         # A body left unread (or refused part-way) is not waited for: the connection closes.
-        closing = {} if body is not None else {"Connection": "close"}
+        closing = {"Connection": "close"} if body is None and _has_body(headers) else {}
         return PlatformAnswer(
             rejected.status_code, problem.model_dump_json().encode(), JSON, closing
         )
     except BrokerUnavailable:
-        label = platform if intake.knows_platform(platform) else "other"
-        metrics.webhook_outcome(label, "broker_unavailable").inc()
+        metrics.webhook_outcome(intake.platform_label(platform), "broker_unavailable").inc()
         problem = Problem(detail="the event store is unavailable; retry", reason="unavailable")
         return PlatformAnswer(503, problem.model_dump_json().encode(), JSON, {"Retry-After": "5"})
     except _Disconnected:
@@ -132,6 +131,10 @@ async def _respond(
 
 class _Disconnected(Exception):
     pass
+
+
+def _has_body(headers: Mapping[str, str]) -> bool:
+    return headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
 
 
 async def _read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:

@@ -9,6 +9,7 @@ from services.ingest.domain import (
     TokenBuckets,
     recorded_fields,
     shown,
+    source_of,
 )
 from services.ingest.platforms.standard import StandardWebhooks
 
@@ -66,3 +67,17 @@ class TestTokenBuckets:
         for n in range(100, 200):
             buckets.admit(f"s{n}", now=0)
         assert buckets.admit("s0", now=0)  # forgotten: a full bucket again
+
+
+class TestSources:
+    def test_an_ipv6_client_stands_for_its_slash_64(self) -> None:
+        assert source_of("2001:db8:1:2:aaaa::1") == source_of("2001:db8:1:2:bbbb::9")
+        assert source_of("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+        assert source_of("2001:db8:1:3::1") != source_of("2001:db8:1:2::1")
+
+    def test_an_ipv4_client_stands_for_itself(self) -> None:
+        assert source_of("203.0.113.7") == "203.0.113.7"
+        assert source_of("203.0.113.8") != source_of("203.0.113.7")
+
+    def test_what_is_no_address_is_kept_as_it_is(self) -> None:
+        assert source_of("-") == "-"
