@@ -1,10 +1,90 @@
+"""scoring's settings: the service's own, and the rules of the scoring model.
+
+Each rule group is one setting holding JSON, or one variable per field with ``__`` between
+the names: ``SCORING_ENGAGEMENT='{"half_life_days": 7}'`` or
+``SCORING_ENGAGEMENT__HALF_LIFE_DAYS=7``. A table left partial keeps its other defaults; an
+unknown name, a negative weight, a half-life under an hour, cut fractions that do not increase
+within (0, 1), and the like stop the service at start-up with the setting's name in the error.
+The defaults are written down in each policy's docstring (`services/scoring/scores/`).
+"""
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.scoring.scores.behaviour import BehaviourPolicy
+from services.scoring.scores.engagement import EngagementPolicy
+from services.scoring.scores.influence import InfluencePolicy
+from services.scoring.scores.lifecycle import LifecyclePolicy
+from services.scoring.scores.policy import ScoringPolicy
+from services.scoring.scores.priority import PriorityPolicy
+from services.scoring.scores.social import SocialPolicy
+from services.scoring.scores.tags import TagRules
+from services.scoring.scores.tiers import TierPolicy
+from services.scoring.scores.wallet import WalletPolicy
 from shared.settings import BaseServiceSettings
 
 
 class ScoringSettings(BaseServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="SCORING_")
+    model_config = SettingsConfigDict(env_prefix="SCORING_", env_nested_delimiter="__")
     service_name = "scoring"
 
     http_port: int = 8002
+
+    engagement: EngagementPolicy = Field(
+        default_factory=EngagementPolicy,
+        description="half-life, weights and daily caps per interaction kind, fold horizon",
+    )
+    influence: InfluencePolicy = Field(
+        default_factory=InfluencePolicy, description="component weights, KOL threshold"
+    )
+    wallet: WalletPolicy = Field(
+        default_factory=WalletPolicy, description="recency thresholds in days, R/F/M weights"
+    )
+    social: SocialPolicy = Field(
+        default_factory=SocialPolicy, description="weight and full marks of each component"
+    )
+    priority: PriorityPolicy = Field(
+        default_factory=PriorityPolicy,
+        description="weights of wallet, social, engagement and influence",
+    )
+    tiers: TierPolicy = Field(default_factory=TierPolicy, description="tier cut fractions")
+    lifecycle: LifecyclePolicy = Field(
+        default_factory=LifecyclePolicy, description="new / active / lapsed thresholds in days"
+    )
+    behaviour: BehaviourPolicy = Field(
+        default_factory=BehaviourPolicy,
+        description="coupon hunter, lapsed buyer and night owl definitions",
+    )
+    tag_rules: TagRules = Field(
+        default_factory=dict,
+        description='tag name → {"keywords": [...], "hashtags": [...]}, e.g. '
+        '{"milk-tea": {"keywords": ["奶茶", "bubble tea"], "hashtags": ["奶茶"]}}',
+    )
+    default_time_zone: str = Field(
+        default="UTC",
+        description="IANA zone for hours of the day (night owl) of brands that set none",
+    )
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _a_known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not an IANA time zone: {value!r}") from None
+        return value
+
+    def scoring_policy(self) -> ScoringPolicy:
+        return ScoringPolicy(
+            engagement=self.engagement,
+            influence=self.influence,
+            wallet=self.wallet,
+            social=self.social,
+            priority=self.priority,
+            tiers=self.tiers,
+            lifecycle=self.lifecycle,
+            behaviour=self.behaviour,
+            tag_rules=self.tag_rules,
+        )

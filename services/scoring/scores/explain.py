@@ -1,0 +1,89 @@
+"""Scores that explain themselves: components that add up to the total exactly, and the
+log scaling the scores share."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class FrozenModel(BaseModel):
+    """A policy or a state: immutable, strict about unknown fields, JSON in and out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Explained:
+    """A score and its components; ``sum(c.value for c in components) == total`` always."""
+
+    total: Decimal
+    components: tuple[Component, ...]
+
+    def component(self, name: str) -> Decimal:
+        return next(c.value for c in self.components if c.name == name)
+
+    @property
+    def points(self) -> int:
+        """The total as a whole number (the 0-100 scores are whole numbers)."""
+        return int(self.total)
+
+
+def apportion(parts: Sequence[tuple[str, float]], *, places: int = 0) -> Explained:
+    """Round each part to `places` decimals so that they add up to the rounded sum.
+
+    Largest remainder (Hamilton): every part is rounded down, and the units still missing to
+    reach the rounded total go to the parts with the largest remainders (ties: the earlier).
+    """
+    scale = 10**places
+    scaled = [_checked(name, value) * scale for name, value in parts]
+    units = [math.floor(x) for x in scaled]
+    missing = math.floor(math.fsum(scaled) + 0.5) - sum(units)
+    by_remainder = sorted(range(len(units)), key=lambda i: (units[i] - scaled[i], i))
+    for i in by_remainder[:missing]:
+        units[i] += 1
+    components = tuple(
+        Component(name, _decimal(unit, places))
+        for (name, _), unit in zip(parts, units, strict=True)
+    )
+    return Explained(_decimal(sum(units), places), components)
+
+
+def _decimal(units: int, places: int) -> Decimal:
+    return Decimal(f"{units}E-{places}")  # exact, whatever the context's precision
+
+
+def _checked(name: str, value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"component {name} must be finite and >= 0, not {value}")
+    return value
+
+
+def log_points(value: float) -> float:
+    """log10(1 + value): 0 stays 0, each tenfold adds about one point."""
+    return math.log10(1 + max(value, 0))
+
+
+def log_share(value: float, *, full_at: float) -> float:
+    """How far `value` is towards `full_at` on a log scale, in [0, 1]."""
+    return min(1.0, log_points(value) / log_points(full_at))
+
+
+def out_of_100(parts: Sequence[tuple[str, float, float]]) -> Explained:
+    """A 0-100 score from (name, weight, share in [0, 1]) parts: each part is worth its weight's
+    fraction of 100 points, times its share; whole points."""
+    total_weight = math.fsum(weight for _, weight, _ in parts)
+    return apportion(
+        [
+            (name, 100 * weight / total_weight * min(max(share, 0.0), 1.0))
+            for name, weight, share in parts
+        ]
+    )

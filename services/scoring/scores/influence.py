@@ -1,0 +1,58 @@
+"""Influence: how far the fan's voice carries, log-scaled so a tenfold audience adds a point.
+
+    influence = Σ weight_c · log10(1 + x_c)
+
+over followers (latest reported count), shares, the reach reported on them, mentions of the
+brand, and distinct friends reached through referral packets; in hundredths of a point.
+"""
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeFloat
+
+from services.scoring.scores.explain import Explained, FrozenModel, apportion, log_points
+from services.scoring.scores.facts import Amplification, Audience, Referrals
+
+Role = Literal["consumer", "kol", "employee"]
+
+
+class InfluenceWeights(FrozenModel):
+    """Defaults: followers 1, shares 0.5, share reach 0.5, mentions 0.5, friends reached 1."""
+
+    followers: NonNegativeFloat = 1.0
+    shares: NonNegativeFloat = 0.5
+    share_reach: NonNegativeFloat = 0.5
+    mentions: NonNegativeFloat = 0.5
+    friends_reached: NonNegativeFloat = 1.0
+
+
+class InfluencePolicy(FrozenModel):
+    """Default KOL threshold 4.0: 10,000 followers alone, or a smaller audience that shares
+    and refers."""
+
+    weights: InfluenceWeights = InfluenceWeights()
+    kol_threshold: float = Field(default=4.0, gt=0, allow_inf_nan=False)
+
+
+def influence_score(
+    audience: Audience, amplification: Amplification, referrals: Referrals, policy: InfluencePolicy
+) -> Explained:
+    weights = policy.weights
+    return apportion(
+        [
+            ("followers", weights.followers * log_points(audience.follower_count or 0)),
+            ("shares", weights.shares * log_points(amplification.shares)),
+            ("share_reach", weights.share_reach * log_points(amplification.share_reach)),
+            ("mentions", weights.mentions * log_points(amplification.mentions)),
+            ("friends_reached", weights.friends_reached * log_points(referrals.friends_reached)),
+        ],
+        places=2,
+    )
+
+
+def role(influence: Explained, policy: InfluencePolicy, *, manual: Role | None = None) -> Role:
+    """A role set by hand wins; otherwise a KOL from the threshold on, else a consumer.
+    Employees are only ever set by hand."""
+    if manual is not None:
+        return manual
+    return "kol" if influence.total >= policy.kol_threshold else "consumer"

@@ -1,0 +1,151 @@
+"""A fan's state, and how each signal changes it.
+
+Every change is a count, a sum, a min or max, a union, or a latest-by-time observation, and
+engagement is a forward-decayed sum: the state after a set of signals does not depend on the
+order they arrived in (engagement: within its fold horizon, see `engagement`). Applying the
+same event twice counts it twice; the caller claims event ids first.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from services.scoring.scores.engagement import EngagementState, InteractionKind, apply_interaction
+from services.scoring.scores.explain import FrozenModel
+from services.scoring.scores.facts import Activity, Amplification, Audience, Purchases, Referrals
+from services.scoring.scores.policy import ScoringPolicy
+from services.scoring.scores.tags import rule_tags
+from shared.contracts import (
+    CommentCreated,
+    ContentShared,
+    FanEvent,
+    FanFollowed,
+    MessageReceived,
+    OrderPaid,
+    OrderRefunded,
+    ReactionAdded,
+)
+
+
+@dataclass(frozen=True)
+class CouponClaimed:
+    """This fan claimed a share of someone's red packet (a coupon)."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FriendClaimed:
+    """A friend claimed a share of this fan's red packet; `first_from_friend` when no share of
+    this fan's packets went to that friend before (the caller knows the pairs)."""
+
+    first_from_friend: bool
+
+
+@dataclass(frozen=True)
+class ReferredFirstOrder:
+    """A customer this fan referred paid their first order."""
+
+    amount_cents: int
+
+
+Signal = FanEvent | CouponClaimed | FriendClaimed | ReferredFirstOrder
+
+
+class FanState(FrozenModel):
+    activity: Activity = Activity()
+    engagement: EngagementState = EngagementState()
+    audience: Audience = Audience()
+    amplification: Amplification = Amplification()
+    referrals: Referrals = Referrals()
+    purchases: Purchases = Purchases()
+    rule_tags: frozenset[str] = Field(default_factory=frozenset)
+
+
+def interaction_kind(event: FanEvent) -> InteractionKind | None:
+    """A comment that mentions the brand is a mention (and not a comment too)."""
+    match event:
+        case MessageReceived():
+            return "message"
+        case CommentCreated(is_mention=True):
+            return "mention"
+        case CommentCreated():
+            return "comment"
+        case ReactionAdded():
+            return "reaction"
+        case ContentShared():
+            return "share"
+        case FanFollowed():
+            return "follow"
+    return None
+
+
+def apply_signal(
+    state: FanState, signal: Signal, *, policy: ScoringPolicy, time_zone: ZoneInfo
+) -> FanState:
+    """The state after one more signal; `time_zone` is the brand's (for hours of the day)."""
+    match signal:
+        case CouponClaimed(at=at):
+            activity = state.activity.active(at.astimezone(UTC))
+            purchases = state.purchases.coupon_claimed()
+            return state.model_copy(update={"purchases": purchases, "activity": activity})
+        case FriendClaimed(first_from_friend=first):
+            return state.model_copy(update={"referrals": state.referrals.claimed(first)})
+        case ReferredFirstOrder(amount_cents=cents):
+            return state.model_copy(update={"referrals": state.referrals.ordered(cents)})
+    return _apply_fan_event(state, signal, policy=policy, time_zone=time_zone)
+
+
+# What the fan does; a reply the brand sent or an unfollow does not make a fan active.
+FAN_ACTIONS = (
+    MessageReceived,
+    CommentCreated,
+    ReactionAdded,
+    ContentShared,
+    FanFollowed,
+    OrderPaid,
+)
+
+
+def _apply_fan_event(
+    state: FanState, event: FanEvent, *, policy: ScoringPolicy, time_zone: ZoneInfo
+) -> FanState:
+    at = event.occurred_at.astimezone(UTC)  # stored times are UTC, whatever the platform sent
+    if event.follower_count is not None:
+        state = state.model_copy(
+            update={"audience": state.audience.observed(event.follower_count, at)}
+        )
+    if isinstance(event, FAN_ACTIONS):
+        state = state.model_copy(update={"activity": state.activity.active(at)})
+    kind = interaction_kind(event)
+    if kind is not None:
+        engagement = apply_interaction(state.engagement, kind, at, policy.engagement)
+        activity = state.activity.interacted(at.astimezone(time_zone).hour)
+        state = state.model_copy(update={"engagement": engagement, "activity": activity})
+    return _tagged(_counted(state, event), event, policy)
+
+
+def _counted(state: FanState, event: FanEvent) -> FanState:
+    match event:
+        case ContentShared(reach=reach):
+            return state.model_copy(update={"amplification": state.amplification.shared(reach)})
+        case CommentCreated(is_mention=True):
+            return state.model_copy(update={"amplification": state.amplification.mentioned()})
+        case OrderPaid(amount_cents=cents, currency=currency, occurred_at=at):
+            return state.model_copy(update={"purchases": state.purchases.paid(cents, currency, at)})
+        case OrderRefunded(amount_cents=cents, currency=currency):
+            purchases = state.purchases.refunded(cents, currency)
+            return state.model_copy(update={"purchases": purchases})
+    return state
+
+
+def _tagged(state: FanState, event: FanEvent, policy: ScoringPolicy) -> FanState:
+    match event:
+        case MessageReceived(text=str(text)) | CommentCreated(text=str(text)):
+            found = rule_tags(text, policy.tag_rules)
+            if not found:
+                return state
+            return state.model_copy(update={"rule_tags": state.rule_tags | found})
+    return state

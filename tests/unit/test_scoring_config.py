@@ -1,0 +1,104 @@
+"""The scoring model's settings: sensible defaults, partial overrides, clear refusals."""
+
+import pytest
+from pydantic import ValidationError
+
+from services.scoring.config import ScoringSettings
+from services.scoring.scores.policy import ScoringPolicy
+
+REQUIRED = {
+    "kafka_bootstrap_servers": "kafka:9092",
+    "database_url": "postgresql+asyncpg://u:p@db/x",
+}
+
+
+def settings(**overrides: object) -> ScoringSettings:
+    return ScoringSettings.model_validate({**REQUIRED, **overrides})
+
+
+def refused(match: str, **overrides: object) -> None:
+    with pytest.raises(ValidationError, match=match):
+        settings(**overrides)
+
+
+class TestDefaults:
+    def test_the_defaults_are_the_documented_model(self) -> None:
+        policy = settings().scoring_policy()
+        assert policy == ScoringPolicy()
+        assert policy.engagement.half_life_days == 14
+        assert policy.engagement.weights["share"] == 5
+        assert policy.engagement.daily_caps["reaction"] == 30
+        assert policy.tiers.cut_fractions == (0.20, 0.95, 0.9995)
+        assert policy.influence.kol_threshold == 4
+        assert (policy.priority.wallet, policy.priority.social) == (40, 30)
+        assert policy.tag_rules == {}
+
+
+class TestFromTheEnvironment:
+    @pytest.fixture(autouse=True)
+    def _service(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("SCRM_KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+        monkeypatch.setenv("SCRM_DATABASE_URL", "postgresql+asyncpg://u:p@db/scrm")
+
+    def test_a_rule_group_is_json_and_a_partial_table_keeps_the_other_defaults(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SCORING_ENGAGEMENT", '{"half_life_days": 7, "weights": {"message": 4}}')
+        engagement = ScoringSettings().engagement
+        assert engagement.half_life_days == 7
+        assert engagement.weights["message"] == 4
+        assert engagement.weights["comment"] == 2, "the default stays"
+
+    def test_one_field_can_be_set_alone_with_double_underscores(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SCORING_LIFECYCLE__LAPSED_DAYS", "120")
+        assert ScoringSettings().lifecycle.lapsed_days == 120
+
+    def test_tag_rules_are_json_and_keep_cjk_text(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv(
+            "SCORING_TAG_RULES", '{"milk-tea": {"keywords": ["奶茶", "Bubble Tea"]}}'
+        )
+        assert ScoringSettings().tag_rules["milk-tea"].keywords == ("奶茶", "bubble tea")
+
+
+class TestRefusals:
+    def test_an_unknown_interaction_kind_is_refused(self) -> None:
+        refused("engagement.weights.likes", engagement={"weights": {"likes": 1}})
+
+    def test_a_negative_weight_is_refused(self) -> None:
+        refused("greater than or equal to 0", engagement={"weights": {"message": -1}})
+        refused("priority.social", priority={"social": -5})
+
+    def test_all_engagement_weights_zero_is_refused(self) -> None:
+        refused(
+            "at least one kind",
+            engagement={
+                "weights": dict.fromkeys(
+                    ("message", "comment", "mention", "reaction", "share", "follow"), 0
+                )
+            },
+        )
+
+    def test_a_half_life_under_a_day_is_refused(self) -> None:
+        refused("at least 1 day", engagement={"half_life_days": 0.5})
+        refused("at least 1 day", engagement={"half_life_days": -3})
+
+    def test_a_daily_cap_below_one_is_refused(self) -> None:
+        refused("engagement.daily_caps.share", engagement={"daily_caps": {"share": 0}})
+
+    def test_tier_fractions_must_increase_within_0_and_1(self) -> None:
+        refused("must increase within", tiers={"cut_fractions": [0.2, 0.95, 1.5]})
+        refused("tiers.cut_fractions", tiers={"cut_fractions": [0.2, 0.95]})
+
+    def test_an_unknown_setting_inside_a_group_is_refused(self) -> None:
+        refused("influence.weights.fans", influence={"weights": {"fans": 1}})
+
+    def test_lifecycle_thresholds_out_of_order_are_refused(self) -> None:
+        refused("must be less than lapsed_days", lifecycle={"active_days": 100})
+
+    def test_a_tag_rule_without_a_keyword_or_hashtag_is_refused(self) -> None:
+        refused("at least one keyword or hashtag", tag_rules={"tea": {"keywords": []}})
+
+    def test_an_unknown_time_zone_is_refused(self) -> None:
+        refused("not an IANA time zone", default_time_zone="Mars/Olympus")
