@@ -130,7 +130,8 @@ def remove_stale_pid_file(data_dir: Path) -> None:
         owner = runs_postgres_on(pid, data_dir)
         if owner:
             raise EmbeddedError(
-                f"{data_dir} is in use by PostgreSQL pid {pid} (another `make run`?); stop it first"
+                f"{data_dir} is in use by PostgreSQL pid {pid} (another `make run`, or one still "
+                "stopping); stop it or wait for it first"
             )
         if owner is None:
             raise EmbeddedError(
@@ -145,8 +146,8 @@ def runs_postgres_on(pid: int, data_dir: Path) -> bool | None:
     if not pid_alive(pid):
         return False
     args = process_args(pid)
-    if args is None:
-        return None
+    if args is None:  # unreadable, or gone between the two looks
+        return False if not pid_alive(pid) else None
     if not args or Path(args[0]).name != "postgres":
         return False
     # The postmaster runs from its data folder, whatever path -D named it by.

@@ -61,7 +61,10 @@ class TestOneServerPerDataFolder:
         self, server: EmbeddedPostgres, data_dir: Path
     ) -> None:
         second = EmbeddedPostgres(data_dir, durable=False)
-        message = f"{re.escape(str(data_dir))} is in use by PostgreSQL pid \\d+ .*; stop it first"
+        message = (
+            f"{re.escape(str(data_dir))} is in use by PostgreSQL pid \\d+ .*; "
+            "stop it or wait for it first"
+        )
         with pytest.raises(EmbeddedError, match=message):
             second.start()
         assert setting(server, "port") == str(server.port), "the first server still serves"
