@@ -27,6 +27,7 @@ from services.ingest.platforms.common import (
     fan_event,
     from_seconds,
     json_object,
+    malformed_on_invalid,
     not_sent,
     parse_json,
     retryable_status,
@@ -306,7 +307,8 @@ class TelegramBot(FixedAcknowledgement):
         self, account: TelegramAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         update = parse_json(Update, request.body)
-        return _Normaliser(account, request.received_at).update(update)
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            return _Normaliser(account, request.received_at).update(update)
 
     async def send(
         self, account: TelegramAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,

@@ -41,6 +41,7 @@ from services.ingest.platforms.common import (
     from_millis,
     from_seconds,
     json_object,
+    malformed_on_invalid,
     not_sent,
     parse_json,
     redact,
@@ -247,7 +248,10 @@ class WeiboFanService(FixedAcknowledgement):
         self, account: WeiboAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         push = parse_json(Push, request.body)
-        event = normalise_push(push, account=account.account_id, received_at=request.received_at)
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            event = normalise_push(
+                push, account=account.account_id, received_at=request.received_at
+            )
         return [event] if event is not None else []
 
     async def send(
