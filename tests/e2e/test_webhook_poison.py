@@ -9,13 +9,15 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
+from services.ingest.accounts import AccountsFileError
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
 from shared.topics import EVENTS
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
-from tests.helpers import read_topic, running, signed_webhook
+from tests.helpers import SECRET, read_topic, running, signed_webhook
 from tests.platform_vectors import all_cases
 
 pytestmark = pytest.mark.e2e
@@ -92,3 +94,67 @@ class TestAContractRefusesPoison:
         assert await nothing_produced(infrastructure, settings)
         body, headers = signed_webhook(order(2**63 - 1))
         assert (await client.post(STANDARD, content=body, headers=headers)).status_code == 200
+
+
+TOKEN = "admin-token-for-poison-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ACCOUNTS = "/v1/admin/accounts"
+APP_SECRET = "wechat-app-secret-never-echoed"
+
+
+@pytest.fixture
+def admin_settings(settings_for: Callable[..., Any], accounts_file: Path) -> IngestSettings:
+    settings: IngestSettings = settings_for(
+        IngestSettings, accounts_file=accounts_file, admin_token=TOKEN,
+        accounts_keys=Fernet.generate_key().decode(),
+    )  # fmt: skip
+    return settings
+
+
+class TestAccountIds:
+    async def test_the_admin_api_refuses_a_colon_in_an_account_id(
+        self, admin_settings: IngestSettings
+    ) -> None:
+        """``shop-a`` + fan ``vip:fan-77`` and ``shop-a:vip`` + fan ``fan-77`` would share the fan
+        key ``standard:shop-a:vip:fan-77``."""
+        async with running(create_app(admin_settings)) as ingest:
+            refused = await ingest.put(f"{ACCOUNTS}/standard/shop-a:vip",
+                                       json={"secret": SECRET}, headers=AUTH)  # fmt: skip
+            assert refused.status_code == 422, refused.text
+            assert SECRET not in refused.text
+            read = await ingest.get(f"{ACCOUNTS}/standard/shop-a:vip", headers=AUTH)
+            assert read.status_code == 422, read.text
+
+    async def test_the_accounts_file_refuses_a_colon_in_an_account_id(
+        self, settings_for: Callable[..., Any], tmp_path: Path
+    ) -> None:
+        path = tmp_path / "accounts.json"
+        entry = {"platform": "standard", "account_id": "shop-a:vip", "secret": SECRET}
+        path.write_text(json.dumps({"accounts": [entry]}))
+        settings: IngestSettings = settings_for(IngestSettings, accounts_file=path)
+        with pytest.raises(AccountsFileError, match="account_id") as refused:
+            async with running(create_app(settings)):
+                pass
+        assert SECRET not in str(refused.value)
+
+    async def test_a_nul_in_the_account_id_of_a_put_or_delete_gets_422(
+        self, admin_settings: IngestSettings
+    ) -> None:
+        async with running(create_app(admin_settings)) as ingest:
+            put = await ingest.put(f"{ACCOUNTS}/standard/shop%00", json={"secret": SECRET},
+                                   headers=AUTH)  # fmt: skip
+            assert put.status_code == 422, put.text
+            assert SECRET not in put.text
+            deleted = await ingest.delete(f"{ACCOUNTS}/standard/shop%00", headers=AUTH)
+            assert deleted.status_code == 422, deleted.text
+
+    async def test_a_nul_in_a_field_gets_422_without_echoing_the_secrets(
+        self, admin_settings: IngestSettings
+    ) -> None:
+        fields = {"app_id": "wx\u0000", "token": "wechat-token", "app_secret": APP_SECRET}
+        async with running(create_app(admin_settings)) as ingest:
+            refused = await ingest.put(f"{ACCOUNTS}/wechat/wx-1", json=fields, headers=AUTH)
+            assert refused.status_code == 422, refused.text
+            assert "app_id" in refused.text
+            assert APP_SECRET not in refused.text
+            assert "wechat-token" not in refused.text
