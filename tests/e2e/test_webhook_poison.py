@@ -19,9 +19,12 @@ from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import SECRET, read_topic, running, signed_webhook
 from tests.platform_vectors import all_cases
+from tests.platform_vectors import weibo as weibo_vectors
 
 pytestmark = pytest.mark.e2e
 STANDARD = f"/v1/webhooks/standard/{ACCOUNT}"
+WEIBO = f"/v1/webhooks/weibo/{weibo_vectors.ACCOUNT['account_id']}"
+HANDSHAKES = [case for case in all_cases() if case.method == "GET" and case.status == 200]
 
 
 @pytest.fixture
@@ -94,6 +97,26 @@ class TestAContractRefusesPoison:
         assert await nothing_produced(infrastructure, settings)
         body, headers = signed_webhook(order(2**63 - 1))
         assert (await client.post(STANDARD, content=body, headers=headers)).status_code == 200
+
+
+class TestEchoes:
+    @pytest.mark.parametrize("case", HANDSHAKES, ids=[case.name for case in HANDSHAKES])
+    async def test_every_handshake_echo_forbids_content_sniffing(
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings], case: Any
+    ) -> None:
+        client, _ = ingest
+        answer = await client.get(case.path, params=case.query)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+    async def test_weibos_echo_is_capped(
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings]
+    ) -> None:
+        client, _ = ingest
+        fits = await client.get(WEIBO, params=weibo_vectors._query(echostr="e" * 128))
+        assert (fits.status_code, fits.content) == (200, b"e" * 128)
+        refused = await client.get(WEIBO, params=weibo_vectors._query(echostr="e" * 129))
+        assert refused.status_code == 401, refused.text
 
 
 TOKEN = "admin-token-for-poison-tests"

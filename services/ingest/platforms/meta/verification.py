@@ -40,4 +40,5 @@ def answer_challenge(*, verify_token: str, query: Mapping[str, str]) -> Platform
         raise VerificationError("signature", "hub.mode or hub.verify_token does not match")
     if not challenge or len(challenge) > MAX_CHALLENGE:
         raise VerificationError("signature", "hub.challenge is missing or too long")
-    return PlatformAnswer(body=challenge.encode())
+    # an echo of the query: never read as HTML
+    return PlatformAnswer(body=challenge.encode(), headers={"X-Content-Type-Options": "nosniff"})

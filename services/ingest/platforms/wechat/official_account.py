@@ -96,7 +96,8 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         echostr = request.query.get("echostr", "")
         if not echostr or len(echostr) > MAX_ECHO:
             raise VerificationError("signature", "echostr is required")
-        return text_answer(echostr.encode())
+        # an echo of the query: never read as HTML
+        return PlatformAnswer(body=echostr.encode(), headers={"X-Content-Type-Options": "nosniff"})
 
     def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
         """The push's message XML: the opened ``<Encrypt>`` in safe/compatible mode, else the

@@ -96,7 +96,8 @@ class WeCom(FixedAcknowledgement):
             raise VerificationError("signature", f"echostr does not open: {exc}") from None
         if len(plain) > MAX_ECHO:
             raise VerificationError("signature", "echostr too long")
-        return text_answer(plain)
+        # an echo of the query: never read as HTML
+        return PlatformAnswer(body=plain, headers={"X-Content-Type-Options": "nosniff"})
 
     def verify(self, account: WeComAccount, request: InboundRequest) -> bytes:
         return open_sealed(

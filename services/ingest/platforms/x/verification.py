@@ -28,7 +28,9 @@ def answer_crc(*, consumer_secret: str, query: Mapping[str, str]) -> PlatformAns
         raise VerificationError("unsupported", "a GET must carry a crc_token")
     token = x_signature(consumer_secret, crc_token.encode())
     body = json.dumps({"response_token": token}).encode()
-    return PlatformAnswer(body=body, media_type="application/json")
+    return PlatformAnswer(
+        body=body, media_type="application/json", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def verify_x_signature(*, consumer_secret: str, headers: Mapping[str, str], body: bytes) -> None:
