@@ -14,16 +14,19 @@ from cryptography.fernet import Fernet
 from services.ingest.accounts import AccountsFileError
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
+from services.ingest.platforms.x import x_signature
 from shared.topics import EVENTS
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import SECRET, read_topic, running, signed_webhook
 from tests.platform_vectors import all_cases
 from tests.platform_vectors import weibo as weibo_vectors
+from tests.platform_vectors import x as x_vectors
 
 pytestmark = pytest.mark.e2e
 STANDARD = f"/v1/webhooks/standard/{ACCOUNT}"
 WEIBO = f"/v1/webhooks/weibo/{weibo_vectors.ACCOUNT['account_id']}"
+X = f"/v1/webhooks/x/{x_vectors.ACCOUNT['account_id']}"
 HANDSHAKES = [case for case in all_cases() if case.method == "GET" and case.status == 200]
 
 
@@ -117,6 +120,22 @@ class TestEchoes:
         assert (fits.status_code, fits.content) == (200, b"e" * 128)
         refused = await client.get(WEIBO, params=weibo_vectors._query(echostr="e" * 129))
         assert refused.status_code == 401, refused.text
+
+
+class TestXCrc:
+    async def test_a_token_that_cannot_spell_a_push_is_answered_and_one_that_could_is_refused(
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings]
+    ) -> None:
+        client, _ = ingest
+        for token in ("a&b=c", "a\"b'c<d>", "x" * 256):
+            answer = await client.get(X, params={"crc_token": token})
+            assert answer.status_code == 200, (token, answer.text)
+            expected = x_signature(x_vectors.CONSUMER_SECRET, token.encode())
+            assert answer.json() == {"response_token": expected}
+        push = json.dumps({"for_user_id": x_vectors.BRAND, "follow_events": []})
+        for token in (push, '{"for_user_id":"1"}', "x" * 257, "", "a b", "tab\there", "é"):
+            answer = await client.get(X, params={"crc_token": token})
+            assert answer.status_code == 400, (token, answer.text)
 
 
 TOKEN = "admin-token-for-poison-tests"
