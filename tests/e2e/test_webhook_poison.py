@@ -14,17 +14,20 @@ from cryptography.fernet import Fernet
 from services.ingest.accounts import AccountsFileError
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
+from services.ingest.platforms.line import line_signature
 from services.ingest.platforms.x import x_signature
 from shared.topics import EVENTS
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
-from tests.helpers import SECRET, read_topic, running, signed_webhook
+from tests.helpers import SECRET, metric_value, read_topic, running, signed_webhook
 from tests.platform_vectors import all_cases
+from tests.platform_vectors import line as line_vectors
 from tests.platform_vectors import weibo as weibo_vectors
 from tests.platform_vectors import x as x_vectors
 
 pytestmark = pytest.mark.e2e
 STANDARD = f"/v1/webhooks/standard/{ACCOUNT}"
+LINE = f"/v1/webhooks/line/{line_vectors.ACCOUNT['account_id']}"
 WEIBO = f"/v1/webhooks/weibo/{weibo_vectors.ACCOUNT['account_id']}"
 X = f"/v1/webhooks/x/{x_vectors.ACCOUNT['account_id']}"
 HANDSHAKES = [case for case in all_cases() if case.method == "GET" and case.status == 200]
@@ -100,6 +103,48 @@ class TestAContractRefusesPoison:
         assert await nothing_produced(infrastructure, settings)
         body, headers = signed_webhook(order(2**63 - 1))
         assert (await client.post(STANDARD, content=body, headers=headers)).status_code == 200
+
+
+def line_push(*events: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"destination": line_vectors.DESTINATION, "events": list(events)}).encode()
+    return body, {"x-line-signature": line_signature(line_vectors.SECRET, body),
+                  "content-type": "application/json"}  # fmt: skip
+
+
+def line_message(source: dict[str, str], message_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "message", "mode": "active", "timestamp": 1462629479859, "source": source,
+        "message": {"id": message_id, "type": "text", "text": "Hello, world"}, **extra,
+    }  # fmt: skip
+
+
+class TestLine:
+    async def test_the_consoles_verify_dummies_produce_nothing(
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings], infrastructure: Infrastructure
+    ) -> None:
+        client, settings = ingest
+        dummy = {"type": "user", "userId": "Udeadbeefdeadbeefdeadbeefdeadbeef"}
+        body, headers = line_push(
+            line_message(dummy, "100001", replyToken="0" * 32),
+            line_message(dummy, "100002", replyToken="f" * 32),
+        )
+        answer = await client.post(LINE, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert await nothing_produced(infrastructure, settings)
+
+    async def test_a_group_message_without_a_user_id_is_dropped_and_counted(
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings], infrastructure: Infrastructure
+    ) -> None:
+        client, settings = ingest
+        dropped = "scrm_ingest_dropped_events_total"
+        before = await metric_value(client, dropped, platform="line", reason="no_sender")
+        group = {"type": "group", "groupId": "Ca56f94637c000000000000000000000"}
+        body, headers = line_push(line_message(group, "444573844083572799"))
+        answer = await client.post(LINE, content=body, headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert await nothing_produced(infrastructure, settings)
+        after = await metric_value(client, dropped, platform="line", reason="no_sender")
+        assert after == before + 1
 
 
 class TestEchoes:
