@@ -33,7 +33,6 @@ Id = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 # A platform's reference, perhaps composed of several of its ids; stored by no consumer.
 Ref = Annotated[str, Field(max_length=1000, pattern=PRINTABLE)]
 Cents = Annotated[int, Field(ge=0, lt=2**63)]  # PostgreSQL's bigint
-Count = Annotated[int, Field(ge=0, lt=2**63)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 MAX_FAN_KEY = 400
 
@@ -75,7 +74,7 @@ class FanEvent(EventData):
     platform_event_id: Ref | None = None
     occurred_at: AwareDatetime
     thread_ref: Ref | None = Field(default=None, description="conversation or thread reference")
-    follower_count: Count | None = None
+    follower_count: int | None = Field(default=None, ge=0)
 
     @property
     def fan_key(self) -> str:
@@ -122,7 +121,7 @@ class ContentShared(FanEvent):
     event_type = "scrm.content.shared.v1"
 
     content_id: Ref
-    reach: Count | None = None
+    reach: int | None = Field(default=None, ge=0)
 
 
 @register

@@ -2,6 +2,7 @@
 produced, or answered without letting the platform's echo be read as anything but text."""
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,13 @@ from services.ingest.accounts import AccountsFileError
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
 from services.ingest.platforms.line import line_signature
+from services.ingest.platforms.weibo import weibo_signature
 from services.ingest.platforms.x import x_signature
 from shared.topics import EVENTS
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ACCOUNT
 from tests.helpers import SECRET, metric_value, read_topic, running, signed_webhook
-from tests.platform_vectors import all_cases
+from tests.platform_vectors import WebhookCase, all_cases
 from tests.platform_vectors import line as line_vectors
 from tests.platform_vectors import weibo as weibo_vectors
 from tests.platform_vectors import x as x_vectors
@@ -147,10 +149,16 @@ class TestLine:
         assert after == before + 1
 
 
+def weibo_query(echostr: str) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time())), "1342416591"
+    signature = weibo_signature(weibo_vectors.SECRET, timestamp, nonce)
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce, "echostr": echostr}
+
+
 class TestEchoes:
     @pytest.mark.parametrize("case", HANDSHAKES, ids=[case.name for case in HANDSHAKES])
     async def test_every_handshake_echo_forbids_content_sniffing(
-        self, ingest: tuple[httpx.AsyncClient, IngestSettings], case: Any
+        self, ingest: tuple[httpx.AsyncClient, IngestSettings], case: WebhookCase
     ) -> None:
         client, _ = ingest
         answer = await client.get(case.path, params=case.query)
@@ -161,9 +169,9 @@ class TestEchoes:
         self, ingest: tuple[httpx.AsyncClient, IngestSettings]
     ) -> None:
         client, _ = ingest
-        fits = await client.get(WEIBO, params=weibo_vectors._query(echostr="e" * 128))
+        fits = await client.get(WEIBO, params=weibo_query(echostr="e" * 128))
         assert (fits.status_code, fits.content) == (200, b"e" * 128)
-        refused = await client.get(WEIBO, params=weibo_vectors._query(echostr="e" * 129))
+        refused = await client.get(WEIBO, params=weibo_query(echostr="e" * 129))
         assert refused.status_code == 401, refused.text
 
 
