@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from structlog.testing import capture_logs
 
 from services.scoring.config import ScoringSettings
 from shared.events import CloudEvent
+from shared.logging import configure_logging
 from shared.topics import DEADLETTER
 from tests.conftest import Infrastructure
 from tests.consumer_fixtures import ConsumerHarness, message_event
@@ -42,6 +42,13 @@ async def harness(settings_for: Callable[..., Any]) -> AsyncIterator[ConsumerHar
     await harness.stop()
 
 
+@pytest.fixture
+def log_lines(caplog: pytest.LogCaptureFixture) -> Callable[[], list[dict[str, Any]]]:
+    """The log lines written so far, as event dicts (logging as the services configure it)."""
+    configure_logging(service="test", level="INFO", json=True)
+    return lambda: [r.msg for r in caplog.records if isinstance(r.msg, dict)]
+
+
 @pytest.mark.parametrize(
     ("handler", "driver_message"),
     [
@@ -53,13 +60,14 @@ async def harness(settings_for: Callable[..., Any]) -> AsyncIterator[ConsumerHar
 async def test_the_dead_letter_header_and_log_carry_no_sql_nor_parameters(
     harness: ConsumerHarness, infrastructure: Infrastructure,
     handler: Callable[[AsyncSession, CloudEvent[Any]], Any], driver_message: str,
+    log_lines: Callable[[], list[dict[str, Any]]],
 ) -> None:  # fmt: skip
     await harness.producer.publish(message_event("fan1"))
-    with capture_logs() as logs:
-        async with harness.running(harness.runner(handler)):
-            dead = await read_topic(
-                infrastructure.bootstrap_servers, harness.settings.topic(DEADLETTER), expect=1
-            )
+    async with harness.running(harness.runner(handler)):
+        dead = await read_topic(
+            infrastructure.bootstrap_servers, harness.settings.topic(DEADLETTER), expect=1
+        )
+    logs = log_lines()
     error = header(dead[0], "dlq_error") or ""
     assert error.startswith("sqlalchemy.exc.DBAPIError: "), error
     assert driver_message in error
