@@ -8,6 +8,7 @@ partition moves on. A record that is not a readable CloudEvent goes there at onc
 """
 
 import asyncio
+import re
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
+from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
@@ -31,6 +33,8 @@ HandlerRegistry = Mapping[type[EventData], Handler]
 
 log = get_logger(__name__)
 MAX_ERROR_HEADER = 2000
+# asyncpg quotes the argument it could not encode: "query argument $1: <value> (<why>)".
+_QUOTED_ARGUMENT = re.compile(r"(query argument \$\d+[^:\n]*): [^\n]*?(?= \([^()\n]*\)$|$)", re.M)
 OUTCOMES = ("handled", "duplicate", "ignored", "retried", "deadlettered")
 
 
@@ -153,7 +157,7 @@ class ConsumerRunner:
                     return "deadlettered"
                 metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
                 log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
-                            error=repr(exc))  # fmt: skip
+                            error=error_text(exc))  # fmt: skip
                 await asyncio.sleep(
                     self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
                 )
@@ -172,7 +176,7 @@ class ConsumerRunner:
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
     ) -> None:
-        detail = "".join(traceback.format_exception_only(error)).strip()[:MAX_ERROR_HEADER]
+        detail = error_text(error)[:MAX_ERROR_HEADER]
         headers = [
             *record.headers,
             ("dlq_error", detail.encode()),
@@ -216,6 +220,16 @@ class ConsumerRunner:
             metrics.CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
                 max(highwater - position, 0)
             )
+
+
+def error_text(error: BaseException) -> str:
+    """The error's class and message, less what it quotes of the data (a fan's ids, an order's
+    amount): SQLAlchemy's ``[SQL: …]`` and ``[parameters: …]``, the argument asyncpg quotes."""
+    if isinstance(error, StatementError):  # its str() adds the statement and the parameters
+        text = f"{type(error).__module__}.{type(error).__qualname__}: {error.args[0]}"
+    else:
+        text = "".join(traceback.format_exception_only(error)).strip()
+    return _QUOTED_ARGUMENT.sub(r"\1", text)
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -2,12 +2,21 @@
 
 A change that breaks old readers gets a new type with a new version suffix; `make schemas` exports
 the JSON Schema of every type to ``shared/schemas/``.
+
+Ids and money are bounded by what the consumers store (``varchar(200)`` ids, a ``varchar(400)``
+fan key, ``bigint`` cents, ISO 4217 currencies) and ids hold no control character (PostgreSQL
+refuses NUL): an event out of bounds is refused where ingest builds it (400), not dead-lettered by
+every consumer. v1 was narrowed in place, not replaced by a v2: what it now refuses could never be
+stored (NUL, cents beyond int64, a fan key over 400) or came from hostile input only (other
+control characters, a currency that is no ISO code), so such an event still on Kafka is
+dead-lettered at decode, as the database refused it before, its bytes kept. ``:`` stays allowed
+in ``account`` for the events read before brand accounts refused it (``PlatformAccount``).
 """
 
 from datetime import datetime
-from typing import ClassVar, Literal, NotRequired, TypedDict
+from typing import Annotated, ClassVar, Literal, NotRequired, Self, TypedDict
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from shared import topics
 from shared.events import EventData, fan_key, register
@@ -16,6 +25,16 @@ Platform = Literal[
     "wechat", "wecom", "weibo", "douyin", "messenger", "instagram", "whatsapp", "x", "telegram",
     "line", "standard",
 ]  # fmt: skip
+
+
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"  # no C0 or C1 control character, no DEL
+# An id stored by a consumer or part of the fan key.
+Id = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+# A platform's reference, perhaps composed of several of its ids; stored by no consumer.
+Ref = Annotated[str, Field(max_length=1000, pattern=PRINTABLE)]
+Cents = Annotated[int, Field(ge=0, lt=2**63)]  # PostgreSQL's bigint
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+MAX_FAN_KEY = 400
 
 
 MessageType = Literal[
@@ -50,23 +69,29 @@ class FanEvent(EventData):
     topic: ClassVar[str] = topics.EVENTS
 
     platform: Platform
-    account: str = Field(min_length=1, description="the brand account on the platform")
-    user_id: str = Field(min_length=1, description="the fan's id on the platform")
-    platform_event_id: str | None = None
+    account: Id = Field(description="the brand account on the platform")
+    user_id: Id = Field(description="the fan's id on the platform")
+    platform_event_id: Ref | None = None
     occurred_at: AwareDatetime
-    thread_ref: str | None = Field(default=None, description="conversation or thread reference")
+    thread_ref: Ref | None = Field(default=None, description="conversation or thread reference")
     follower_count: int | None = Field(default=None, ge=0)
 
     @property
     def fan_key(self) -> str:
         return fan_key(self.platform, self.account, self.user_id)
 
+    @model_validator(mode="after")
+    def _fan_key_fits(self) -> Self:
+        if len(self.fan_key) > MAX_FAN_KEY:
+            raise ValueError(f"the fan key is longer than {MAX_FAN_KEY} characters")
+        return self
+
 
 @register
 class MessageReceived(FanEvent):
     event_type = "scrm.message.received.v1"
 
-    message_id: str
+    message_id: Ref
     message_type: MessageType = "text"
     text: str | None = None
     media: tuple[MediaRef, ...] = ()
@@ -77,8 +102,8 @@ class MessageReceived(FanEvent):
 class CommentCreated(FanEvent):
     event_type = "scrm.comment.created.v1"
 
-    comment_id: str
-    post_id: str | None = None
+    comment_id: Ref
+    post_id: Ref | None = None
     text: str | None = None
     is_mention: bool = False
 
@@ -87,7 +112,7 @@ class CommentCreated(FanEvent):
 class ReactionAdded(FanEvent):
     event_type = "scrm.reaction.added.v1"
 
-    target_id: str
+    target_id: Ref
     reaction: str
 
 
@@ -95,7 +120,7 @@ class ReactionAdded(FanEvent):
 class ContentShared(FanEvent):
     event_type = "scrm.content.shared.v1"
 
-    content_id: str
+    content_id: Ref
     reach: int | None = Field(default=None, ge=0)
 
 
@@ -113,34 +138,34 @@ class FanUnfollowed(FanEvent):
 class OrderPaid(FanEvent):
     event_type = "scrm.order.paid.v1"
 
-    order_id: str
-    amount_cents: int = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3)
-    referral_code: str | None = None
+    order_id: Id
+    amount_cents: Cents
+    currency: Currency
+    referral_code: Ref | None = None
 
 
 @register
 class OrderRefunded(FanEvent):
     event_type = "scrm.order.refunded.v1"
 
-    order_id: str
-    amount_cents: int = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3)
+    order_id: Id
+    amount_cents: Cents
+    currency: Currency
 
 
 @register
 class ReplyDelivered(FanEvent):
     event_type = "scrm.reply.delivered.v1"
 
-    reply_id: str
-    platform_message_id: str | None = None
+    reply_id: Id
+    platform_message_id: str | None = None  # as the send API answered
 
 
 @register
 class ReplyFailed(FanEvent):
     event_type = "scrm.reply.failed.v1"
 
-    reply_id: str
+    reply_id: Id
     status_code: int | None = None
     error: str
 
@@ -152,13 +177,13 @@ class ReplyRequested(EventData):
     event_type = "scrm.reply.requested.v1"
     topic: ClassVar[str] = topics.REPLIES
 
-    reply_id: str
+    reply_id: Id
     conversation_id: str
     platform: Platform
-    account: str
-    user_id: str
+    account: Id
+    user_id: Id
     text: str = Field(min_length=1)
-    in_reply_to: str | None = None
+    in_reply_to: Annotated[str, Field(max_length=200, pattern=PRINTABLE)] | None = None
     agent_id: str | None = None
 
 
@@ -220,7 +245,7 @@ class PacketIssued(CouponEvent):
 
     packet_id: str
     order_id: str
-    total_cents: int = Field(ge=0)
+    total_cents: Cents
     shares: int = Field(ge=1)
 
 
@@ -230,7 +255,7 @@ class ShareClaimed(CouponEvent):
 
     packet_id: str
     coupon_code: str
-    amount_cents: int = Field(ge=0)
+    amount_cents: Cents
     referrer_fan_key: str
 
 
@@ -239,7 +264,7 @@ class CouponUse(CouponEvent):
 
     coupon_code: str
     order_id: str
-    amount_cents: int = Field(ge=0)
+    amount_cents: Cents
 
 
 @register
@@ -258,7 +283,7 @@ class ReferralRewarded(CouponEvent):
 
     referred_fan_key: str
     order_id: str
-    reward_cents: int = Field(ge=0)
+    reward_cents: Cents
 
 
 @register

@@ -5,12 +5,13 @@ routing: `services.ingest.webhooks` serves them."""
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ingest.accounts import InvalidAccount
+from services.ingest.platforms.base import ACCOUNT_ID_PATTERN
 from services.ingest.schemas import AccountList, AccountOut
 from services.ingest.service import AccountAdmin, AccountConflict
 from services.ingest.state import IngestDep
@@ -53,6 +54,12 @@ async def _platform_accounts(ingest: IngestDep, platform: str) -> AccountAdmin:
 
 AccountsDep = Annotated[AccountAdmin, Depends(_accounts)]
 PlatformAccountsDep = Annotated[AccountAdmin, Depends(_platform_accounts)]
+# What no account can be (422): a NUL would reach PostgreSQL, a ":" make fan keys ambiguous.
+AccountId = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=ACCOUNT_ID_PATTERN,
+              description="the account's id: no ':' and no control character"),
+]  # fmt: skip
+INVALID_ID: dict[int | str, dict[str, Any]] = {422: {"description": "not a possible account id"}}
 
 
 @router.get("", summary="Every brand account, secrets masked")
@@ -60,9 +67,11 @@ async def list_accounts(accounts: AccountsDep) -> AccountList:
     return AccountList(accounts=[AccountOut(**view) for view in accounts.views()])
 
 
-@router.get("/{platform}/{account_id}", summary="One brand account, secrets masked")
+@router.get(
+    "/{platform}/{account_id}", summary="One brand account, secrets masked", responses=INVALID_ID
+)
 async def read_account(
-    platform: str, account_id: str, accounts: PlatformAccountsDep
+    platform: str, account_id: AccountId, accounts: PlatformAccountsDep
 ) -> AccountOut:  # fmt: skip
     view = accounts.get(platform, account_id)
     if view is None:
@@ -77,7 +86,7 @@ async def read_account(
                422: {"description": "not a valid account for the platform"}},
 )  # fmt: skip
 async def put_account(
-    platform: str, account_id: str, accounts: PlatformAccountsDep, session: SessionDep,
+    platform: str, account_id: AccountId, accounts: PlatformAccountsDep, session: SessionDep,
     response: Response,
     fields: Annotated[dict[str, Any], Body(description="the platform's account fields")],
 ) -> AccountOut:  # fmt: skip
@@ -94,10 +103,10 @@ async def put_account(
 @router.delete(
     "/{platform}/{account_id}", status_code=204, summary="Delete a brand account",
     responses={404: {"description": "no such account"},
-               409: {"description": "configured in the accounts file"}},
+               409: {"description": "configured in the accounts file"}, **INVALID_ID},
 )  # fmt: skip
 async def delete_account(
-    platform: str, account_id: str, accounts: PlatformAccountsDep, session: SessionDep
+    platform: str, account_id: AccountId, accounts: PlatformAccountsDep, session: SessionDep
 ) -> Response:  # fmt: skip
     try:
         deleted = await accounts.delete(session, platform, account_id)

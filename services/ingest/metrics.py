@@ -1,4 +1,4 @@
-"""ingest's own metrics. `platform` and `outcome` are closed sets."""
+"""ingest's own metrics. `platform`, `outcome` and `reason` are closed sets."""
 
 import functools
 
@@ -21,6 +21,13 @@ REPLIES = Counter(
     "Outbound replies by platform and outcome (delivered, failed, retried).",
     ["platform", "outcome"],
 )
+DROPPED_EVENTS = Counter(
+    "scrm_ingest_dropped_events_total",
+    "Platform events read from an authentic push but not produced, by platform and reason "
+    "(verification: a console's test event; no_sender: no fan to attribute it to).",
+    ["platform", "reason"],
+)
+dropped_event = functools.cache(DROPPED_EVENTS.labels)
 DEDUPE_FORGOTTEN = Counter(
     "scrm_ingest_dedupe_forgotten_total",
     "Received-event claims deleted after the de-duplication window.",

@@ -6,6 +6,7 @@ canonical v1 event. The intake (``services.ingest.service``) does the rest for e
 alike: account lookup, size limits, de-duplication, producing, recording refusals.
 """
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,6 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from shared.contracts import FanEvent, ReplyRequested
 from shared.events import CloudEvent
 
+# No ":", the separator of the fan key platform:account:user, so that a key reads one way only
+# ("shop-a" and fan "vip:7" against "shop-a:vip" and fan "7"), and no control character.
+ACCOUNT_ID_PATTERN = r"^[^:\x00-\x1f\x7f-\x9f]*$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 class PlatformAccount(BaseModel):
     """A brand account on one platform. Subclasses add the platform's secrets as SecretStr."""
@@ -24,7 +30,7 @@ class PlatformAccount(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     platform: str
-    account_id: str = Field(min_length=1, max_length=200)
+    account_id: str = Field(min_length=1, max_length=200, pattern=ACCOUNT_ID_PATTERN)
 
     @model_validator(mode="after")
     def _no_empty_secret(self) -> Self:
@@ -34,6 +40,16 @@ class PlatformAccount(BaseModel):
                  and not value.get_secret_value().strip()]  # fmt: skip
         if empty:
             raise ValueError(f"empty secret: {', '.join(empty)}")
+        return self
+
+    @model_validator(mode="after")
+    def _printable_ids(self) -> Self:
+        """The account's ids (its secrets are sealed) are stored as JSON, which PostgreSQL refuses
+        with a NUL in it; no other control character has a place in an id either."""
+        control = [name for name, value in self
+                   if isinstance(value, str) and _CONTROL.search(value)]  # fmt: skip
+        if control:
+            raise ValueError(f"control character in: {', '.join(control)}")
         return self
 
 
@@ -54,6 +70,13 @@ class PlatformAnswer:
     body: bytes = b""
     media_type: str = "text/plain"
     headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def echo(body: bytes, *, media_type: str = "text/plain") -> PlatformAnswer:
+    """A handshake's answer, which repeats what the request carried: never sniffed as HTML."""
+    return PlatformAnswer(
+        body=body, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 class VerificationError(Exception):

@@ -42,6 +42,7 @@ from services.ingest.platforms.common import (
     fan_event,
     from_millis,
     from_seconds,
+    malformed_on_invalid,
     parse_json,
     parse_object,
 )
@@ -258,7 +259,8 @@ class DouyinOpenPlatform:
             except ValidationError as exc:
                 raise MalformedPayload("verify_webhook without a challenge") from exc
             return []
-        event = normalise_push(envelope, content, account=account.account_id, request=request)
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            event = normalise_push(envelope, content, account=account.account_id, request=request)
         return [event] if event is not None else []
 
     def acknowledge(

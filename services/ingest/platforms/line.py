@@ -1,10 +1,14 @@
 """LINE Messaging API webhooks (https://developers.line.biz/en/reference/messaging-api/#webhooks).
 
 No GET handshake: the console's "Verify" button POSTs a signed body with an empty ``events``
-list. Signature: ``X-Line-Signature: <base64 HMAC-SHA256 of the raw body with the channel
-secret>``. A body batches events: messages, follows, unfollows and postbacks become canonical
-events; the rest (read receipts, joins, beacons, unsend…) are not used. Replies go out through
-the push API with ``X-Line-Retry-Key`` as the idempotency key.
+list, or (as it long did) dummy events from user ``Udeadbeef…`` with reply tokens of all ``0``
+or all ``f``, which produce nothing. Signature: ``X-Line-Signature: <base64 HMAC-SHA256 of the
+raw body with the channel secret>``. A body batches events: messages, follows, unfollows and
+postbacks become canonical events; the rest (read receipts, joins, beacons, unsend…) are not
+used. A group or room message carries ``userId`` only for some senders; without one there is no
+fan to attribute it to (the group as the fan would merge everyone in it into one profile), so it
+is dropped, counted in ``scrm_ingest_dropped_events_total{reason="no_sender"}`` and logged at
+debug. Replies go out through the push API with ``X-Line-Retry-Key`` as the idempotency key.
 
 The envelope (``destination`` and the ``events`` list) must be readable, or the body is refused
 (400). Each event is then read on its own: one that cannot be read is skipped (a warning with the
@@ -23,6 +27,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 import httpx
 from pydantic import Field, SecretStr, TypeAdapter
 
+from services.ingest import metrics
 from services.ingest.config import IngestSettings
 from services.ingest.platforms.base import (
     FixedAcknowledgement,
@@ -57,12 +62,18 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
+from shared.logging import get_logger
 
 PLATFORM: Final = "line"
+log = get_logger(__name__)
 SIGNATURE_HEADER = "x-line-signature"
 # Retry keys are UUIDs; the same reply id always gives the same key, so a resend is recognised.
 RETRY_KEY_NAMESPACE = uuid.UUID("0b6f3f4e-2c1a-5d8e-9f70-1e2d3c4b5a69")
 ERROR_CHARS = 500
+USED_EVENTS = frozenset({"message", "postback", "follow", "unfollow"})
+# What the console's "Verify" button sends in place of a fan's events.
+VERIFY_USER = "Udeadbeefdeadbeefdeadbeefdeadbeef"
+VERIFY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
 
 
 Short = Annotated[str, Field(max_length=1000)]  # LINE's own bound, tighter than common.Short
@@ -110,6 +121,7 @@ class Event(Payload):
     mode: Kind | None = None
     timestamp: int | None = Field(default=None, ge=0, le=MAX_EPOCH_MS)
     source: Source | None = None
+    replyToken: Short | None = None
     webhookEventId: Id | None = None
     message: Message | None = None
     postback: Postback | None = None
@@ -190,7 +202,15 @@ def normalise_event(
     event: Event, *, account: str, received_at: datetime
 ) -> CloudEvent[FanEvent] | None:
     source = event.source
+    if event.type not in USED_EVENTS:
+        return None
+    if _verification_dummy(event):
+        metrics.dropped_event(PLATFORM, "verification").inc()
+        return None
     if source is None or source.userId is None:
+        metrics.dropped_event(PLATFORM, "no_sender").inc()
+        log.debug("LINE event without a userId dropped", account=account, event_type=event.type,
+                  source_type=source.type if source else None)  # fmt: skip
         return None
     user_id = source.userId
     platform_id = _platform_id(event, user_id)
@@ -201,6 +221,11 @@ def normalise_event(
     }  # fmt: skip
     contract = _contract(event, fields, platform_id)
     return fan_event(contract, platform_id) if contract is not None else None
+
+
+def _verification_dummy(event: Event) -> bool:
+    user = event.source.userId if event.source else None
+    return user == VERIFY_USER or event.replyToken in VERIFY_REPLY_TOKENS
 
 
 def _platform_id(event: Event, user_id: str) -> str:

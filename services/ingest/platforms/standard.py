@@ -22,7 +22,13 @@ from services.ingest.platforms.base import (
     VerificationError,
     no_handshake,
 )
-from services.ingest.platforms.common import Payload, check_fresh, fan_event, parse_json
+from services.ingest.platforms.common import (
+    Payload,
+    check_fresh,
+    fan_event,
+    malformed_on_invalid,
+    parse_json,
+)
 from shared.contracts import FanEvent, FanFields, MessageReceived, OrderPaid, OrderRefunded
 from shared.events import CloudEvent
 
@@ -183,7 +189,8 @@ class StandardWebhooks:
         self, account: StandardAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         payload = parse_json(PAYLOAD, request.body)
-        return [normalise_payload(payload, account=account.account_id)]
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            return [normalise_payload(payload, account=account.account_id)]
 
     def acknowledge(
         self, account: StandardAccount, request: InboundRequest,

@@ -27,6 +27,7 @@ from services.ingest.platforms.common import (
     fan_event,
     from_seconds,
     json_object,
+    malformed_on_invalid,
     not_sent,
     parse_json,
     retryable_status,
@@ -42,8 +43,10 @@ from shared.contracts import (
     ReplyRequested,
 )
 from shared.events import CloudEvent
+from shared.logging import get_logger
 
 PLATFORM: Final = "telegram"
+log = get_logger(__name__)
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
 
 
@@ -306,7 +309,8 @@ class TelegramBot(FixedAcknowledgement):
         self, account: TelegramAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         update = parse_json(Update, request.body)
-        return _Normaliser(account, request.received_at).update(update)
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            return _Normaliser(account, request.received_at).update(update)
 
     async def send(
         self, account: TelegramAccount, reply: ReplyRequested, *, http: httpx.AsyncClient,
@@ -318,16 +322,27 @@ class TelegramBot(FixedAcknowledgement):
         if account.bot_token is None:
             return not_sent("no bot_token for this Telegram account")
         body: SendMessage = {"chat_id": _chat_id(reply.user_id), "text": reply.text}
-        if reply.in_reply_to and reply.in_reply_to.isdigit():
-            body["reply_parameters"] = {
-                "message_id": int(reply.in_reply_to), "allow_sending_without_reply": True,
-            }  # fmt: skip
+        quoted = _quoted_message_id(reply.in_reply_to)
+        if quoted is not None:
+            body["reply_parameters"] = {"message_id": quoted, "allow_sending_without_reply": True}
         url = f"{base_url.rstrip('/')}/bot{account.bot_token.get_secret_value()}/sendMessage"
         try:
             response = await http.post(url, json=body)
         except httpx.TransportError as exc:
             raise type(exc)(f"{type(exc).__name__} calling Telegram sendMessage") from None
         return _send_outcome(response)
+
+
+def _quoted_message_id(in_reply_to: str | None) -> int | None:
+    """The fan's message a reply quotes, if ``in_reply_to`` is a Telegram message id (digits,
+    within 64 bits). Anything else (a callback query's id; "²", a digit to ``isdigit`` but not to
+    ``int``) is sent without a quote: read once here, never a failure retried."""
+    if not in_reply_to:
+        return None
+    if in_reply_to.isascii() and in_reply_to.isdigit() and int(in_reply_to) < 2**63:
+        return int(in_reply_to)
+    log.debug("reply sent without a quote: in_reply_to is not a Telegram message id")
+    return None
 
 
 def _chat_id(user_id: str) -> int | str:

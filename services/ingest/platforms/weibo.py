@@ -30,6 +30,7 @@ from services.ingest.platforms.base import (
     PlatformAnswer,
     SendOutcome,
     VerificationError,
+    echo,
 )
 from services.ingest.platforms.common import (
     MAX_EPOCH_MS,
@@ -43,6 +44,7 @@ from services.ingest.platforms.common import (
     from_millis,
     from_seconds,
     json_object,
+    malformed_on_invalid,
     not_sent,
     parse_json,
     redact,
@@ -67,6 +69,8 @@ FOLLOW = frozenset({"follow", "subscribe", "scan_follow"})
 UNFOLLOW = frozenset({"unfollow", "unsubscribe"})
 MEDIA_KINDS: dict[str, Literal["image", "voice"]] = {"image": "image", "voice": "voice"}
 ERROR_CHARS = 500
+# Weibo's echostr is a short random string that its signature does not cover: echo no more.
+MAX_ECHO = 128
 
 
 class WeiboAccount(PlatformAccount):
@@ -238,9 +242,9 @@ class WeiboFanService(FixedAcknowledgement):
     def handshake(self, account: WeiboAccount, request: InboundRequest) -> PlatformAnswer:
         self._verify(account, request)
         echostr = request.query.get("echostr", "")
-        if not echostr:
-            raise VerificationError("signature", "echostr is required")
-        return PlatformAnswer(body=echostr.encode("utf-8", "replace"))
+        if not echostr or len(echostr) > MAX_ECHO:
+            raise VerificationError("signature", "echostr is missing or too long")
+        return echo(echostr.encode("utf-8", "replace"))
 
     def verify(self, account: WeiboAccount, request: InboundRequest) -> None:
         self._verify(account, request)
@@ -254,7 +258,10 @@ class WeiboFanService(FixedAcknowledgement):
         self, account: WeiboAccount, request: InboundRequest
     ) -> Sequence[CloudEvent[FanEvent]]:
         push = parse_json(Push, request.body)
-        event = normalise_push(push, account=account.account_id, received_at=request.received_at)
+        with malformed_on_invalid():  # an event the contract refuses: 400
+            event = normalise_push(
+                push, account=account.account_id, received_at=request.received_at
+            )
         return [event] if event is not None else []
 
     async def send(

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
-from services.ingest.platforms.base import PlatformAnswer, VerificationError
+from services.ingest.platforms.base import PlatformAnswer, VerificationError, echo
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 SIGNATURE_PREFIX = "sha256="
@@ -40,4 +40,5 @@ def answer_challenge(*, verify_token: str, query: Mapping[str, str]) -> Platform
         raise VerificationError("signature", "hub.mode or hub.verify_token does not match")
     if not challenge or len(challenge) > MAX_CHALLENGE:
         raise VerificationError("signature", "hub.challenge is missing or too long")
-    return PlatformAnswer(body=challenge.encode())
+    # an echo of the query: never read as HTML
+    return echo(challenge.encode())

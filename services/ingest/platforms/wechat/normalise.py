@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from services.ingest.platforms.base import InboundRequest, MalformedPayload
-from services.ingest.platforms.common import fan_event, from_seconds
+from services.ingest.platforms.common import fan_event, from_seconds, malformed_on_invalid
 from services.ingest.platforms.wechat.xml import PushedXml
 from shared.contracts import (
     FanEvent,
@@ -37,10 +37,11 @@ def normalise_push(
         "platform": platform, "account": account, "user_id": msg.FromUserName,
         "occurred_at": _occurred_at(msg, request), "thread_ref": thread_ref,
     }  # fmt: skip
-    if msg.MsgType.lower() == "event":
-        event = _event(msg, fields)
-    else:
-        event = _message_received(msg, fields)
+    with malformed_on_invalid():  # an event the contract refuses: 400
+        if msg.MsgType.lower() == "event":
+            event = _event(msg, fields)
+        else:
+            event = _message_received(msg, fields)
     return [] if event is None else [event]
 
 

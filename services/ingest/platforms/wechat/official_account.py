@@ -17,6 +17,7 @@ from services.ingest.platforms.base import (
     PlatformAnswer,
     SendOutcome,
     VerificationError,
+    echo,
 )
 from services.ingest.platforms.wechat.crypto import sha1_signature, signature_matches
 from services.ingest.platforms.wechat.normalise import normalise_push
@@ -90,7 +91,8 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         echostr = request.query.get("echostr", "")
         if not echostr or len(echostr) > MAX_ECHO:
             raise VerificationError("signature", "echostr is required")
-        return text_answer(echostr.encode())
+        # an echo of the query: never read as HTML
+        return echo(echostr.encode())
 
     def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
         """The push's message XML: the opened ``<Encrypt>`` in safe/compatible mode, else the

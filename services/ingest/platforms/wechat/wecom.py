@@ -20,6 +20,7 @@ from services.ingest.platforms.base import (
     PlatformAnswer,
     SendOutcome,
     VerificationError,
+    echo,
 )
 from services.ingest.platforms.common import not_sent
 from services.ingest.platforms.wechat.crypto import CryptoError, sha1_signature, signature_matches
@@ -102,7 +103,7 @@ class WeCom(FixedAcknowledgement):
             plain = account_crypt(account.encoding_aes_key, account.corp_id).decrypt(echostr)
         except CryptoError as exc:
             raise VerificationError("signature", f"echostr does not open: {exc}") from None
-        return text_answer(wecom_echo(plain))
+        return echo(wecom_echo(plain))
 
     def verify(self, account: WeComAccount, request: InboundRequest) -> bytes:
         return open_sealed(

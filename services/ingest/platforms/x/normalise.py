@@ -5,7 +5,12 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from services.ingest.platforms.base import InboundRequest, MalformedPayload
-from services.ingest.platforms.common import fan_event, from_millis, parse_json
+from services.ingest.platforms.common import (
+    fan_event,
+    from_millis,
+    malformed_on_invalid,
+    parse_json,
+)
 from services.ingest.platforms.x.account import PLATFORM, XAccount
 from services.ingest.platforms.x.payloads import (
     ActivityPayload,
@@ -38,7 +43,8 @@ def push_events(account: XAccount, request: InboundRequest) -> list[CloudEvent[F
     payload = parse_json(ActivityPayload, request.body)
     if payload.for_user_id != account.user_id:
         raise MalformedPayload("for_user_id is not this account's user")
-    return _Normaliser(account, payload, request.received_at).all()
+    with malformed_on_invalid():  # an event the contract refuses: 400
+        return _Normaliser(account, payload, request.received_at).all()
 
 
 def _from_millis(value: str | int | None) -> datetime | None:

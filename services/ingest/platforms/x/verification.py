@@ -7,10 +7,13 @@ import json
 import re
 from collections.abc import Mapping
 
-from services.ingest.platforms.base import PlatformAnswer, VerificationError
+from services.ingest.platforms.base import PlatformAnswer, VerificationError, echo
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_.~-]{1,256}")
+# X signs pushes with the HMAC it asks of the CRC answer, so answering a crc_token signs it as a
+# push body. A push is a JSON object: a token without braces can never be one, whatever else it
+# holds (X's tokens are URL-safe, and "&" arrives percent-encoded). Visible ASCII, 256 at most.
+CRC_TOKEN = re.compile(r"[!-z|~]{1,256}")  # "!" to "~" without "{" and "}"
 
 
 def x_signature(consumer_secret: str, message: bytes) -> str:
@@ -22,13 +25,13 @@ def x_signature(consumer_secret: str, message: bytes) -> str:
 def answer_crc(*, consumer_secret: str, query: Mapping[str, str]) -> PlatformAnswer:
     """The CRC handshake: ``{"response_token": x_signature(crc_token)}``."""
     crc_token = query.get("crc_token", "")
-    # X signs pushes with the same HMAC it asks of the CRC answer, so signing an arbitrary
-    # crc_token would sign a forged push body: only X's opaque token shape is answered.
-    if not CRC_TOKEN.fullmatch(crc_token):
-        raise VerificationError("unsupported", "a GET must carry a crc_token")
+    if not CRC_TOKEN.fullmatch(crc_token):  # it could spell a forged push body
+        raise VerificationError(
+            "unsupported", "a GET must carry a crc_token: visible ASCII, no braces, 256 at most"
+        )
     token = x_signature(consumer_secret, crc_token.encode())
     body = json.dumps({"response_token": token}).encode()
-    return PlatformAnswer(body=body, media_type="application/json")
+    return echo(body, media_type="application/json")
 
 
 def verify_x_signature(*, consumer_secret: str, headers: Mapping[str, str], body: bytes) -> None:
