@@ -8,6 +8,9 @@ partition moves on. A record that is not a readable CloudEvent goes there at onc
 
 In batch mode (a `BatchRegistry`, `shared.consumer_batch`) the transaction is one per fetched
 batch and partition, and a failed batch is applied again one event at a time.
+
+A failure while PostgreSQL or the broker is away is not the event's: the runner pauses until
+the part answers (`shared.consumer_outage`), then tries again; nothing is dead-lettered for it.
 """
 
 import asyncio
@@ -25,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
 from shared.consumer_batch import BatchRegistry, apply_batch, sort_records
-from shared.db import InfrastructureTables, claim_event, transaction
+from shared.consumer_outage import ConsumerStopping, Outage, OutageWatch
+from shared.db import InfrastructureTables, claim_event, ping, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
-from shared.kafka import EventProducer
+from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
 from shared.settings import BaseServiceSettings
 
@@ -64,10 +68,24 @@ class ConsumerRunner:
         self._stopping = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
+        self._watch = OutageWatch(
+            {"postgres": self._ping_postgres, "kafka": producer.check},
+            first_delay=settings.consumer_retry_backoff_seconds,
+            stopping=self._stopping,
+        )
 
     @property
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def outage(self) -> Outage | None:
+        """What the runner is paused for (it is not ready meanwhile), or None."""
+        return self._watch.outage
+
+    async def _ping_postgres(self) -> None:
+        async with self._sessionmaker() as session:
+            await ping(session)
 
     @property
     def _kafka(self) -> AIOKafkaConsumer:
@@ -125,6 +143,8 @@ class ConsumerRunner:
                 # callback takes the lock.
                 await self._commit_pending()
                 await self._record_lag()
+        except ConsumerStopping:
+            log.info("consumer stopped during an outage", group=self._group_id)
         except Exception:
             log.exception("consumer stopped on an unexpected error", group=self._group_id)
             raise
@@ -161,7 +181,7 @@ class ConsumerRunner:
                 applied = await self._apply_each(sorted_records.to_apply, registry)
             outcomes.update(applied)
         for record, error in sorted_records.unreadable:
-            await self._dead_letter(record, error, attempts=0)
+            await self._send_to_dead_letters(record, error, attempts=0)
             outcomes["deadlettered"] += 1
         self._count_batch(partition.topic, outcomes, len(records), time.perf_counter() - started)
         self._pending[partition] = records[-1].offset + 1
@@ -170,18 +190,24 @@ class ConsumerRunner:
         self, events: Sequence[tuple[ConsumerRecord[bytes, bytes], CloudEvent[Any]]],
         registry: BatchRegistry,
     ) -> Counter[str] | None:  # fmt: skip
-        """The outcomes of the batch applied in one transaction, or None when it failed."""
-        try:
-            async with transaction(self._sessionmaker) as session:
-                fresh = await apply_batch(
-                    session, registry, [event for _, event in events],
-                    processed_events=self._tables.processed_events, consumer=self._group_id,
-                )  # fmt: skip
-        except Exception as exc:
-            log.warning("batch failed, applying its events one at a time", size=len(events),
-                        topic=events[0][0].topic, error=repr(exc))  # fmt: skip
-            return None
-        return Counter({"handled": len(fresh), "duplicate": len(events) - len(fresh)})
+        """The outcomes of the batch applied in one transaction, or None when it failed (and
+        not for an outage: that is waited out and the batch tried again)."""
+        while True:
+            try:
+                async with transaction(self._sessionmaker) as session:
+                    fresh = await apply_batch(
+                        session, registry, [event for _, event in events],
+                        processed_events=self._tables.processed_events, consumer=self._group_id,
+                    )  # fmt: skip
+                return Counter({"handled": len(fresh), "duplicate": len(events) - len(fresh)})
+            except Exception as exc:
+                failure = exc
+            part = await self._watch.part_down(failure)
+            if part is None:
+                log.warning("batch failed, applying its events one at a time", size=len(events),
+                            topic=events[0][0].topic, error=repr(failure))  # fmt: skip
+                return None
+            await self._watch.wait_until_back(part)
 
     async def _apply_each(
         self, events: Sequence[tuple[ConsumerRecord[bytes, bytes], CloudEvent[Any]]],
@@ -211,7 +237,7 @@ class ConsumerRunner:
         try:
             event = decode(record.headers, record.value)
         except EnvelopeError as exc:
-            await self._dead_letter(record, exc, attempts=0)
+            await self._send_to_dead_letters(record, exc, attempts=0)
             return "deadlettered"
         handler = handlers.get(type(event.data))
         if handler is None:
@@ -221,21 +247,27 @@ class ConsumerRunner:
     async def _apply_with_retries(
         self, record: ConsumerRecord[bytes, bytes], event: CloudEvent[Any], handler: Handler
     ) -> str:
-        """Apply `event`, retried with backoff; after the last attempt, dead-letter it."""
-        for attempt in range(1, self._settings.consumer_max_attempts + 1):
+        """Apply `event`, retried with backoff; after the last attempt, dead-letter it. An attempt
+        that failed because PostgreSQL or the broker is away is tried again once it is back, and
+        does not count."""
+        attempt = 1
+        while True:
             try:
                 return await self._apply(event, handler)
             except Exception as exc:
-                if attempt == self._settings.consumer_max_attempts:
-                    await self._dead_letter(record, exc, attempts=attempt)
-                    return "deadlettered"
-                metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
-                log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
-                            error=repr(exc))  # fmt: skip
-                await asyncio.sleep(
-                    self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+                failure = exc
+            part = await self._watch.part_down(failure)
+            if part is not None:
+                await self._watch.wait_until_back(part)
+                continue
+            if attempt == self._settings.consumer_max_attempts:
+                await self._send_to_dead_letters(record, failure, attempts=attempt)
+                return "deadlettered"
+            metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
+            log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
+                        error=repr(failure))  # fmt: skip
+            await asyncio.sleep(self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            attempt += 1
 
     async def _apply(self, event: CloudEvent[Any], handler: Handler) -> str:
         async with transaction(self._sessionmaker) as session:
@@ -246,6 +278,21 @@ class ConsumerRunner:
                 return "duplicate"
             await handler(session, event)
         return "handled"
+
+    async def _send_to_dead_letters(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
+    ) -> None:
+        """Dead-letter `record`, waiting while the broker is away: the offset never passes a
+        record that is neither applied nor dead-lettered."""
+        while True:
+            try:
+                await self._dead_letter(record, error, attempts=attempts)
+                return
+            except BrokerUnavailable as exc:
+                part = await self._watch.part_down(exc)
+                if part is None:
+                    raise
+                await self._watch.wait_until_back(part)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int

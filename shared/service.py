@@ -63,7 +63,17 @@ class ServiceParts:
             if not all(loop.healthy for loop in loops):
                 raise RuntimeError("a consumer or background worker has stopped")
 
-        return {"kafka": self.producer.check, "postgres": postgres, "workers": background_tasks}
+        async def consumers() -> None:  # paused for an outage: red, with the part it waits for
+            for runner in self.consumers:
+                if (outage := runner.outage) is not None:
+                    raise outage
+
+        return {
+            "kafka": self.producer.check,
+            "postgres": postgres,
+            "workers": background_tasks,
+            "consumers": consumers,
+        }
 
 
 @asynccontextmanager
