@@ -144,7 +144,8 @@ async def replay(
 ) -> list[DeadLetter]:
     """Produce each selected event back to its topic, once; returns those re-injected (or, with
     `dry_run`, those that would be)."""
-    letters = distinct(await read_dead_letters(settings, selection))
+    letters = [letter for letter in distinct(await read_dead_letters(settings, selection))
+               if letter.topic]  # fmt: skip
     if dry_run:
         for letter in letters:
             say(f"would replay {letter.describe()}")
