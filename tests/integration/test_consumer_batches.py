@@ -65,7 +65,7 @@ async def publish(harness: ConsumerHarness, events: Sequence[CloudEvent[Any]]) -
 
 
 class TestOneTransactionPerBatch:
-    async def test_a_batch_with_repeated_and_redelivered_ids_applies_each_event_once_claiming_its_ids_in_one_statement(  # noqa: E501
+    async def test_repeated_and_redelivered_ids_are_applied_once_and_claimed_in_one_statement(
         self, harness: ConsumerHarness
     ) -> None:
         earlier = [message_event("fan1") for _ in range(2)]
