@@ -5,13 +5,20 @@ run the handler; only after that transaction commits does the offset move. A red
 finds its id claimed and changes nothing. A handler that keeps failing is retried with backoff,
 then the record goes to the dead-letter topic with the error and its original headers, and the
 partition moves on. A record that is not a readable CloudEvent goes there at once.
+
+In batch mode (a `BatchRegistry`, `shared.consumer_batch`) the transaction is one per fetched
+batch and partition, and a failed batch is applied again one event at a time.
+
+A failure while PostgreSQL or the broker is away is not the event's: the runner pauses until
+the part answers (`shared.consumer_outage`), then tries again; nothing is dead-lettered for it.
 """
 
 import asyncio
 import re
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,9 +29,11 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
-from shared.db import InfrastructureTables, claim_event, transaction
+from shared.consumer_batch import BatchRegistry, apply_batch, sort_records
+from shared.consumer_outage import ConsumerStopping, Outage, OutageWatch
+from shared.db import InfrastructureTables, claim_event, ping, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
-from shared.kafka import EventProducer
+from shared.kafka import BrokerUnavailable, EventProducer
 from shared.logging import get_logger
 from shared.settings import BaseServiceSettings
 
@@ -44,7 +53,7 @@ class ConsumerRunner:
         *,
         settings: BaseServiceSettings,
         topics: list[str],
-        handlers: HandlerRegistry,
+        handlers: HandlerRegistry | BatchRegistry,
         sessionmaker: async_sessionmaker[AsyncSession],
         tables: InfrastructureTables,
         producer: EventProducer,
@@ -63,10 +72,24 @@ class ConsumerRunner:
         self._stopping = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._pending: dict[TopicPartition, int] = {}
+        self._watch = OutageWatch(
+            {"postgres": self._ping_postgres, "kafka": producer.check},
+            first_delay=settings.consumer_retry_backoff_seconds,
+            stopping=self._stopping,
+        )
 
     @property
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def outage(self) -> Outage | None:
+        """What the runner is paused for (it is not ready meanwhile), or None."""
+        return self._watch.outage
+
+    async def _ping_postgres(self) -> None:
+        async with self._sessionmaker() as session:
+            await ping(session)
 
     @property
     def _kafka(self) -> AIOKafkaConsumer:
@@ -78,6 +101,7 @@ class ConsumerRunner:
         for topic in self._topics:  # every series exists from the start, so rate() sees the first
             for outcome in OUTCOMES:
                 metrics.CONSUMER_EVENTS.labels(self._service, topic, outcome)
+            metrics.CONSUMER_BATCH_SIZE.labels(self._service, topic)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self._group_id,
@@ -123,6 +147,8 @@ class ConsumerRunner:
                 # callback takes the lock.
                 await self._commit_pending()
                 await self._record_lag()
+        except ConsumerStopping:
+            log.info("consumer stopped during an outage", group=self._group_id)
         except Exception:
             log.exception("consumer stopped on an unexpected error", group=self._group_id)
             raise
@@ -130,38 +156,122 @@ class ConsumerRunner:
     async def _process_partition(
         self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
+        metrics.CONSUMER_BATCH_SIZE.labels(self._service, partition.topic).observe(len(records))
+        handlers = self._handlers
+        if isinstance(handlers, BatchRegistry):
+            await self._process_batch(partition, records, handlers)
+            return
         for record in records:
             started = time.perf_counter()
-            outcome = await self._process(record)
+            outcome = await self._process(record, handlers)
             metrics.CONSUMER_EVENTS.labels(self._service, record.topic, outcome).inc()
             metrics.CONSUMER_PROCESSING.labels(self._service, record.topic).observe(
                 time.perf_counter() - started
             )
             self._pending[partition] = record.offset + 1
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+    async def _process_batch(
+        self,
+        partition: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+        registry: BatchRegistry,
+    ) -> None:
+        started = time.perf_counter()
+        sorted_records = sort_records(records, registry)
+        outcomes = Counter({"ignored": sorted_records.ignored})
+        if sorted_records.to_apply:
+            applied = await self._apply_batch(sorted_records.to_apply, registry)
+            if applied is None:  # the batch failed: its events one at a time
+                applied = await self._apply_each(sorted_records.to_apply, registry)
+            outcomes.update(applied)
+        for record, error in sorted_records.unreadable:
+            await self._send_to_dead_letters(record, error, attempts=0)
+            outcomes["deadlettered"] += 1
+        self._count_batch(partition.topic, outcomes, len(records), time.perf_counter() - started)
+        self._pending[partition] = records[-1].offset + 1
+
+    async def _apply_batch(
+        self, events: Sequence[tuple[ConsumerRecord[bytes, bytes], CloudEvent[Any]]],
+        registry: BatchRegistry,
+    ) -> Counter[str] | None:  # fmt: skip
+        """The outcomes of the batch applied in one transaction, or None when it failed (and
+        not for an outage: that is waited out and the batch tried again)."""
+        while True:
+            try:
+                async with transaction(self._sessionmaker) as session:
+                    fresh = await apply_batch(
+                        session, registry, [event for _, event in events],
+                        processed_events=self._tables.processed_events, consumer=self._group_id,
+                    )  # fmt: skip
+                return Counter({"handled": len(fresh), "duplicate": len(events) - len(fresh)})
+            except Exception as exc:
+                failure = exc
+            part = await self._watch.part_down(failure)
+            if part is None:
+                log.warning("batch failed, applying its events one at a time", size=len(events),
+                            topic=events[0][0].topic, error=error_text(failure))  # fmt: skip
+                return None
+            await self._watch.wait_until_back(part)
+
+    async def _apply_each(
+        self, events: Sequence[tuple[ConsumerRecord[bytes, bytes], CloudEvent[Any]]],
+        registry: BatchRegistry,
+    ) -> Counter[str]:  # fmt: skip
+        """Each event in its own transaction, with the per-event retries: only a poison event
+        is dead-lettered."""
+        handler = registry.one_at_a_time()
+        outcomes: Counter[str] = Counter()
+        for record, event in events:
+            outcomes[await self._apply_with_retries(record, event, handler)] += 1
+        return outcomes
+
+    def _count_batch(
+        self, topic: str, outcomes: Counter[str], records: int, seconds: float
+    ) -> None:
+        for outcome, count in outcomes.items():
+            if count:
+                metrics.CONSUMER_EVENTS.labels(self._service, topic, outcome).inc(count)
+        processing = metrics.CONSUMER_PROCESSING.labels(self._service, topic)
+        for _ in range(records):  # every record waited the batch's time for its commit
+            processing.observe(seconds)
+
+    async def _process(
+        self, record: ConsumerRecord[bytes, bytes], handlers: HandlerRegistry
+    ) -> str:
         try:
             event = decode(record.headers, record.value)
         except EnvelopeError as exc:
-            await self._dead_letter(record, exc, attempts=0)
+            await self._send_to_dead_letters(record, exc, attempts=0)
             return "deadlettered"
-        handler = self._handlers.get(type(event.data))
+        handler = handlers.get(type(event.data))
         if handler is None:
             return "ignored"
-        for attempt in range(1, self._settings.consumer_max_attempts + 1):
+        return await self._apply_with_retries(record, event, handler)
+
+    async def _apply_with_retries(
+        self, record: ConsumerRecord[bytes, bytes], event: CloudEvent[Any], handler: Handler
+    ) -> str:
+        """Apply `event`, retried with backoff; after the last attempt, dead-letter it. An attempt
+        that failed because PostgreSQL or the broker is away is tried again once it is back, and
+        does not count."""
+        attempt = 1
+        while True:
             try:
                 return await self._apply(event, handler)
             except Exception as exc:
-                if attempt == self._settings.consumer_max_attempts:
-                    await self._dead_letter(record, exc, attempts=attempt)
-                    return "deadlettered"
-                metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
-                log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
-                            error=error_text(exc))  # fmt: skip
-                await asyncio.sleep(
-                    self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1)
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+                failure = exc
+            part = await self._watch.part_down(failure)
+            if part is not None:
+                await self._watch.wait_until_back(part)
+                continue
+            if attempt == self._settings.consumer_max_attempts:
+                await self._send_to_dead_letters(record, failure, attempts=attempt)
+                return "deadlettered"
+            metrics.CONSUMER_EVENTS.labels(self._service, record.topic, "retried").inc()
+            log.warning("handler failed, retrying", event_id=event.id, attempt=attempt,
+                        error=error_text(failure))  # fmt: skip
+            await asyncio.sleep(self._settings.consumer_retry_backoff_seconds * 2 ** (attempt - 1))
+            attempt += 1
 
     async def _apply(self, event: CloudEvent[Any], handler: Handler) -> str:
         async with transaction(self._sessionmaker) as session:
@@ -172,6 +282,21 @@ class ConsumerRunner:
                 return "duplicate"
             await handler(session, event)
         return "handled"
+
+    async def _send_to_dead_letters(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int
+    ) -> None:
+        """Dead-letter `record`, waiting while the broker is away: the offset never passes a
+        record that is neither applied nor dead-lettered."""
+        while True:
+            try:
+                await self._dead_letter(record, error, attempts=attempts)
+                return
+            except BrokerUnavailable as exc:
+                part = await self._watch.part_down(exc)
+                if part is None:
+                    raise
+                await self._watch.wait_until_back(part)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, attempts: int

@@ -2,7 +2,7 @@
 every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``, and
 the transaction the edges (a request, a message) open."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,10 +14,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     func,
+    literal,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -130,6 +132,27 @@ async def claim_event(session: AsyncSession, table: Table, *, consumer: str, eve
         .returning(table.c.event_id)
     )
     return inserted.first() is not None
+
+
+async def claim_events(
+    session: AsyncSession, table: Table, *, consumer: str, event_ids: Sequence[str]
+) -> set[str]:
+    """Record that `consumer` applies each of `event_ids`, in one statement; returns the ids it
+    had not applied before (a redelivered or repeated id is not among them).
+
+    The ids travel as one array parameter, so the statement is the same (and prepared once per
+    connection) whatever the batch's size.
+    """
+    if not event_ids:
+        return set()
+    ids = func.unnest(bindparam("event_ids", list(event_ids), type_=ARRAY(String)))
+    inserted = await session.execute(
+        insert(table)
+        .from_select(["consumer", "event_id"], select(literal(consumer, String), ids))
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    return set(inserted.scalars())
 
 
 async def ping(session: AsyncSession) -> None:

@@ -14,6 +14,13 @@ CONSUMER_PROCESSING = Histogram(
     ["service", "topic"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+CONSUMER_BATCH_SIZE = Histogram(
+    "scrm_consumer_batch_size",
+    "Records of one partition a consumer took from one fetch (in batch mode: applied in one "
+    "transaction).",
+    ["service", "topic"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000),
+)
 CONSUMER_LAG = Gauge(
     "scrm_consumer_lag",
     "Records between the consumer's position and the partition's high watermark.",

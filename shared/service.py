@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.consumer import ConsumerRunner, HandlerRegistry
+from shared.consumer_batch import BatchRegistry
 from shared.db import InfrastructureTables, create_engine, create_sessionmaker, ping
 from shared.kafka import EventProducer
 from shared.logging import configure_logging, get_logger
@@ -34,10 +35,11 @@ class Worker(Protocol):
 
 @dataclass(frozen=True)
 class Subscription:
-    """The topics one consumer group reads and its handler registry."""
+    """The topics one consumer group reads and its handlers: a registry of per-event handlers,
+    or a `BatchRegistry` for batch mode (one transaction per fetched batch and partition)."""
 
     topics: list[str]
-    handlers: HandlerRegistry
+    handlers: HandlerRegistry | BatchRegistry
 
 
 @dataclass
@@ -61,7 +63,17 @@ class ServiceParts:
             if not all(loop.healthy for loop in loops):
                 raise RuntimeError("a consumer or background worker has stopped")
 
-        return {"kafka": self.producer.check, "postgres": postgres, "workers": background_tasks}
+        async def consumers() -> None:  # paused for an outage: red, with the part it waits for
+            for runner in self.consumers:
+                if (outage := runner.outage) is not None:
+                    raise outage
+
+        return {
+            "kafka": self.producer.check,
+            "postgres": postgres,
+            "workers": background_tasks,
+            "consumers": consumers,
+        }
 
 
 @asynccontextmanager

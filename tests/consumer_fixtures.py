@@ -2,17 +2,20 @@
 applies in a table of the test's own database, so doubling or loss shows in a count."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.config import ScoringSettings
 from services.scoring.models import infrastructure
 from shared.consumer import ConsumerRunner, Handler
+from shared.consumer_batch import BatchHandler, BatchRegistry
 from shared.contracts import MessageReceived
 from shared.db import create_engine, create_sessionmaker
 from shared.events import CloudEvent
@@ -25,6 +28,15 @@ EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS public.effects (event_id text NOT NULL
 async def record_effect(session: AsyncSession, event: CloudEvent[Any]) -> None:
     await session.execute(
         text("INSERT INTO public.effects (event_id, at) VALUES (:id, now())"), {"id": event.id}
+    )
+
+
+async def record_effects(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+    await session.execute(
+        text(
+            "INSERT INTO public.effects (event_id, at) SELECT unnest(CAST(:ids AS text[])), now()"
+        ),
+        {"ids": [event.id for event in events]},
     )
 
 
@@ -59,6 +71,13 @@ class ConsumerHarness:
             sessionmaker=self.sessionmaker, tables=infrastructure, producer=self.producer,
         )  # fmt: skip
 
+    def batch_runner(self, handler: BatchHandler = record_effects) -> ConsumerRunner:
+        registry = BatchRegistry(handler, frozenset({MessageReceived}))
+        return ConsumerRunner(
+            settings=self.settings, topics=[self.topic], handlers=registry,
+            sessionmaker=self.sessionmaker, tables=infrastructure, producer=self.producer,
+        )  # fmt: skip
+
     @asynccontextmanager
     async def running(self, runner: ConsumerRunner) -> AsyncIterator[ConsumerRunner]:
         await runner.start()
@@ -75,3 +94,26 @@ class ConsumerHarness:
             params["id"] = event_id
         async with self.engine.connect() as connection:
             return int((await connection.execute(text(query), params)).scalar_one())
+
+    def outcome(self, outcome: str) -> float:
+        """Records of this harness's topic the runners finished with `outcome` (a counter)."""
+        labels = {"service": "scoring", "topic": self.topic, "outcome": outcome}
+        return REGISTRY.get_sample_value("scrm_consumer_events_total", labels) or 0.0
+
+    def batches(self) -> float:
+        """Partition batches the runners took from their fetches (the batch size histogram)."""
+        labels = {"service": "scoring", "topic": self.topic}
+        return REGISTRY.get_sample_value("scrm_consumer_batch_size_count", labels) or 0.0
+
+    async def committed_offsets(self) -> dict[int, int | None]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.consumer_group, enable_auto_commit=False,
+        )  # fmt: skip
+        await consumer.start()
+        try:
+            await consumer.topics()  # refreshes the metadata
+            partitions = consumer.partitions_for_topic(self.topic) or set()
+            return {p: await consumer.committed(TopicPartition(self.topic, p)) for p in partitions}
+        finally:
+            await consumer.stop()
