@@ -74,6 +74,7 @@ class ConsumerRunner:
         self._pending: dict[TopicPartition, int] = {}
         self._watch = OutageWatch(
             {"postgres": self._ping_postgres, "kafka": producer.check},
+            service=self._service,
             first_delay=settings.consumer_retry_backoff_seconds,
             stopping=self._stopping,
         )

@@ -15,6 +15,7 @@ which the claimed event ids make harmless.
 """
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Literal
@@ -23,6 +24,7 @@ import asyncpg
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.exc import DBAPIError
 
+from shared import metrics
 from shared.kafka import BrokerUnavailable
 from shared.logging import get_logger
 
@@ -43,6 +45,9 @@ _POSTGRES_GONE: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+# Paused watches per (service, part): a service may run several consumers, and its gauge reads 1
+# while any of them waits.
+_paused: collections.Counter[tuple[str, Part]] = collections.Counter()
 
 
 class Outage(RuntimeError):
@@ -87,12 +92,21 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 class OutageWatch:
-    """One consumer's view of its infrastructure: which part it is waiting for, if any."""
+    """One consumer's view of its infrastructure: which part it is waiting for, if any, also
+    shown as `scrm_consumer_paused{service, part}`."""
 
     def __init__(
-        self, probes: Mapping[Part, Probe], *, first_delay: float, stopping: asyncio.Event
+        self,
+        probes: Mapping[Part, Probe],
+        *,
+        service: str,
+        first_delay: float,
+        stopping: asyncio.Event,
     ) -> None:
         self._probes = probes
+        self._service = service
+        for part in probes:  # every series exists from the start, reading 0
+            metrics.CONSUMER_PAUSED.labels(service, part)
         self._first_delay = max(first_delay, 0.01)
         self._stopping = stopping
         self.waiting_for: Part | None = None
@@ -119,6 +133,7 @@ class OutageWatch:
 
         Raises ConsumerStopping when the consumer is stopped first."""
         self.waiting_for = part
+        self._count_pause(part, 1)
         log.warning("infrastructure unreachable: consumer paused", part=part)
         delay = self._first_delay
         try:
@@ -129,7 +144,13 @@ class OutageWatch:
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         finally:
             self.waiting_for = None
+            self._count_pause(part, -1)
         log.warning("infrastructure back: consumer resumed", part=part)
+
+    def _count_pause(self, part: Part, change: int) -> None:
+        key = (self._service, part)
+        _paused[key] += change
+        metrics.CONSUMER_PAUSED.labels(*key).set(1 if _paused[key] > 0 else 0)
 
     async def answers(self, part: Part) -> bool:
         try:

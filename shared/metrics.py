@@ -1,5 +1,5 @@
 """Metrics shared by every service. Labels are bounded: service, topic, partition, outcome,
-route, reason."""
+route, reason, part."""
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -25,6 +25,12 @@ CONSUMER_LAG = Gauge(
     "scrm_consumer_lag",
     "Records between the consumer's position and the partition's high watermark.",
     ["service", "topic", "partition"],
+)
+CONSUMER_PAUSED = Gauge(
+    "scrm_consumer_paused",
+    "1 while a consumer is paused until a part of its infrastructure (postgres, kafka) answers "
+    "again, else 0.",
+    ["service", "part"],
 )
 OUTBOX_PENDING = Gauge("scrm_outbox_pending", "Outbox rows not yet relayed to Kafka.", ["service"])
 OUTBOX_RELAYED = Counter(

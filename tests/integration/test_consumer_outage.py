@@ -32,7 +32,7 @@ from shared.topics import DEADLETTER, ensure_topics
 from stack.embedded import EmbeddedBroker, EmbeddedPostgres
 from tests.conftest import Infrastructure
 from tests.consumer_fixtures import ConsumerHarness, message_event, record_effect, record_effects
-from tests.helpers import eventually, read_topic, running
+from tests.helpers import eventually, metric_value, read_topic, running
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +82,10 @@ async def readiness(client: httpx.AsyncClient) -> dict[str, str]:
     return checks
 
 
+async def paused(client: httpx.AsyncClient, part: str) -> float:
+    return await metric_value(client, "scrm_consumer_paused", service="scoring", part=part)
+
+
 @pytest.mark.parametrize("batch", [False, True], ids=["per-event", "batch"])
 async def test_a_consumer_waits_out_a_database_outage_and_then_applies_every_event_once(
     harness: ConsumerHarness, own_postgres: EmbeddedPostgres, infrastructure: Infrastructure,
@@ -111,10 +115,12 @@ async def test_a_consumer_waits_out_a_database_outage_and_then_applies_every_eve
         assert (await client.get("/readyz")).status_code == 503
         assert (await client.get("/healthz")).status_code == 200
         assert harness.outcome("deadlettered") == 0
+        assert await paused(client, "postgres") == 1
 
         await asyncio.to_thread(own_postgres.start)  # same port, same data
         await eventually(lambda: _equals(harness.effects(), 9), within=60)
         assert (await readiness(client))["consumers"] == "ok"
+        assert await paused(client, "postgres") == 0
 
     for event in [*before, *during]:
         assert await harness.effects(event.id) == 1

@@ -71,7 +71,10 @@ class Probe:
 
 def watch(probe: Probe, stopping: asyncio.Event | None = None) -> OutageWatch:
     return OutageWatch(
-        {"postgres": probe, "kafka": probe}, first_delay=0.01, stopping=stopping or asyncio.Event()
+        {"postgres": probe, "kafka": probe},
+        service="test",
+        first_delay=0.01,
+        stopping=stopping or asyncio.Event(),
     )
 
 
