@@ -40,5 +40,4 @@ def answer_challenge(*, verify_token: str, query: Mapping[str, str]) -> Platform
         raise VerificationError("signature", "hub.mode or hub.verify_token does not match")
     if not challenge or len(challenge) > MAX_CHALLENGE:
         raise VerificationError("signature", "hub.challenge is missing or too long")
-    # an echo of the query: never read as HTML
     return echo(challenge.encode())

@@ -91,7 +91,6 @@ class WeChatOfficialAccount(FixedAcknowledgement):
         echostr = request.query.get("echostr", "")
         if not echostr or len(echostr) > MAX_ECHO:
             raise VerificationError("signature", "echostr is required")
-        # an echo of the query: never read as HTML
         return echo(echostr.encode())
 
     def verify(self, account: WeChatAccount, request: InboundRequest) -> bytes:
