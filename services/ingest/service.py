@@ -6,8 +6,10 @@ answer as the platform expects. Refusals are recorded on ``scrm.ingest.rejected.
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import metrics, repository
@@ -31,6 +33,7 @@ from services.ingest.platforms.base import (
     VerificationError,
     verify_push,
 )
+from services.ingest.platforms.common import validation_summary
 from services.ingest.rejections import Rejected, RejectionRecorder
 from services.ingest.replays import SeenSignatures, fresh_events
 from shared.contracts import FanEvent
@@ -96,17 +99,24 @@ class WebhookIntake:
             status = 400 if exc.reason == "unsupported" else 401
             raise Rejected(status, exc.reason, str(exc)) from exc
         try:
-            events = fresh_events(
-                adapter.normalise(account, authentic), platform=to.platform,
-                account=account.account_id, received_at=request.received_at,
-                settings=self._settings,
-            )  # fmt: skip
+            events = adapter.normalise(account, authentic)
         except MalformedPayload as exc:
             raise Rejected(400, "malformed", str(exc)[:1000]) from exc
-        except VerificationError as exc:  # stale_event: 401, as a stale timestamp is
-            raise Rejected(401, exc.reason, str(exc)) from exc
+        except ValidationError as exc:  # a contract refusal an adapter let through: still a 400
+            raise Rejected(400, "malformed", validation_summary(exc)[:1000]) from exc
+        events = self._fresh(to.platform, account.account_id, events, request.received_at)
         await self._produce_new(to.platform, account.account_id, events)
         return adapter.acknowledge(account, request, events)
+
+    def _fresh(
+        self, platform: str, account_id: str, events: Sequence[CloudEvent[FanEvent]],
+        received_at: datetime,
+    ) -> Sequence[CloudEvent[FanEvent]]:  # fmt: skip
+        try:
+            return fresh_events(events, platform=platform, account=account_id,
+                                received_at=received_at, settings=self._settings)  # fmt: skip
+        except VerificationError as exc:  # stale_event: 401, as a stale timestamp is
+            raise Rejected(401, exc.reason, str(exc)) from exc
 
     async def _produce_new(
         self, platform: str, account_id: str, events: Sequence[CloudEvent[FanEvent]]
