@@ -39,6 +39,9 @@ class EventProducer:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             acks="all",
             enable_idempotence=settings.kafka_idempotence,
+            # Though every round's batches leave closed, without it the webhook throughput of
+            # make bench-ingest fell by a tenth (0.53-0.56 of the bare endpoint against 0.61-0.63).
+            linger_ms=2,
             max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=int(settings.produce_timeout_seconds * 1000),
             retry_backoff_ms=100,
