@@ -12,4 +12,4 @@ async def read_fan_profile(fan_key: str, session: SessionDep) -> FanProfileOut:
     profile = await service.get_profile(session, fan_key)
     if profile is None:
         raise HTTPException(status_code=404, detail=f"no profile for fan {fan_key}")
-    return FanProfileOut.model_validate(profile)
+    return FanProfileOut.of(profile)
