@@ -1,11 +1,25 @@
 """All SQL of scoring."""
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.scoring.domain import ProfileRow
 from services.scoring.models import BrandCutPoints, FanProfile
@@ -15,6 +29,7 @@ from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints
 
 Brand = tuple[str, str]  # platform, account
+RankedColumn = InstrumentedAttribute[Decimal] | InstrumentedAttribute[int]
 
 
 async def lock_profiles(session: AsyncSession, fan_keys: Sequence[str]) -> dict[str, ProfileRow]:
@@ -75,9 +90,128 @@ def standing(row: BrandCutPoints) -> BrandStanding:
     return BrandStanding(tiers=tiers, wallet=WalletCutPoints.model_validate(row.wallet))
 
 
+def _numeric(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def _whole(value: Decimal | None) -> int | None:
     return None if value is None else int(value)
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await session.scalar(select(FanProfile).where(FanProfile.fan_key == fan_key))
+
+
+async def try_lock(session: AsyncSession, key: int) -> bool:
+    """Take a transaction-level advisory lock if no other transaction holds it."""
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+async def brands(session: AsyncSession) -> list[Brand]:
+    rows = await session.execute(select(FanProfile.platform, FanProfile.account).distinct())
+    return [(row.platform, row.account) for row in rows]
+
+
+def _of_brand(brand: Brand, *, buyers_only: bool = False) -> list[ColumnElement[bool]]:
+    conditions = [FanProfile.platform == brand[0], FanProfile.account == brand[1]]
+    return [*conditions, FanProfile.paid_orders > 0] if buyers_only else conditions
+
+
+async def count_fans(session: AsyncSession, brand: Brand, *, buyers_only: bool = False) -> int:
+    query = select(func.count()).select_from(FanProfile)
+    return int(await session.scalar(query.where(*_of_brand(brand, buyers_only=buyers_only))) or 0)
+
+
+async def values_at_ranks(
+    session: AsyncSession,
+    brand: Brand,
+    column: RankedColumn,
+    ranks: Sequence[int],
+    *,
+    buyers_only: bool = False,
+) -> dict[int, int]:
+    """The brand's fans' values of `column` at these 1-based ranks in ascending order."""
+    ranked = (
+        select(column.label("value"), func.row_number().over(order_by=column).label("rank"))
+        .where(*_of_brand(brand, buyers_only=buyers_only))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.value, ranked.c.rank).where(ranked.c.rank.in_(sorted(set(ranks))))
+    )
+    return {int(row.rank): int(row.value) for row in rows}
+
+
+async def save_cut_points(
+    session: AsyncSession, brand: Brand, standing: BrandStanding, *, at: datetime
+) -> None:
+    values = {
+        "platform": brand[0], "account": brand[1],
+        "tier_occasional": _numeric(standing.tiers.occasional),
+        "tier_frequent": _numeric(standing.tiers.frequent),
+        "tier_leader": _numeric(standing.tiers.leader),
+        "wallet": standing.wallet.model_dump(mode="json"), "refreshed_at": at,
+    }  # fmt: skip
+    new = insert(BrandCutPoints).values(values)
+    updated = {name: new.excluded[name] for name in values if name not in ("platform", "account")}
+    await session.execute(
+        new.on_conflict_do_update(index_elements=["platform", "account"], set_=updated)
+    )
+
+
+def _tier_by(cuts: TierCutPoints) -> ColumnElement[str]:
+    """`tiers.tier` in SQL: strictly above a cut point to reach its tier."""
+    numerator = FanProfile.engagement_numerator
+    whens = [
+        (numerator > literal(Decimal(cut), Numeric()), name)
+        for name, cut in (("leader", cuts.leader), ("frequent", cuts.frequent),
+                          ("occasional", cuts.occasional))
+        if cut is not None
+    ]  # fmt: skip
+    return case(*whens, else_=literal("silent")) if whens else literal("silent")
+
+
+async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileRow]:
+    """Move the brand's fans to the tiers these cut points give; returns those that moved."""
+    tier = _tier_by(cuts)
+    moved = await session.scalars(
+        update(FanProfile)
+        .where(*_of_brand(brand), FanProfile.tier != tier)
+        .values(tier=tier, updated_at=func.now())
+        .returning(FanProfile)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return [profile_row(profile) for profile in moved]
+
+
+@dataclass(frozen=True)
+class LifecycleCutoffs:
+    """At a given time: first active at or before `new_before` is no longer new; last active
+    before `active_since` is no longer active, before `at_risk_since` no longer at risk."""
+
+    new_before: datetime
+    active_since: datetime
+    at_risk_since: datetime
+
+
+async def lock_lifecycle_candidates(
+    session: AsyncSession, cutoffs: LifecycleCutoffs, *, limit: int
+) -> list[ProfileRow]:
+    """Profiles whose lifecycle stage time has moved on (`LifecycleCutoffs`), locked; rows
+    another transaction holds are left for the next sweep."""
+    stage, first, last = FanProfile.lifecycle, FanProfile.first_active_at, FanProfile.last_active_at
+    rows = await session.scalars(
+        select(FanProfile)
+        .where(
+            or_(
+                and_(stage == "new", first <= cutoffs.new_before),
+                and_(stage == "active", last < cutoffs.active_since),
+                and_(stage == "at_risk", last < cutoffs.at_risk_since),
+            )
+        )
+        .order_by(FanProfile.fan_key)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return [profile_row(profile) for profile in rows]
