@@ -77,3 +77,47 @@ class FanProfileOut(BaseModel):
     @classmethod
     def plain_fields(cls) -> tuple[str, ...]:
         return tuple(name for name in cls.model_fields if name != "scores")
+
+
+Sort = Literal["priority", "wallet", "social", "engagement", "influence"]
+
+
+class FanPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [PROFILE_EXAMPLE], "next": "WyI0MSIsIndlaWJvIl0"}]
+        }
+    )
+
+    items: list[FanProfileOut]
+    next: str | None = Field(description="pass as `after` for the next page; None: the last page")
+
+
+class Share(BaseModel):
+    count: int
+    share: float = Field(description="of the account's fans, 0 to 1")
+
+
+class AudienceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": "brand",
+                    "fans": 200,
+                    "tiers": {"silent": {"count": 40, "share": 0.2},
+                              "occasional": {"count": 150, "share": 0.75},
+                              "frequent": {"count": 10, "share": 0.05}},
+                    "roles": {"consumer": {"count": 198, "share": 0.99},
+                              "kol": {"count": 2, "share": 0.01}},
+                    "lifecycles": {"active": {"count": 200, "share": 1.0}},
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    account: str
+    fans: int
+    tiers: dict[str, Share]
+    roles: dict[str, Share]
+    lifecycles: dict[str, Share] = Field(description='"none": fans who never did anything')

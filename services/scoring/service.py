@@ -3,10 +3,11 @@
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import metrics, repository
+from services.scoring import cursor, metrics, repository
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns, snapshot
 from services.scoring.models import FanProfile
 from shared.contracts import FanEvent
@@ -79,3 +80,25 @@ def _count_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]])
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await repository.get_profile(session, fan_key)
+
+
+async def list_fans(
+    session: AsyncSession,
+    where: repository.FanFilter,
+    *,
+    sort: str,
+    limit: int,
+    after: str | None = None,
+) -> tuple[list[FanProfile], str | None]:
+    """A page of fans and the cursor of the next one (None: no more)."""
+    keyset = cursor.read(after) if after else None
+    page = await repository.list_fans(session, where, sort=sort, limit=limit + 1, after=keyset)
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    value = getattr(last, repository.SORT_COLUMNS[sort].key)
+    return page[:limit], cursor.write(Decimal(value), last.fan_key)
+
+
+async def audience(session: AsyncSession, account: str) -> dict[str, dict[str | None, int]]:
+    return await repository.audience_counts(session, account)
