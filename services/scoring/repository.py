@@ -174,9 +174,16 @@ def _tier_by(cuts: TierCutPoints) -> ColumnElement[str]:
 async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileRow]:
     """Move the brand's fans to the tiers these cut points give; returns those that moved."""
     tier = _tier_by(cuts)
+    # Locked in key order first, as the consumer locks them: the two cannot deadlock.
+    to_move = (
+        select(FanProfile.fan_key)
+        .where(*_of_brand(brand), FanProfile.tier != tier)
+        .order_by(FanProfile.fan_key)
+        .with_for_update()
+    )
     moved = await session.scalars(
         update(FanProfile)
-        .where(*_of_brand(brand), FanProfile.tier != tier)
+        .where(FanProfile.fan_key.in_(to_move), FanProfile.tier != tier)
         .values(tier=tier, updated_at=func.now())
         .returning(FanProfile)
         .execution_options(synchronize_session=False, populate_existing=True)
