@@ -14,6 +14,7 @@ in ``account`` for the events read before brand accounts refused it (``PlatformA
 """
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal, NotRequired, Self, TypedDict
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -200,6 +201,14 @@ class ProfileUpdated(EventData):
     role: Literal["consumer", "kol", "employee"] = "consumer"
     priority: int = Field(default=0, ge=0, le=100)
     tags: tuple[str, ...] = ()
+    # Added compatibly: absent in the snapshots written before scores were kept.
+    platform: Platform | None = None
+    account: str | None = Field(default=None, description="the brand account on the platform")
+    lifecycle: Literal["new", "active", "at_risk", "lapsed"] | None = None
+    engagement: Decimal | None = Field(default=None, ge=0, description="points, hundredths")
+    influence: Decimal | None = Field(default=None, ge=0, description="points, hundredths")
+    wallet_value: int | None = Field(default=None, ge=0, le=100)
+    social_value: int | None = Field(default=None, ge=0, le=100)
 
 
 SlaTarget = Literal["first_reply", "next_reply", "resolution"]

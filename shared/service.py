@@ -22,6 +22,7 @@ from shared.kafka import EventProducer
 from shared.logging import configure_logging, get_logger
 from shared.ops import HttpMetricsMiddleware, ReadinessCheck, ops_router
 from shared.outbox import Outbox, OutboxRelay
+from shared.periodic import PeriodicTask
 from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
@@ -132,15 +133,25 @@ def consumer_service(
     tables: InfrastructureTables,
     subscriptions: Callable[[ServiceParts], list[Subscription]],
     routers: Sequence[APIRouter] = (),
+    loops: Callable[[ServiceParts], Sequence[PeriodicTask]] = lambda _: (),
 ) -> FastAPI:
     """The app of a service built from the shared parts alone (scoring, responder, coupons):
-    its lifespan runs them, its routers come after the ops endpoints."""
+    its lifespan runs them and the service's own background `loops` (stopped first), its
+    routers come after the ops endpoints."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with service_parts(settings, tables, subscriptions) as parts:
+            started = list(loops(parts))
+            for loop in started:
+                loop.start()
+            parts.workers += started
             app.state.parts = parts
-            yield
+            try:
+                yield
+            finally:
+                for loop in started:
+                    await shutdown_step(f"stop {loop.name}", loop.stop())
 
     app = operated(FastAPI(title=title, lifespan=lifespan), settings)
     for router in routers:

@@ -67,6 +67,18 @@ class ScoringSettings(BaseServiceSettings):
         description="IANA zone for hours of the day (night owl) of brands that set none",
     )
 
+    wallet_currency: str = Field(
+        default="CNY",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency the wallet value (M of RFM) is measured in",
+    )
+    cut_points_refresh_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often each brand's tier and wallet cut points are recomputed, and "
+        "lifecycle stages moved on with time",
+    )
+
     @field_validator("default_time_zone")
     @classmethod
     def _a_known_zone(cls, value: str) -> str:

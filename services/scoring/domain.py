@@ -1,13 +1,148 @@
-"""Pure scoring logic, no I/O."""
+"""Between the scoring model and storage: a profile's row read from a fan's state, the brand's
+standing read from its stored cut points, and the snapshot other services receive."""
 
-from services.scoring.models import FanProfile
-from shared.contracts import ProfileUpdated
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from services.scoring.config import ScoringSettings
+from services.scoring.scores.explain import Explained
+from services.scoring.scores.policy import ScoringPolicy
+from services.scoring.scores.profile import BrandStanding, ManualLabels, Profile, evaluate
+from services.scoring.scores.state import FanState, apply_signal
+from services.scoring.scores.tiers import TierCutPoints
+from services.scoring.scores.wallet import WalletCutPoints, monetary_cents
+from shared.contracts import FanEvent, ProfileUpdated
+
+SCORES = ("engagement", "influence", "wallet", "social", "priority")
 
 
-def profile_snapshot(profile: FanProfile) -> ProfileUpdated:
-    return ProfileUpdated(
-        fan_key=profile.fan_key,
-        interaction_count=profile.interaction_count,
-        first_seen_at=profile.first_seen_at,
-        last_seen_at=profile.last_seen_at,
+@dataclass(frozen=True)
+class ScoringModel:
+    """The model's rules and what it needs to know of every brand that sets nothing."""
+
+    policy: ScoringPolicy
+    time_zone: ZoneInfo
+    currency: str
+
+    @classmethod
+    def from_settings(cls, settings: ScoringSettings) -> "ScoringModel":
+        return cls(
+            policy=settings.scoring_policy(),
+            time_zone=ZoneInfo(settings.default_time_zone),
+            currency=settings.wallet_currency,
+        )
+
+    def unranked(self) -> BrandStanding:
+        """The standing of a brand whose cut points were never computed."""
+        return BrandStanding(TierCutPoints(), WalletCutPoints(currency=self.currency))
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """A fan profile as stored: the state, and the scores read from it at `scored_at`."""
+
+    fan_key: str
+    platform: str
+    account: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    state: FanState
+    scored_at: datetime
+    engagement_numerator: int = 0
+    engagement: Decimal = Decimal(0)
+    influence: Decimal = Decimal(0)
+    wallet: int = 0
+    social: int = 0
+    priority: int = 0
+    tier: str = "silent"
+    role: str = "consumer"
+    lifecycle: str | None = None
+    tags: tuple[str, ...] = ()
+    components: Mapping[str, Mapping[str, str]] | None = None
+
+    @property
+    def seen_by_others(self) -> tuple[object, ...]:
+        """What other services act on: a change here is announced."""
+        return self.tier, self.role, self.priority, self.tags, self.lifecycle
+
+    def seen_at(self, at: datetime) -> "ProfileRow":
+        first, last = min(self.first_seen_at, at), max(self.last_seen_at, at)
+        return replace(self, first_seen_at=first, last_seen_at=last)
+
+    def applied(self, event: FanEvent, model: ScoringModel) -> "ProfileRow":
+        state = apply_signal(self.state, event, policy=model.policy, time_zone=model.time_zone)
+        return replace(self, state=state).seen_at(event.occurred_at)
+
+    def scored(self, model: ScoringModel, brand: BrandStanding, *, now: datetime) -> "ProfileRow":
+        profile = evaluate(
+            self.state, policy=model.policy, brand=brand, manual=ManualLabels(), now=now
+        )
+        return _with_scores(self, profile, now=now)
+
+
+def new_profile(event: FanEvent, *, now: datetime) -> ProfileRow:
+    at = event.occurred_at
+    return ProfileRow(
+        fan_key=event.fan_key, platform=event.platform, account=event.account,
+        first_seen_at=at, last_seen_at=at, state=FanState(), scored_at=now,
+    )  # fmt: skip
+
+
+def _with_scores(row: ProfileRow, profile: Profile, *, now: datetime) -> ProfileRow:
+    explained: dict[str, Explained] = {
+        "engagement": profile.engagement, "influence": profile.influence,
+        "wallet": profile.wallet.score, "social": profile.social, "priority": profile.priority,
+    }  # fmt: skip
+    return replace(
+        row,
+        scored_at=now,
+        engagement_numerator=profile.engagement_numerator,
+        engagement=profile.engagement.total,
+        influence=profile.influence.total,
+        wallet=profile.wallet.score.points,
+        social=profile.social.points,
+        priority=profile.priority.points,
+        tier=profile.tier,
+        role=profile.role,
+        lifecycle=profile.lifecycle,
+        tags=profile.tags.all,
+        components={name: _components(score) for name, score in explained.items()},
     )
+
+
+def _components(score: Explained) -> dict[str, str]:
+    return {component.name: str(component.value) for component in score.components}
+
+
+def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
+    """The row's values as the table's columns."""
+    activity, purchases = row.state.activity, row.state.purchases
+    return {
+        "fan_key": row.fan_key, "platform": row.platform, "account": row.account,
+        "interaction_count": activity.interactions,
+        "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
+        "first_active_at": activity.first_seen, "last_active_at": activity.last_active,
+        "state": row.state.model_dump(mode="json"),
+        "engagement_numerator": Decimal(row.engagement_numerator),
+        "engagement": row.engagement, "influence": row.influence, "wallet": row.wallet,
+        "social": row.social, "priority": row.priority, "tier": row.tier, "role": row.role,
+        "lifecycle": row.lifecycle, "tags": list(row.tags), "components": row.components or {},
+        "paid_orders": purchases.paid_orders,
+        "monetary_cents": monetary_cents(purchases, model.currency),
+        "scored_at": row.scored_at,
+    }  # fmt: skip
+
+
+def snapshot(row: ProfileRow) -> ProfileUpdated:
+    fields = {
+        "fan_key": row.fan_key, "platform": row.platform, "account": row.account,
+        "interaction_count": row.state.activity.interactions,
+        "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
+        "tier": row.tier, "role": row.role, "priority": row.priority, "tags": row.tags,
+        "lifecycle": row.lifecycle, "engagement": row.engagement,
+        "influence": row.influence, "wallet_value": row.wallet, "social_value": row.social,
+    }  # fmt: skip
+    return ProfileUpdated.model_validate(fields)

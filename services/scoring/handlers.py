@@ -1,21 +1,37 @@
 """Scoring's Kafka subscribers, in one registry."""
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
-from shared.consumer import HandlerRegistry
-from shared.contracts import CommentCreated, ContentShared, FanEvent, MessageReceived, ReactionAdded
-from shared.events import CloudEvent
+from services.scoring.domain import ScoringModel
+from shared.consumer_batch import BatchRegistry
+from shared.contracts import (
+    CommentCreated,
+    ContentShared,
+    FanEvent,
+    FanFollowed,
+    FanUnfollowed,
+    MessageReceived,
+    OrderPaid,
+    OrderRefunded,
+    ReactionAdded,
+)
+from shared.events import CloudEvent, EventData
 from shared.outbox import Outbox
 
+# What the model reads of a fan (services/scoring/scores/state.py).
+SCORED_TYPES: tuple[type[EventData], ...] = (
+    MessageReceived, CommentCreated, ReactionAdded, ContentShared, FanFollowed, FanUnfollowed,
+    OrderPaid, OrderRefunded,
+)  # fmt: skip
 
-def registry(outbox: Outbox) -> HandlerRegistry:
-    async def score_interaction(session: AsyncSession, event: CloudEvent[FanEvent]) -> None:
-        await service.record_interaction(session, event, outbox=outbox)
 
-    return {
-        MessageReceived: score_interaction,
-        CommentCreated: score_interaction,
-        ReactionAdded: score_interaction,
-        ContentShared: score_interaction,
-    }
+def registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
+    async def score_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]]) -> None:
+        now = datetime.now(UTC)
+        await service.score_events(session, events, model=model, outbox=outbox, now=now)
+
+    return BatchRegistry(score_events, frozenset(SCORED_TYPES))

@@ -4,14 +4,27 @@ from fastapi import FastAPI
 
 from services.scoring import api, handlers
 from services.scoring.config import ScoringSettings
+from services.scoring.domain import ScoringModel
 from services.scoring.models import infrastructure
+from services.scoring.refresher import StandingsRefresher
 from shared import topics
+from shared.periodic import PeriodicTask
 from shared.service import ServiceParts, Subscription, consumer_service
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
+    model = ScoringModel.from_settings(settings)
+
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
-        return [Subscription([settings.topic(topics.EVENTS)], handlers.registry(parts.outbox))]
+        registry = handlers.registry(model, parts.outbox)
+        return [Subscription([settings.topic(topics.EVENTS)], registry)]
+
+    def loops(parts: ServiceParts) -> list[PeriodicTask]:
+        refresher = StandingsRefresher(
+            interval=settings.cut_points_refresh_seconds, model=model,
+            sessionmaker=parts.sessionmaker, outbox=parts.outbox,
+        )  # fmt: skip
+        return [refresher]
 
     return consumer_service(
         settings,
@@ -19,4 +32,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         tables=infrastructure,
         subscriptions=subscriptions,
         routers=[api.router],
+        loops=loops,
     )

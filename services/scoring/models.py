@@ -1,12 +1,15 @@
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, String, func
+from sqlalchemy import BigInteger, DateTime, Index, Numeric, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
 
 SCHEMA = "scoring"
 metadata, infrastructure = service_metadata(SCHEMA)
+SORTABLE = ("priority", "wallet", "social", "engagement_numerator", "influence")
 
 
 class Base(DeclarativeBase):
@@ -14,6 +17,10 @@ class Base(DeclarativeBase):
 
 
 class FanProfile(Base):
+    """One fan identity towards one brand account: the model's state (`FanState` as JSON; JSONB
+    keeps numbers as NUMERIC, so its big forward-decay sums round-trip exactly) and the scores
+    read from it at `scored_at`, with their components."""
+
     __tablename__ = "fan_profiles"
 
     fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
@@ -22,6 +29,46 @@ class FanProfile(Base):
     interaction_count: Mapped[int] = mapped_column(default=0)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_active_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[dict[str, object]] = mapped_column(JSONB, server_default="{}")
+    engagement_numerator: Mapped[Decimal] = mapped_column(Numeric, server_default="0")
+    engagement: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
+    influence: Mapped[Decimal] = mapped_column(Numeric(10, 2), server_default="0")
+    wallet: Mapped[int] = mapped_column(server_default="0")
+    social: Mapped[int] = mapped_column(server_default="0")
+    priority: Mapped[int] = mapped_column(server_default="0")
+    tier: Mapped[str] = mapped_column(String(16), server_default="silent")
+    role: Mapped[str] = mapped_column(String(16), server_default="consumer")
+    lifecycle: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    components: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONB, server_default="{}")
+    paid_orders: Mapped[int] = mapped_column(server_default="0")
+    monetary_cents: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+    __table_args__ = (
+        *(
+            Index(f"ix_fan_profiles_account_{name}", "account", name, "fan_key")
+            for name in SORTABLE
+        ),
+        Index("ix_fan_profiles_lifecycle_last_active", "lifecycle", "last_active_at"),
+    )
+
+
+class BrandCutPoints(Base):
+    """A brand account's standing among its fans, recomputed now and then: tier cut points in
+    engagement-numerator space, wallet quintiles (`WalletCutPoints` as JSON)."""
+
+    __tablename__ = "brand_cut_points"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tier_occasional: Mapped[Decimal | None] = mapped_column(Numeric)
+    tier_frequent: Mapped[Decimal | None] = mapped_column(Numeric)
+    tier_leader: Mapped[Decimal | None] = mapped_column(Numeric)
+    wallet: Mapped[dict[str, object]] = mapped_column(JSONB)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

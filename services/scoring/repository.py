@@ -1,43 +1,285 @@
 """All SQL of scoring."""
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from services.scoring.models import FanProfile
+from services.scoring.domain import ProfileRow
+from services.scoring.models import BrandCutPoints, FanProfile
+from services.scoring.scores.profile import BrandStanding
+from services.scoring.scores.state import FanState
+from services.scoring.scores.tiers import TierCutPoints
+from services.scoring.scores.wallet import WalletCutPoints
+
+Brand = tuple[str, str]  # platform, account
+RankedColumn = InstrumentedAttribute[Decimal] | InstrumentedAttribute[int]
 
 
-async def add_interaction(
-    session: AsyncSession, *, fan_key: str, platform: str, account: str, occurred_at: datetime
-) -> tuple[FanProfile, bool]:
-    """Count one interaction; returns the profile and whether this created it.
-
-    Order-independent: first/last seen take the min/max, so late events land correctly.
-    """
-    table = FanProfile.__table__
-    new = insert(FanProfile).values(
-        fan_key=fan_key,
-        platform=platform,
-        account=account,
-        interaction_count=1,
-        first_seen_at=occurred_at,
-        last_seen_at=occurred_at,
+async def lock_profiles(session: AsyncSession, fan_keys: Sequence[str]) -> dict[str, ProfileRow]:
+    """The stored profiles of these fans, locked until the transaction ends (in key order, so
+    two transactions locking overlapping fans cannot deadlock)."""
+    rows = await session.execute(
+        select(FanProfile)
+        .where(FanProfile.fan_key.in_(sorted(fan_keys)))
+        .order_by(FanProfile.fan_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    upsert = new.on_conflict_do_update(
-        index_elements=[table.c.fan_key],
-        set_={
-            "interaction_count": table.c.interaction_count + 1,
-            "first_seen_at": func.least(table.c.first_seen_at, new.excluded.first_seen_at),
-            "last_seen_at": func.greatest(table.c.last_seen_at, new.excluded.last_seen_at),
-            "updated_at": func.now(),
-        },
+    return {profile.fan_key: profile_row(profile) for profile in rows.scalars()}
+
+
+def profile_row(profile: FanProfile) -> ProfileRow:
+    return ProfileRow(
+        fan_key=profile.fan_key, platform=profile.platform, account=profile.account,
+        first_seen_at=profile.first_seen_at, last_seen_at=profile.last_seen_at,
+        state=FanState.model_validate(profile.state),
+        scored_at=profile.scored_at or profile.updated_at,
+        engagement_numerator=int(profile.engagement_numerator),
+        engagement=profile.engagement, influence=profile.influence, wallet=profile.wallet,
+        social=profile.social, priority=profile.priority, tier=profile.tier, role=profile.role,
+        lifecycle=profile.lifecycle, tags=tuple(profile.tags), components=profile.components,
+    )  # fmt: skip
+
+
+async def upsert_profiles(session: AsyncSession, columns: Sequence[dict[str, object]]) -> None:
+    """Write these profiles, new or known, in one statement."""
+    if not columns:
+        return
+    new = insert(FanProfile).values(list(columns))
+    updated = {name: new.excluded[name] for name in columns[0] if name != "fan_key"}
+    await session.execute(
+        new.on_conflict_do_update(index_elements=[FanProfile.fan_key], set_=updated)
     )
-    created = literal_column("xmax = 0", Boolean).label("created")  # no prior row version
-    row = (await session.execute(upsert.returning(FanProfile, created))).one()
-    return row[0], bool(row.created)
+
+
+async def brand_standings(
+    session: AsyncSession, brands: Iterable[Brand]
+) -> dict[Brand, BrandStanding]:
+    """The stored cut points of these brands; a brand never ranked is left out."""
+    rows = await session.scalars(
+        select(BrandCutPoints).where(
+            tuple_(BrandCutPoints.platform, BrandCutPoints.account).in_(list(brands))
+        )
+    )
+    return {(row.platform, row.account): standing(row) for row in rows}
+
+
+def standing(row: BrandCutPoints) -> BrandStanding:
+    tiers = TierCutPoints(
+        occasional=_whole(row.tier_occasional),
+        frequent=_whole(row.tier_frequent),
+        leader=_whole(row.tier_leader),
+    )
+    return BrandStanding(tiers=tiers, wallet=WalletCutPoints.model_validate(row.wallet))
+
+
+def _numeric(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _whole(value: Decimal | None) -> int | None:
+    return None if value is None else int(value)
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await session.scalar(select(FanProfile).where(FanProfile.fan_key == fan_key))
+
+
+async def try_lock(session: AsyncSession, key: int) -> bool:
+    """Take a transaction-level advisory lock if no other transaction holds it."""
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+async def brands(session: AsyncSession) -> list[Brand]:
+    rows = await session.execute(select(FanProfile.platform, FanProfile.account).distinct())
+    return [(row.platform, row.account) for row in rows]
+
+
+def _of_brand(brand: Brand, *, buyers_only: bool = False) -> list[ColumnElement[bool]]:
+    conditions = [FanProfile.platform == brand[0], FanProfile.account == brand[1]]
+    return [*conditions, FanProfile.paid_orders > 0] if buyers_only else conditions
+
+
+async def count_fans(session: AsyncSession, brand: Brand, *, buyers_only: bool = False) -> int:
+    query = select(func.count()).select_from(FanProfile)
+    return int(await session.scalar(query.where(*_of_brand(brand, buyers_only=buyers_only))) or 0)
+
+
+async def values_at_ranks(
+    session: AsyncSession,
+    brand: Brand,
+    column: RankedColumn,
+    ranks: Sequence[int],
+    *,
+    buyers_only: bool = False,
+) -> dict[int, int]:
+    """The brand's fans' values of `column` at these 1-based ranks in ascending order."""
+    ranked = (
+        select(column.label("value"), func.row_number().over(order_by=column).label("rank"))
+        .where(*_of_brand(brand, buyers_only=buyers_only))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.value, ranked.c.rank).where(ranked.c.rank.in_(sorted(set(ranks))))
+    )
+    return {int(row.rank): int(row.value) for row in rows}
+
+
+async def save_cut_points(
+    session: AsyncSession, brand: Brand, standing: BrandStanding, *, at: datetime
+) -> None:
+    values = {
+        "platform": brand[0], "account": brand[1],
+        "tier_occasional": _numeric(standing.tiers.occasional),
+        "tier_frequent": _numeric(standing.tiers.frequent),
+        "tier_leader": _numeric(standing.tiers.leader),
+        "wallet": standing.wallet.model_dump(mode="json"), "refreshed_at": at,
+    }  # fmt: skip
+    new = insert(BrandCutPoints).values(values)
+    updated = {name: new.excluded[name] for name in values if name not in ("platform", "account")}
+    await session.execute(
+        new.on_conflict_do_update(index_elements=["platform", "account"], set_=updated)
+    )
+
+
+def _tier_by(cuts: TierCutPoints) -> ColumnElement[str]:
+    """`tiers.tier` in SQL: strictly above a cut point to reach its tier."""
+    numerator = FanProfile.engagement_numerator
+    whens = [
+        (numerator > literal(Decimal(cut), Numeric()), name)
+        for name, cut in (("leader", cuts.leader), ("frequent", cuts.frequent),
+                          ("occasional", cuts.occasional))
+        if cut is not None
+    ]  # fmt: skip
+    return case(*whens, else_=literal("silent")) if whens else literal("silent")
+
+
+async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileRow]:
+    """Move the brand's fans to the tiers these cut points give; returns those that moved."""
+    tier = _tier_by(cuts)
+    # Locked in key order first, as the consumer locks them: the two cannot deadlock.
+    to_move = (
+        select(FanProfile.fan_key)
+        .where(*_of_brand(brand), FanProfile.tier != tier)
+        .order_by(FanProfile.fan_key)
+        .with_for_update()
+    )
+    moved = await session.scalars(
+        update(FanProfile)
+        .where(FanProfile.fan_key.in_(to_move), FanProfile.tier != tier)
+        .values(tier=tier, updated_at=func.now())
+        .returning(FanProfile)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return [profile_row(profile) for profile in moved]
+
+
+@dataclass(frozen=True)
+class LifecycleCutoffs:
+    """At a given time: first active at or before `new_before` is no longer new; last active
+    before `active_since` is no longer active, before `at_risk_since` no longer at risk."""
+
+    new_before: datetime
+    active_since: datetime
+    at_risk_since: datetime
+
+
+async def lock_lifecycle_candidates(
+    session: AsyncSession, cutoffs: LifecycleCutoffs, *, limit: int
+) -> list[ProfileRow]:
+    """Profiles whose lifecycle stage time has moved on (`LifecycleCutoffs`), locked; rows
+    another transaction holds are left for the next sweep."""
+    stage, first, last = FanProfile.lifecycle, FanProfile.first_active_at, FanProfile.last_active_at
+    rows = await session.scalars(
+        select(FanProfile)
+        .where(
+            or_(
+                and_(stage == "new", first <= cutoffs.new_before),
+                and_(stage == "active", last < cutoffs.active_since),
+                and_(stage == "at_risk", last < cutoffs.at_risk_since),
+            )
+        )
+        .order_by(FanProfile.fan_key)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return [profile_row(profile) for profile in rows]
+
+
+@dataclass(frozen=True)
+class FanFilter:
+    account: str
+    tier: str | None = None
+    role: str | None = None
+    tag: str | None = None
+    lifecycle: str | None = None
+    min_priority: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found = [FanProfile.account == self.account]
+        for column, value in ((FanProfile.tier, self.tier), (FanProfile.role, self.role),
+                              (FanProfile.lifecycle, self.lifecycle)):  # fmt: skip
+            if value is not None:
+                found.append(column == value)
+        if self.tag is not None:
+            found.append(FanProfile.tags.contains([self.tag]))
+        if self.min_priority is not None:
+            found.append(FanProfile.priority >= self.min_priority)
+        return found
+
+
+SORT_COLUMNS: dict[str, RankedColumn] = {
+    "priority": FanProfile.priority,
+    "wallet": FanProfile.wallet,
+    "social": FanProfile.social,
+    "engagement": FanProfile.engagement_numerator,  # ranks as the score at any common time
+    "influence": FanProfile.influence,
+}
+
+
+async def list_fans(
+    session: AsyncSession,
+    where: FanFilter,
+    *,
+    sort: str,
+    limit: int,
+    after: tuple[Decimal, str] | None = None,
+) -> list[FanProfile]:
+    """The brand's fans, highest `sort` first (ties: fan key, descending), after a keyset."""
+    column = SORT_COLUMNS[sort]
+    query = select(FanProfile).where(*where.conditions())
+    if after is not None:
+        value = after[0] if isinstance(column.type, Numeric) else int(after[0])
+        query = query.where(tuple_(column, FanProfile.fan_key) < tuple_(value, after[1]))
+    query = query.order_by(column.desc(), FanProfile.fan_key.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def audience_counts(session: AsyncSession, account: str) -> dict[str, dict[str | None, int]]:
+    """How many of the account's fans are in each tier, role and lifecycle stage."""
+    counts: dict[str, dict[str | None, int]] = {}
+    for name in ("tier", "role", "lifecycle"):
+        column = getattr(FanProfile, name)
+        rows = await session.execute(
+            select(column, func.count()).where(FanProfile.account == account).group_by(column)
+        )
+        counts[name] = {row[0]: int(row[1]) for row in rows}
+    return counts

@@ -1,12 +1,47 @@
 """Scoring's API models."""
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from services.scoring.models import FanProfile
+
+Tier = Literal["silent", "occasional", "frequent", "leader"]
+Role = Literal["consumer", "kol", "employee"]
+Lifecycle = Literal["new", "active", "at_risk", "lapsed"]
+SCORE_NAMES = ("engagement", "influence", "wallet", "social", "priority")
+
+PROFILE_EXAMPLE: JsonDict = {
+    "fan_key": "weibo:brand:fan-1",
+    "platform": "weibo",
+    "account": "brand",
+    "interaction_count": 12,
+    "first_seen_at": "2026-03-01T16:00:00Z",
+    "last_seen_at": "2026-03-02T03:00:00Z",
+    "scored_at": "2026-03-02T03:00:05Z",
+    "tier": "frequent",
+    "role": "kol",
+    "lifecycle": "new",
+    "tags": ["milk-tea", "night_owl"],
+    "scores": {
+        "engagement": {"total": "35.52", "components": {"message": "35.52", "share": "0"}},
+        "priority": {"total": "41", "components": {"wallet": "24", "engagement": "17"}},
+    },
+}
+
+
+class Score(BaseModel):
+    """A score and the components it is the sum of."""
+
+    total: Decimal
+    components: dict[str, Decimal] = Field(description="add up to the total exactly")
 
 
 class FanProfileOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(json_schema_extra={"examples": [PROFILE_EXAMPLE]})
 
     fan_key: str
     platform: str
@@ -14,3 +49,75 @@ class FanProfileOut(BaseModel):
     interaction_count: int
     first_seen_at: datetime
     last_seen_at: datetime
+    scored_at: datetime | None = Field(description="when the scores were read from the state")
+    tier: Tier
+    role: Role
+    lifecycle: Lifecycle | None = Field(description="None: the fan never did anything themselves")
+    tags: list[str]
+    scores: dict[str, Score] = Field(
+        description="engagement and influence in points (hundredths), wallet, social and "
+        "priority out of 100"
+    )
+
+    @classmethod
+    def of(cls, profile: FanProfile) -> "FanProfileOut":
+        totals: dict[str, Decimal] = {
+            "engagement": profile.engagement, "influence": profile.influence,
+            "wallet": Decimal(profile.wallet), "social": Decimal(profile.social),
+            "priority": Decimal(profile.priority),
+        }  # fmt: skip
+        scores = {
+            name: Score(total=total, components=profile.components.get(name, {}))
+            for name, total in totals.items()
+        }
+        return cls.model_validate(
+            {**{c: getattr(profile, c) for c in FanProfileOut.plain_fields()}, "scores": scores}
+        )
+
+    @classmethod
+    def plain_fields(cls) -> tuple[str, ...]:
+        return tuple(name for name in cls.model_fields if name != "scores")
+
+
+Sort = Literal["priority", "wallet", "social", "engagement", "influence"]
+
+
+class FanPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [PROFILE_EXAMPLE], "next": "WyI0MSIsIndlaWJvIl0"}]
+        }
+    )
+
+    items: list[FanProfileOut]
+    next: str | None = Field(description="pass as `after` for the next page; None: the last page")
+
+
+class Share(BaseModel):
+    count: int
+    share: float = Field(description="of the account's fans, 0 to 1")
+
+
+class AudienceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": "brand",
+                    "fans": 200,
+                    "tiers": {"silent": {"count": 40, "share": 0.2},
+                              "occasional": {"count": 150, "share": 0.75},
+                              "frequent": {"count": 10, "share": 0.05}},
+                    "roles": {"consumer": {"count": 198, "share": 0.99},
+                              "kol": {"count": 2, "share": 0.01}},
+                    "lifecycles": {"active": {"count": 200, "share": 1.0}},
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    account: str
+    fans: int
+    tiers: dict[str, Share]
+    roles: dict[str, Share]
+    lifecycles: dict[str, Share] = Field(description='"none": fans who never did anything')

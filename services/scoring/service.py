@@ -1,9 +1,14 @@
 """Scoring's rules. Takes the session first; flushes, never commits."""
 
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import metrics, repository
-from services.scoring.domain import profile_snapshot
+from services.scoring import cursor, metrics, repository
+from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns, snapshot
 from services.scoring.models import FanProfile
 from shared.contracts import FanEvent
 from shared.db import after_commit
@@ -13,28 +18,87 @@ from shared.outbox import Outbox
 SOURCE = "scrm/scoring"
 
 
-async def record_interaction(
-    session: AsyncSession, event: CloudEvent[FanEvent], *, outbox: Outbox
-) -> FanProfile:
-    data = event.data
-    profile, created = await repository.add_interaction(
-        session,
-        fan_key=data.fan_key,
-        platform=data.platform,
-        account=data.account,
-        occurred_at=data.occurred_at,
+async def score_events(
+    session: AsyncSession,
+    events: Sequence[CloudEvent[FanEvent]],
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> list[ProfileRow]:
+    """Apply a batch of fan events (each once: the caller claimed their ids) to their fans'
+    profiles, rescore them at `now`, and announce each fan whose profile changed in a way
+    others use, once for the batch. Returns the profiles as written."""
+    by_fan: defaultdict[str, list[CloudEvent[FanEvent]]] = defaultdict(list)
+    for event in events:
+        by_fan[event.data.fan_key].append(event)
+    known = await repository.lock_profiles(session, list(by_fan))
+    brands = {(fan[0].data.platform, fan[0].data.account) for fan in by_fan.values()}
+    standings = await repository.brand_standings(session, brands)
+    written = []
+    for fan_key, fan_events in by_fan.items():
+        first = fan_events[0].data
+        before = known.get(fan_key)
+        row = before or new_profile(first, now=now)
+        for event in fan_events:
+            row = row.applied(event.data, model)
+        brand = standings.get((first.platform, first.account)) or model.unranked()
+        row = row.scored(model, brand, now=now)
+        written.append(row)
+        if before is None or before.seen_by_others != row.seen_by_others:
+            await announce(session, row, outbox=outbox, cause=fan_events[-1].id)
+        _count_changes(session, before, row)
+    await repository.upsert_profiles(session, [row_columns(row, model) for row in written])
+    _count_events(session, events)
+    return written
+
+
+async def announce(session: AsyncSession, row: ProfileRow, *, outbox: Outbox, cause: str) -> None:
+    """Put the profile's snapshot on the outbox; `cause` makes its id (a retry, the same id)."""
+    snapshot_event = CloudEvent.of(
+        snapshot(row), id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=row.fan_key
     )
-    if created:
+    await outbox.add(session, snapshot_event)
+
+
+def _count_changes(session: AsyncSession, before: ProfileRow | None, row: ProfileRow) -> None:
+    if before is None:
         after_commit(session, metrics.PROFILES_CREATED.inc)
-        snapshot = CloudEvent.of(
-            profile_snapshot(profile),
-            id=event_id(SOURCE, "profile", event.id),
-            source=SOURCE,
-            subject=profile.fan_key,
-        )
-        await outbox.add(session, snapshot)
-    return profile
+    if before is not None and before.tier != row.tier:
+        after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
+
+
+def _count_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]]) -> None:
+    by_type = Counter(event.type for event in events)
+
+    def count() -> None:
+        for event_type, applied in by_type.items():
+            metrics.EVENTS_APPLIED.labels(event_type).inc(applied)
+
+    after_commit(session, count)
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await repository.get_profile(session, fan_key)
+
+
+async def list_fans(
+    session: AsyncSession,
+    where: repository.FanFilter,
+    *,
+    sort: str,
+    limit: int,
+    after: str | None = None,
+) -> tuple[list[FanProfile], str | None]:
+    """A page of fans and the cursor of the next one (None: no more)."""
+    keyset = cursor.read(after) if after else None
+    page = await repository.list_fans(session, where, sort=sort, limit=limit + 1, after=keyset)
+    if len(page) <= limit:
+        return page, None
+    last = page[limit - 1]
+    value = getattr(last, repository.SORT_COLUMNS[sort].key)
+    return page[:limit], cursor.write(Decimal(value), last.fan_key)
+
+
+async def audience(session: AsyncSession, account: str) -> dict[str, dict[str | None, int]]:
+    return await repository.audience_counts(session, account)

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import handlers
 from services.scoring.config import ScoringSettings
+from services.scoring.domain import ScoringModel
 from services.scoring.models import infrastructure
-from shared.contracts import MessageReceived
 from shared.db import after_commit, transaction
 from shared.events import CloudEvent
 from shared.outbox import Outbox
@@ -89,7 +89,8 @@ def outcome(harness: ConsumerHarness, name: str) -> float:
 class TestProfilesCreatedIsCountedAfterTheCommit:
     def scoring_handler_failing(self, harness: ConsumerHarness, *, attempts: int) -> Any:
         """scoring's own handler, made to fail after it ran in its first `attempts` attempts."""
-        score = handlers.registry(Outbox(harness.settings, infrastructure))[MessageReceived]
+        model = ScoringModel.from_settings(harness.settings)
+        score = handlers.registry(model, Outbox(harness.settings, infrastructure)).one_at_a_time()
         failures = 0
 
         async def score_then_fail(session: AsyncSession, event: CloudEvent[Any]) -> None:

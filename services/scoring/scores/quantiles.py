@@ -16,10 +16,12 @@ def cut_points(values: Iterable[int], fractions: Sequence[float]) -> tuple[int, 
     ordered = sorted(values)
     if not ordered:
         return None
-    return tuple(ordered[_rank(fraction, len(ordered)) - 1] for fraction in fractions)
+    return tuple(ordered[rank_at(fraction, len(ordered)) - 1] for fraction in fractions)
 
 
-def _rank(fraction: float, count: int) -> int:
+def rank_at(fraction: float, count: int) -> int:
+    """The 1-based rank `cut_points` takes for `fraction` of `count` sorted values (for a
+    caller that reads values by rank, in SQL, without holding them all)."""
     # round() first: 0.2 * 100 is 20.000000000000004 in floating point, not a rank of 21.
     return min(max(math.ceil(round(fraction * count, 9)), 1), count)
 

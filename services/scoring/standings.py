@@ -1,0 +1,128 @@
+"""What changes with the brand and the clock rather than with a fan's events: each brand's cut
+points, the tiers that follow them, and lifecycle stages moving on as time passes. Takes the
+session first; flushes, never commits."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring import metrics, repository
+from services.scoring.domain import ProfileRow, ScoringModel, row_columns
+from services.scoring.models import FanProfile
+from services.scoring.repository import Brand, LifecycleCutoffs
+from services.scoring.scores.profile import BrandStanding
+from services.scoring.scores.quantiles import rank_at
+from services.scoring.scores.tiers import TierCutPoints
+from services.scoring.scores.wallet import QUINTILES, Cuts, WalletCutPoints
+from services.scoring.service import announce
+from shared.db import after_commit
+from shared.outbox import Outbox
+
+
+async def refresh_cut_points(
+    session: AsyncSession, *, model: ScoringModel, outbox: Outbox, now: datetime
+) -> list[Brand]:
+    """Recompute every brand's cut points; where its tier cut points moved, move its fans'
+    tiers and announce those who moved. Returns the brands whose tier cut points moved."""
+    moved = []
+    brands = await repository.brands(session)
+    known = await repository.brand_standings(session, brands)
+    for brand in brands:
+        standing = await brand_standing(session, brand, model=model)
+        await repository.save_cut_points(session, brand, standing, at=now)
+        previous = known.get(brand) or model.unranked()
+        if standing.tiers != previous.tiers:
+            moved.append(brand)
+            await _retier(session, brand, standing.tiers, outbox=outbox, now=now)
+    return moved
+
+
+async def brand_standing(
+    session: AsyncSession, brand: Brand, *, model: ScoringModel
+) -> BrandStanding:
+    """The brand's cut points from its fans now: ranks read in SQL, as `quantiles.cut_points`
+    takes them."""
+    fractions = model.policy.tiers.cut_fractions
+    tiers = await _cuts(session, brand, FanProfile.engagement_numerator, fractions)
+    monetary = await _cuts(session, brand, FanProfile.monetary_cents, QUINTILES, buyers=True)
+    frequency = await _cuts(session, brand, FanProfile.paid_orders, QUINTILES, buyers=True)
+    return BrandStanding(
+        tiers=_tiers(tiers),
+        wallet=WalletCutPoints(
+            currency=model.currency, monetary=_four(monetary), frequency=_four(frequency)
+        ),
+    )
+
+
+async def _cuts(
+    session: AsyncSession,
+    brand: Brand,
+    column: repository.RankedColumn,
+    fractions: Sequence[float],
+    *,
+    buyers: bool = False,
+) -> tuple[int, ...]:
+    """Empty when the brand has no fans (or buyers) to rank."""
+    count = await repository.count_fans(session, brand, buyers_only=buyers)
+    if count == 0:
+        return ()
+    ranks = [rank_at(fraction, count) for fraction in fractions]
+    values = await repository.values_at_ranks(session, brand, column, ranks, buyers_only=buyers)
+    return tuple(values[rank] for rank in ranks)
+
+
+def _tiers(cuts: tuple[int, ...]) -> TierCutPoints:
+    if not cuts:
+        return TierCutPoints()
+    return TierCutPoints(occasional=cuts[0], frequent=cuts[1], leader=cuts[2])
+
+
+def _four(cuts: tuple[int, ...]) -> Cuts:
+    return (cuts[0], cuts[1], cuts[2], cuts[3]) if cuts else (0, 0, 0, 0)
+
+
+async def _retier(
+    session: AsyncSession, brand: Brand, cuts: TierCutPoints, *, outbox: Outbox, now: datetime
+) -> None:
+    for row in await repository.retier(session, brand, cuts):
+        await announce(session, row, outbox=outbox, cause=f"tier:{row.fan_key}:{now.isoformat()}")
+        after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
+
+
+async def sweep_lifecycles(
+    session: AsyncSession, *, model: ScoringModel, outbox: Outbox, now: datetime, limit: int
+) -> int:
+    """Rescore at `now` up to `limit` fans whose lifecycle stage time has moved on, announcing
+    those whose profile changed for others; returns how many were rescored."""
+    rows = await repository.lock_lifecycle_candidates(session, _cutoffs(model, now), limit=limit)
+    brands = {(row.platform, row.account) for row in rows}
+    standings = await repository.brand_standings(session, brands)
+    rescored = [
+        row.scored(model, standings.get((row.platform, row.account)) or model.unranked(), now=now)
+        for row in rows
+    ]
+    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    for before, after in zip(rows, rescored, strict=True):
+        await _announce_moved(session, before, after, outbox=outbox, now=now)
+    return len(rows)
+
+
+async def _announce_moved(
+    session: AsyncSession, before: ProfileRow, after: ProfileRow, *, outbox: Outbox, now: datetime
+) -> None:
+    if before.seen_by_others == after.seen_by_others:
+        return
+    cause = f"lifecycle:{after.fan_key}:{now.isoformat()}"
+    await announce(session, after, outbox=outbox, cause=cause)
+    if after.lifecycle is not None and after.lifecycle != before.lifecycle:
+        after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
+
+
+def _cutoffs(model: ScoringModel, now: datetime) -> LifecycleCutoffs:
+    policy = model.policy.lifecycle
+    return LifecycleCutoffs(
+        new_before=now - timedelta(days=policy.new_days),
+        active_since=now - timedelta(days=policy.active_days),
+        at_risk_since=now - timedelta(days=policy.lapsed_days),
+    )

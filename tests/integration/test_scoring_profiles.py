@@ -1,0 +1,237 @@
+"""scoring's rules against a real PostgreSQL: profiles folded from batches of fan events, kept
+exactly, the same whatever order and batches the events came in; brands' cut points and the
+tiers and lifecycle stages that follow them."""
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alembic import command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.scoring import handlers, repository, service, standings
+from services.scoring.config import ScoringSettings
+from services.scoring.domain import ProfileRow, ScoringModel, new_profile
+from services.scoring.models import BrandCutPoints, FanProfile, infrastructure
+from services.scoring.schemas import FanProfileOut
+from services.scoring.scores.state import FanState
+from shared.consumer_batch import BatchRegistry, apply_batch
+from shared.contracts import (
+    CommentCreated,
+    ContentShared,
+    FanEvent,
+    FanFields,
+    MessageReceived,
+    OrderPaid,
+    OrderRefunded,
+    ReactionAdded,
+)
+from shared.db import create_engine, create_sessionmaker, transaction
+from shared.events import CloudEvent
+from shared.migrate import alembic_config
+from shared.outbox import Outbox
+
+pytestmark = pytest.mark.integration
+START = datetime(2026, 3, 1, 9, tzinfo=UTC)
+NOW = START + timedelta(days=2)
+
+
+def fan(user: str, hours: float, *, account: str = "brand") -> FanFields:
+    return FanFields(
+        platform="weibo", account=account, user_id=user,
+        occurred_at=START + timedelta(hours=hours), follower_count=500 + int(hours),
+    )  # fmt: skip
+
+
+def history(user: str, *, account: str = "brand") -> list[CloudEvent[FanEvent]]:
+    """A fan's mixed history over two days (within the engagement fold horizon)."""
+    data: list[FanEvent] = [
+        *(MessageReceived(**fan(user, h, account=account), message_id=f"m{h}") for h in range(8)),
+        *(ReactionAdded(**fan(user, h, account=account), target_id="p", reaction="like")
+          for h in range(0, 40, 3)),
+        CommentCreated(**fan(user, 5, account=account), comment_id="c1", is_mention=True),
+        ContentShared(**fan(user, 6, account=account), content_id="p1", reach=900),
+        OrderPaid(**fan(user, 7, account=account), order_id="o1", amount_cents=25_000,
+                  currency="CNY"),
+        OrderRefunded(**fan(user, 30, account=account), order_id="o1", amount_cents=5_000,
+                      currency="CNY"),
+    ]  # fmt: skip
+    return [CloudEvent.of(d, id=uuid.uuid4().hex, source="test", subject=d.fan_key) for d in data]
+
+
+class Scoring:
+    """scoring's batch handler over the test's database, at a fixed clock."""
+
+    def __init__(self, scoring_settings: ScoringSettings) -> None:
+        self.model = ScoringModel.from_settings(scoring_settings)
+        self.outbox = Outbox(scoring_settings, infrastructure)
+        self.engine = create_engine(scoring_settings.database_url.get_secret_value(), pool_size=2)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.now = NOW
+
+        async def score_at_now(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+            await service.score_events(
+                session, events, model=self.model, outbox=self.outbox, now=self.now
+            )
+
+        self.registry = BatchRegistry(score_at_now, frozenset(handlers.SCORED_TYPES))
+
+    async def apply(self, events: Sequence[CloudEvent[Any]]) -> None:
+        """As the consumer runner applies one fetched batch: ids claimed, then the handler."""
+        async with transaction(self.sessionmaker) as session:
+            await apply_batch(
+                session, self.registry, events,
+                processed_events=infrastructure.processed_events, consumer="scoring-test",
+            )  # fmt: skip
+
+    async def profile(self, fan_key: str) -> FanProfile:
+        async with self.sessionmaker() as session:
+            found = await repository.get_profile(session, fan_key)
+        assert found is not None
+        return found
+
+    async def outbox_count(self) -> int:
+        async with self.sessionmaker() as session:
+            rows = await session.execute(select(infrastructure.outbox.c.id))
+            return len(rows.all())
+
+
+@pytest.fixture
+async def scoring(settings_for: Callable[..., Any]) -> AsyncIterator[Scoring]:
+    harness = Scoring(settings_for(ScoringSettings))
+    yield harness
+    await harness.engine.dispose()
+
+
+def folded(
+    events: Sequence[CloudEvent[FanEvent]], model: ScoringModel, now: datetime
+) -> ProfileRow:
+    row = new_profile(events[0].data, now=now)
+    for event in events:
+        row = row.applied(event.data, model)
+    return row.scored(model, model.unranked(), now=now)
+
+
+class TestProfilesFromBatches:
+    async def test_the_state_round_trips_exactly_and_components_add_up(
+        self, scoring: Scoring
+    ) -> None:
+        events = history("f1")
+        await scoring.apply(events)
+        stored = await scoring.profile(events[0].data.fan_key)
+        expected = folded(events, scoring.model, NOW)
+        assert FanState.model_validate(stored.state) == expected.state
+        assert stored.engagement_numerator == expected.engagement_numerator > 2**64
+        assert stored.interaction_count == 8 + 14 + 1 + 1
+        assert (stored.first_seen_at, stored.last_seen_at) == (START, START + timedelta(hours=39))
+        out = FanProfileOut.of(stored)
+        assert out.scores["engagement"].total == expected.engagement > 0
+        for name, score in out.scores.items():
+            assert sum(score.components.values(), Decimal(0)) == score.total, name
+        assert stored.paid_orders == 1
+        assert stored.monetary_cents == 20_000
+
+    async def test_a_batch_announces_each_changed_fan_once(self, scoring: Scoring) -> None:
+        first, second = history("f2"), history("f3")
+        await scoring.apply([*first, *second])
+        assert await scoring.outbox_count() == 2, "one snapshot per new fan, not per event"
+
+    async def test_events_applied_again_change_nothing(self, scoring: Scoring) -> None:
+        events = history("f4")
+        await scoring.apply(events)
+        before = FanProfileOut.of(await scoring.profile(events[0].data.fan_key))
+        await scoring.apply(events[:5])
+        after = FanProfileOut.of(await scoring.profile(events[0].data.fan_key))
+        assert after == before
+        assert await scoring.outbox_count() == 1
+
+    @settings(
+        max_examples=6, deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )  # fmt: skip
+    @given(order=st.randoms(use_true_random=False), cuts=st.lists(st.integers(0, 30), max_size=4))
+    async def test_any_order_batching_and_repetition_yield_the_same_profile(
+        self, scoring: Scoring, order: Any, cuts: list[int]
+    ) -> None:
+        events = history(f"p-{uuid.uuid4().hex[:8]}")
+        shuffled = [*events, *order.sample(events, 5)]
+        order.shuffle(shuffled)
+        bounds = [0, *sorted(cuts), len(shuffled)]
+        for start, end in itertools.pairwise(bounds):
+            if start < end:
+                await scoring.apply(shuffled[start:end])
+        stored = FanProfileOut.of(await scoring.profile(events[0].data.fan_key))
+        expected = folded(events, scoring.model, NOW)
+        assert stored.scores["engagement"].total == expected.engagement
+        assert stored.scores["priority"].total == expected.priority
+        assert stored.tags == list(expected.tags)
+        assert stored.interaction_count == expected.state.activity.interactions
+
+
+def messages(user: str, count: int, *, account: str = "brand") -> list[CloudEvent[FanEvent]]:
+    data = [
+        MessageReceived(**fan(user, h, account=account), message_id=f"m{h}") for h in range(count)
+    ]
+    return [CloudEvent.of(d, id=uuid.uuid4().hex, source="test", subject=d.fan_key) for d in data]
+
+
+class TestCutPointsAndTiers:
+    async def test_a_refresh_ranks_the_brands_fans_and_announces_who_moved(
+        self, scoring: Scoring
+    ) -> None:
+        for user, count in (("quiet", 0), ("some", 1), ("more", 3), ("most", 9)):
+            await scoring.apply(messages(user, count) or history(user)[-1:])
+        published = await scoring.outbox_count()
+        async with transaction(scoring.sessionmaker) as session:
+            moved = await standings.refresh_cut_points(
+                session, model=scoring.model, outbox=scoring.outbox, now=NOW
+            )
+        assert moved == [("weibo", "brand")]
+        users = ("quiet", "some", "more", "most")
+        tiers = [(await scoring.profile(f"weibo:brand:{user}")).tier for user in users]
+        # 4 fans: the bottom 20% is the one at 0, the top 5% would be above the top fan
+        assert tiers == ["silent", "occasional", "occasional", "occasional"]
+        assert await scoring.outbox_count() == published + 3
+        async with scoring.sessionmaker() as session:
+            stored = await session.get(BrandCutPoints, ("weibo", "brand"))
+        assert stored is not None
+        assert stored.wallet["currency"] == "CNY"
+
+    async def test_an_unmoved_refresh_moves_nobody(self, scoring: Scoring) -> None:
+        await scoring.apply(messages("a", 2) + messages("b", 5))
+        for expected in ([("weibo", "brand")], []):
+            async with transaction(scoring.sessionmaker) as session:
+                moved = await standings.refresh_cut_points(
+                    session, model=scoring.model, outbox=scoring.outbox, now=NOW
+                )
+            assert moved == expected
+
+
+class TestLifecycleSweep:
+    async def test_time_moves_fans_on_and_each_move_is_announced(self, scoring: Scoring) -> None:
+        await scoring.apply(messages("idle", 1))
+        published = await scoring.outbox_count()
+        stages = []
+        for days in (10, 40, 100, 101):
+            async with transaction(scoring.sessionmaker) as session:
+                await standings.sweep_lifecycles(
+                    session, model=scoring.model, outbox=scoring.outbox,
+                    now=START + timedelta(days=days), limit=10,
+                )  # fmt: skip
+            stages.append((await scoring.profile("weibo:brand:idle")).lifecycle)
+        assert stages == ["active", "at_risk", "lapsed", "lapsed"]
+        assert await scoring.outbox_count() == published + 3
+
+
+async def test_the_scores_migration_is_reversible(database_url: str) -> None:
+    config = alembic_config("scoring", database_url)
+    await asyncio.to_thread(command.downgrade, config, "0001")
+    await asyncio.to_thread(command.upgrade, config, "head")
