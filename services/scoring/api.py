@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from services.scoring import service
 from services.scoring.cursor import BadCursor
@@ -15,13 +15,19 @@ from services.scoring.schemas import (
     Sort,
     Tier,
 )
-from shared.deps import SessionDep
+from shared.contracts import MAX_FAN_KEY, PRINTABLE
+from shared.deps import IdInPath, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["fans"])
+# What a caller names is bounded and printable as the stored keys are (PostgreSQL refuses NUL):
+# anything else is a 422, never a query.
+FanKey = Annotated[str, Path(max_length=MAX_FAN_KEY, pattern=PRINTABLE)]
+Account = Annotated[str, Query(min_length=1, max_length=200, pattern=PRINTABLE)]
+Text = Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)]
 
 
 @router.get("/fans/{fan_key}", response_model=FanProfileOut)
-async def read_fan_profile(fan_key: str, session: SessionDep) -> FanProfileOut:
+async def read_fan_profile(fan_key: FanKey, session: SessionDep) -> FanProfileOut:
     profile = await service.get_profile(session, fan_key)
     if profile is None:
         raise HTTPException(status_code=404, detail=f"no profile for fan {fan_key}")
@@ -31,15 +37,15 @@ async def read_fan_profile(fan_key: str, session: SessionDep) -> FanProfileOut:
 @router.get("/fans", response_model=FanPage)
 async def list_fans(
     session: SessionDep,
-    account: str,
+    account: Account,
     tier: Tier | None = None,
     role: Role | None = None,
-    tag: str | None = None,
+    tag: Text = None,
     lifecycle: Lifecycle | None = None,
     min_priority: Annotated[int | None, Query(ge=0, le=100)] = None,
     sort: Sort = "priority",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    after: str | None = None,
+    after: Annotated[str | None, Query(max_length=1000, pattern=PRINTABLE)] = None,
 ) -> FanPage:
     """The account's fans, highest first by `sort`, a page at a time (`after`: the `next` of
     the page before)."""
@@ -54,7 +60,7 @@ async def list_fans(
 
 
 @router.get("/accounts/{account}/audience", response_model=AudienceOut)
-async def read_audience(account: str, session: SessionDep) -> AudienceOut:
+async def read_audience(account: IdInPath, session: SessionDep) -> AudienceOut:
     """How the account's fans divide by tier, role and lifecycle stage."""
     counts = await service.audience(session, account)
     fans = sum(counts["tier"].values())
