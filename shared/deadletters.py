@@ -124,7 +124,9 @@ async def read_dead_letters(settings: KafkaSettings, selection: Selection) -> li
 async def _read_to_end(
     consumer: AIOKafkaConsumer, topic: str
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    await consumer.topics()  # refreshes the metadata
+    # topics() fetches the metadata but leaves the consumer's own copy as it was (on Apache
+    # Kafka it then knows no partition of the topic): this refreshes that copy.
+    await consumer._client.force_metadata_update()
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     if not partitions:
         return []

@@ -21,6 +21,7 @@ from shared.db import create_engine, create_sessionmaker
 from shared.events import CloudEvent
 from shared.kafka import EventProducer
 from shared.topics import EVENTS
+from tests.helpers import topic_partitions
 
 EFFECTS_DDL = "CREATE TABLE IF NOT EXISTS public.effects (event_id text NOT NULL, at timestamptz)"
 
@@ -112,8 +113,7 @@ class ConsumerHarness:
         )  # fmt: skip
         await consumer.start()
         try:
-            await consumer.topics()  # refreshes the metadata
-            partitions = consumer.partitions_for_topic(self.topic) or set()
+            partitions = await topic_partitions(consumer, self.topic)
             return {p: await consumer.committed(TopicPartition(self.topic, p)) for p in partitions}
         finally:
             await consumer.stop()

@@ -76,7 +76,7 @@ async def read_topic(
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
     try:
-        partitions = await eventually(lambda: _partitions(consumer, topic))
+        partitions = await eventually(lambda: topic_partitions(consumer, topic))
         consumer.assign([TopicPartition(topic, p) for p in partitions])
         deadline = time.monotonic() + within
         while len(records) < expect and time.monotonic() < deadline:
@@ -88,7 +88,7 @@ async def read_topic(
     return records
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
 
