@@ -17,8 +17,10 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ingest.platforms.standard import standard_webhook_signature
+from shared.events import decode
 from shared.http_server import server_config
 from shared.settings import BaseServiceSettings
+from shared.topics import EVENTS, INGEST_REJECTED
 
 T = TypeVar("T")
 
@@ -86,6 +88,25 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def produced_events(
+    bootstrap_servers: str, settings: BaseServiceSettings, expect: int
+) -> list[Any]:
+    """The data of what reached the events topic: waits for one more than `expect`, to see
+    there is none."""
+    records = await read_topic(
+        bootstrap_servers, settings.topic(EVENTS), expect=expect + 1, within=3
+    )
+    return [decode(r.headers, r.value).data for r in records]
+
+
+async def recorded_refusals(
+    bootstrap_servers: str, settings: BaseServiceSettings, expect: int
+) -> list[Any]:
+    """The data of the refusals on the rejected topic, once `expect` of them are there."""
+    records = await read_topic(bootstrap_servers, settings.topic(INGEST_REJECTED), expect=expect)
+    return [decode(r.headers, r.value).data for r in records]
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -23,11 +23,9 @@ from services.ingest.platforms.wechat import MessageCrypt, sha1_signature
 from services.ingest.platforms.weibo import weibo_signature
 from services.ingest.retention import ReceivedEventsJanitor
 from shared.db import create_engine, create_sessionmaker
-from shared.events import decode
-from shared.topics import EVENTS, INGEST_REJECTED
 from stack.embedded import free_port
 from tests.conftest import Infrastructure
-from tests.helpers import read_topic, running
+from tests.helpers import produced_events, recorded_refusals, running
 from tests.platform_vectors import wechat, wecom, weibo
 
 pytestmark = pytest.mark.e2e
@@ -80,25 +78,6 @@ def _weibo_text(words: str) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
 
 
-async def _produced(
-    infrastructure: Infrastructure, settings: IngestSettings, expect: int
-) -> list[Any]:
-    """What reached the events topic: waits for one more than `expect`, to see there is none."""
-    records = await read_topic(
-        infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=expect + 1, within=3
-    )
-    return [decode(r.headers, r.value).data for r in records]
-
-
-async def _refusals(
-    infrastructure: Infrastructure, settings: IngestSettings, expect: int
-) -> list[Any]:
-    records = await read_topic(
-        infrastructure.bootstrap_servers, settings.topic(INGEST_REJECTED), expect=expect
-    )
-    return [decode(r.headers, r.value).data for r in records]
-
-
 class TestWeComUrlCheck:
     async def test_a_captured_push_is_not_opened_as_an_echostr_but_a_url_check_is(
         self, ingest: httpx.AsyncClient, infrastructure: Infrastructure, settings: IngestSettings
@@ -117,7 +96,7 @@ class TestWeComUrlCheck:
                  "echostr": echostr}  # fmt: skip
         answered = await ingest.get(WECOM, params=check)
         assert (answered.status_code, answered.content) == (200, ECHO)
-        [recorded] = await _refusals(infrastructure, settings, expect=1)
+        [recorded] = await recorded_refusals(infrastructure.bootstrap_servers, settings, expect=1)
         assert recorded.platform == "wecom"
         assert recorded.status_code == 401
 
@@ -138,7 +117,7 @@ class TestWeChatUrlCheck:
         refused = await ingest.get(WECHAT, params=query)
         assert refused.status_code == 401
         assert refused.json()["reason"] == "stale_timestamp"
-        [recorded] = await _refusals(infrastructure, settings, expect=1)
+        [recorded] = await recorded_refusals(infrastructure.bootstrap_servers, settings, expect=1)
         assert recorded.reason == "stale_timestamp"
 
     async def test_its_signature_carries_no_push_afterwards(
@@ -150,7 +129,7 @@ class TestWeChatUrlCheck:
         forged = await ingest.post(WECHAT, params=query, content=_wechat_text("forged"))
         assert forged.status_code == 401
         assert forged.json()["reason"] == "replayed"
-        assert await _produced(infrastructure, settings, expect=0) == []
+        assert await produced_events(infrastructure.bootstrap_servers, settings, expect=0) == []
 
 
 class TestSignaturesThatDoNotCoverTheBody:
@@ -165,9 +144,9 @@ class TestSignaturesThatDoNotCoverTheBody:
         forged = await ingest.post(WECHAT, params=query, content=_wechat_text("forged"))
         assert forged.status_code == 401
         assert forged.json()["reason"] == "replayed"
-        [produced] = await _produced(infrastructure, settings, expect=1)
+        [produced] = await produced_events(infrastructure.bootstrap_servers, settings, expect=1)
         assert produced.text == "genuine"
-        [recorded] = await _refusals(infrastructure, settings, expect=1)
+        [recorded] = await recorded_refusals(infrastructure.bootstrap_servers, settings, expect=1)
         assert (recorded.reason, recorded.status_code) == ("replayed", 401)
 
     async def test_weibo_refuses_another_body_and_accepts_a_retry(
@@ -181,7 +160,7 @@ class TestSignaturesThatDoNotCoverTheBody:
         forged = await ingest.post(WEIBO, params=query, content=_weibo_text("forged"))
         assert forged.status_code == 401
         assert forged.json()["reason"] == "replayed"
-        [produced] = await _produced(infrastructure, settings, expect=1)
+        [produced] = await produced_events(infrastructure.bootstrap_servers, settings, expect=1)
         assert produced.text == "genuine"
 
     async def test_replicas_on_one_database_share_what_they_have_seen(
@@ -205,7 +184,7 @@ class TestSignaturesThatDoNotCoverTheBody:
             ).status_code == 200
             forged = await first.post(WEIBO, params=weibo_query, content=_weibo_text("b"))
             assert (forged.status_code, forged.json()["reason"]) == (401, "replayed")
-        produced = await _produced(infrastructure, settings, expect=2)
+        produced = await produced_events(infrastructure.bootstrap_servers, settings, expect=2)
         assert sorted(event.text for event in produced) == ["a", "genuine"]
 
     async def test_what_is_seen_is_forgotten_once_no_timestamp_could_be_fresh(

@@ -14,10 +14,8 @@ import pytest
 from services.ingest.config import IngestSettings
 from services.ingest.main import create_app
 from services.ingest.platforms.line import line_signature
-from shared.events import decode
-from shared.topics import EVENTS, INGEST_REJECTED
 from tests.conftest import Infrastructure
-from tests.helpers import metric_value, read_topic, running
+from tests.helpers import metric_value, produced_events, recorded_refusals, running
 from tests.platform_vectors import line, meta, telegram, wecom
 
 pytestmark = pytest.mark.e2e
@@ -42,25 +40,6 @@ def settings(settings_for: Callable[..., Any], tmp_path: Path) -> IngestSettings
 async def ingest(settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with running(create_app(settings)) as client:
         yield client
-
-
-async def _produced(
-    infrastructure: Infrastructure, settings: IngestSettings, expect: int
-) -> list[Any]:
-    """What reached the events topic: waits for one more than `expect`, to see there is none."""
-    records = await read_topic(
-        infrastructure.bootstrap_servers, settings.topic(EVENTS), expect=expect + 1, within=3
-    )
-    return [decode(r.headers, r.value).data for r in records]
-
-
-async def _refusals(
-    infrastructure: Infrastructure, settings: IngestSettings, expect: int
-) -> list[Any]:
-    records = await read_topic(
-        infrastructure.bootstrap_servers, settings.topic(INGEST_REJECTED), expect=expect
-    )
-    return [decode(r.headers, r.value).data for r in records]
 
 
 def _telegram(update_id: int, date: int, words: str) -> bytes:
@@ -104,9 +83,9 @@ class TestTelegram:
         now = int(time.time())
         current = await ingest.post(TELEGRAM, content=_telegram(502, now, "new"), headers=headers)
         assert current.status_code == 200
-        [produced] = await _produced(infrastructure, settings, expect=1)
+        [produced] = await produced_events(infrastructure.bootstrap_servers, settings, expect=1)
         assert produced.text == "new"
-        [recorded] = await _refusals(infrastructure, settings, expect=1)
+        [recorded] = await recorded_refusals(infrastructure.bootstrap_servers, settings, expect=1)
         assert (recorded.reason, recorded.status_code) == ("stale_event", 401)
 
 
@@ -118,7 +97,7 @@ class TestBatches:
         body, headers = _line(("old", IN_2020), ("new", int(time.time())))
         answer = await ingest.post(LINE, content=body, headers=headers)
         assert answer.status_code == 200
-        [produced] = await _produced(infrastructure, settings, expect=1)
+        [produced] = await produced_events(infrastructure.bootstrap_servers, settings, expect=1)
         assert produced.text == "new"
         stale = await metric_value(ingest, WEBHOOKS, platform="line", outcome="stale")
         assert stale == skipped + 1  # the registry is the process's: other tests count too
@@ -130,7 +109,7 @@ class TestBatches:
         refused = await ingest.post(LINE, content=body, headers=headers)
         assert refused.status_code == 401
         assert refused.json()["reason"] == "stale_event"
-        assert await _produced(infrastructure, settings, expect=0) == []
+        assert await produced_events(infrastructure.bootstrap_servers, settings, expect=0) == []
 
     async def test_messenger_skips_a_2020_message_and_refuses_a_push_of_only_those(
         self, ingest: httpx.AsyncClient, infrastructure: Infrastructure, settings: IngestSettings
@@ -141,7 +120,7 @@ class TestBatches:
         refused = await ingest.post(MESSENGER, content=body, headers=headers)
         assert refused.status_code == 401
         assert refused.json()["reason"] == "stale_event"
-        [produced] = await _produced(infrastructure, settings, expect=1)
+        [produced] = await produced_events(infrastructure.bootstrap_servers, settings, expect=1)
         assert produced.text == "new"
 
 
@@ -157,4 +136,4 @@ class TestSealedPushes:
         refused = await ingest.post(WECOM, params=query, content=body)
         assert refused.status_code == 401
         assert refused.json()["reason"] == "stale_event"
-        assert await _produced(infrastructure, settings, expect=0) == []
+        assert await produced_events(infrastructure.bootstrap_servers, settings, expect=0) == []
