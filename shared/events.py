@@ -4,6 +4,7 @@ Attributes travel as ``ce_*`` headers, the event's data as JSON in the value, an
 the fan key, so all of one fan's events stay in order on one partition.
 """
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Sequence
@@ -107,7 +108,7 @@ def decode(headers: Headers, value: bytes | None) -> CloudEvent[Any]:
     if data_cls is None:
         raise EnvelopeError(f"unknown or missing ce_type: {event_type!r}")
     try:
-        return CloudEvent[data_cls].model_validate(  # type: ignore[valid-type]
+        return _envelope(data_cls).model_validate(
             {
                 "specversion": attributes.get("ce_specversion"),
                 "id": attributes.get("ce_id"),
@@ -120,6 +121,13 @@ def decode(headers: Headers, value: bytes | None) -> CloudEvent[Any]:
         )
     except ValidationError as exc:
         raise EnvelopeError(f"invalid {event_type} event: {exc}") from exc
+
+
+@functools.cache
+def _envelope(data_cls: type[DataT]) -> type[CloudEvent[DataT]]:
+    """`CloudEvent[data_cls]`, made once: pydantic's own lookup of a parametrised model cost more
+    than decoding the event (it keeps them weakly, and made most of them anew)."""
+    return CloudEvent[data_cls]  # type: ignore[valid-type]
 
 
 def event_id(*parts: str) -> str:

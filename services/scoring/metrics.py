@@ -1,6 +1,6 @@
 """scoring's own metrics (the consumer and HTTP ones are shared)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 PROFILES_CREATED = Counter("scrm_scoring_profiles_created_total", "Fan profiles created.")
 EVENTS_APPLIED = Counter(
@@ -17,3 +17,9 @@ LIFECYCLE_CHANGES = Counter(
 CUT_POINT_REFRESHES = Counter(
     "scrm_scoring_cut_point_refreshes_total", "Brands whose cut points were recomputed and moved."
 )
+EVENT_LAG = Histogram(
+    "scrm_scoring_event_lag_seconds",
+    "From an event's time (ingest produced it) to the commit of the profile it changed.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30,
+             60, 300),
+)  # fmt: skip

@@ -1,5 +1,6 @@
 """Scoring's rules. Takes the session first; flushes, never commits."""
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -70,10 +71,14 @@ def _count_changes(session: AsyncSession, before: ProfileRow | None, row: Profil
 
 def _count_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]]) -> None:
     by_type = Counter(event.type for event in events)
+    times = [event.time.timestamp() for event in events]
 
     def count() -> None:
         for event_type, applied in by_type.items():
             metrics.EVENTS_APPLIED.labels(event_type).inc(applied)
+        committed = time.time()
+        for at in times:
+            metrics.EVENT_LAG.observe(max(committed - at, 0.0))
 
     after_commit(session, count)
 
