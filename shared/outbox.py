@@ -2,6 +2,7 @@
 then a relay publishes it and deletes the row. Several replicas may relay at once; ``SKIP LOCKED``
 gives each row to one of them."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select
@@ -21,17 +22,19 @@ RELAY_BATCH = 500
 
 
 async def add_to_outbox(
-    session: AsyncSession, tables: InfrastructureTables, event: CloudEvent[DataT], *, topic: str
+    session: AsyncSession,
+    tables: InfrastructureTables,
+    events: Sequence[tuple[str, CloudEvent[Any]]],
 ) -> None:
-    record = encode(event)
-    await session.execute(
-        tables.outbox.insert().values(
-            topic=topic,
-            key=record.key,
-            value=record.value,
-            headers=[[name, value.decode()] for name, value in record.headers],
-        )
-    )
+    """Write (topic, event) pairs in one statement, its rows sent together (executemany); the
+    relay publishes them in this order."""
+    rows = []
+    for topic, event in events:
+        record = encode(event)
+        headers = [[name, value.decode()] for name, value in record.headers]
+        rows.append({"topic": topic, "key": record.key, "value": record.value, "headers": headers})
+    if rows:
+        await session.execute(tables.outbox.insert(), rows)
 
 
 class Outbox:
@@ -42,8 +45,12 @@ class Outbox:
         self._tables = tables
 
     async def add(self, session: AsyncSession, event: CloudEvent[DataT]) -> None:
-        topic = self._settings.topic(topic_of(event.data))
-        await add_to_outbox(session, self._tables, event, topic=topic)
+        await self.add_all(session, [event])
+
+    async def add_all(self, session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+        """Several events in one statement: what a batch of the consumer announces."""
+        pairs = [(self._settings.topic(topic_of(event.data)), event) for event in events]
+        await add_to_outbox(session, self._tables, pairs)
 
 
 class OutboxRelay(PeriodicTask):

@@ -1,14 +1,15 @@
 """Between the scoring model and storage: a profile's row read from a fan's state, the brand's
 standing read from its stored cut points, and the snapshot other services receive."""
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from services.scoring.config import ScoringSettings
-from services.scoring.scores.explain import Explained
+from services.scoring.scores.explain import Explained, apportion
 from services.scoring.scores.policy import ScoringPolicy
 from services.scoring.scores.profile import BrandStanding, ManualLabels, Profile, evaluate
 from services.scoring.scores.state import FanState, apply_signal
@@ -61,20 +62,27 @@ class ProfileRow:
     role: str = "consumer"
     lifecycle: str | None = None
     tags: tuple[str, ...] = ()
-    components: Mapping[str, Mapping[str, str]] | None = None
+    components: Mapping[str, Mapping[str, object]] | None = None
 
     @property
     def seen_by_others(self) -> tuple[object, ...]:
         """What other services act on: a change here is announced."""
         return self.tier, self.role, self.priority, self.tags, self.lifecycle
 
+    def changed(self, **changes: object) -> "ProfileRow":
+        """`dataclasses.replace`, without its checks: they cost more than the scoring of an
+        event, and the names come from this module."""
+        row = object.__new__(ProfileRow)
+        row.__dict__.update(self.__dict__, **changes)
+        return row
+
     def seen_at(self, at: datetime) -> "ProfileRow":
         first, last = min(self.first_seen_at, at), max(self.last_seen_at, at)
-        return replace(self, first_seen_at=first, last_seen_at=last)
+        return self.changed(first_seen_at=first, last_seen_at=last)
 
     def applied(self, event: FanEvent, model: ScoringModel) -> "ProfileRow":
         state = apply_signal(self.state, event, policy=model.policy, time_zone=model.time_zone)
-        return replace(self, state=state).seen_at(event.occurred_at)
+        return self.changed(state=state).seen_at(event.occurred_at)
 
     def scored(self, model: ScoringModel, brand: BrandStanding, *, now: datetime) -> "ProfileRow":
         profile = evaluate(
@@ -96,8 +104,7 @@ def _with_scores(row: ProfileRow, profile: Profile, *, now: datetime) -> Profile
         "engagement": profile.engagement, "influence": profile.influence,
         "wallet": profile.wallet.score, "social": profile.social, "priority": profile.priority,
     }  # fmt: skip
-    return replace(
-        row,
+    return row.changed(
         scored_at=now,
         engagement_numerator=profile.engagement_numerator,
         engagement=profile.engagement.total,
@@ -113,23 +120,35 @@ def _with_scores(row: ProfileRow, profile: Profile, *, now: datetime) -> Profile
     )
 
 
-def _components(score: Explained) -> dict[str, str]:
-    return {component.name: str(component.value) for component in score.components}
+def _components(score: Explained) -> dict[str, object]:
+    """What explains the score, as stored: its parts unrounded (floats keep their exact value
+    through JSON), rounded into components that add up to the total when they are read."""
+    return {"places": score.places, "parts": dict(score.parts)}
+
+
+def stored_components(stored: Mapping[str, object]) -> dict[str, Decimal]:
+    """The components of a score from what `_components` stored."""
+    parts, places = stored.get("parts"), stored.get("places")
+    if not isinstance(parts, dict) or not isinstance(places, int):
+        return {}  # scored before its components were kept
+    explained = apportion(list(parts.items()), places=places)
+    return {component.name: component.value for component in explained.components}
 
 
 def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
-    """The row's values as the table's columns."""
+    """The row's values as the table's columns (its JSON ones as text)."""
     activity, purchases = row.state.activity, row.state.purchases
     return {
         "fan_key": row.fan_key, "platform": row.platform, "account": row.account,
         "interaction_count": activity.interactions,
         "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
         "first_active_at": activity.first_seen, "last_active_at": activity.last_active,
-        "state": row.state.model_dump(mode="json"),
+        "state": row.state.model_dump_json(),
         "engagement_numerator": Decimal(row.engagement_numerator),
         "engagement": row.engagement, "influence": row.influence, "wallet": row.wallet,
         "social": row.social, "priority": row.priority, "tier": row.tier, "role": row.role,
-        "lifecycle": row.lifecycle, "tags": list(row.tags), "components": row.components or {},
+        "lifecycle": row.lifecycle, "tags": json.dumps(row.tags),
+        "components": json.dumps(row.components or {}),
         "paid_orders": purchases.paid_orders,
         "monetary_cents": monetary_cents(purchases, model.currency),
         "scored_at": row.scored_at,

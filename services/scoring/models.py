@@ -19,7 +19,7 @@ class Base(DeclarativeBase):
 class FanProfile(Base):
     """One fan identity towards one brand account: the model's state (`FanState` as JSON; JSONB
     keeps numbers as NUMERIC, so its big forward-decay sums round-trip exactly) and the scores
-    read from it at `scored_at`, with their components."""
+    read from it at `scored_at`, with what explains them (`domain.stored_components`)."""
 
     __tablename__ = "fan_profiles"
 
@@ -42,7 +42,7 @@ class FanProfile(Base):
     role: Mapped[str] = mapped_column(String(16), server_default="consumer")
     lifecycle: Mapped[str | None] = mapped_column(String(16))
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    components: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONB, server_default="{}")
+    components: Mapped[dict[str, dict[str, object]]] = mapped_column(JSONB, server_default="{}")
     paid_orders: Mapped[int] = mapped_column(server_default="0")
     monetary_cents: Mapped[int] = mapped_column(BigInteger, server_default="0")
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

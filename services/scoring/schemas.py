@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from services.scoring.domain import stored_components
 from services.scoring.models import FanProfile
 
 Tier = Literal["silent", "occasional", "frequent", "leader"]
@@ -67,7 +68,7 @@ class FanProfileOut(BaseModel):
             "priority": Decimal(profile.priority),
         }  # fmt: skip
         scores = {
-            name: Score(total=total, components=profile.components.get(name, {}))
+            name: Score(total=total, components=stored_components(profile.components.get(name, {})))
             for name, total in totals.items()
         }
         return cls.model_validate(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import cursor, metrics, repository
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns, snapshot
 from services.scoring.models import FanProfile
-from shared.contracts import FanEvent
+from shared.contracts import FanEvent, ProfileUpdated
 from shared.db import after_commit
 from shared.events import CloudEvent, event_id
 from shared.outbox import Outbox
@@ -36,7 +36,7 @@ async def score_events(
     known = await repository.lock_profiles(session, list(by_fan))
     brands = {(fan[0].data.platform, fan[0].data.account) for fan in by_fan.values()}
     standings = await repository.brand_standings(session, brands)
-    written = []
+    written, announced = [], []
     for fan_key, fan_events in by_fan.items():
         first = fan_events[0].data
         before = known.get(fan_key)
@@ -47,19 +47,19 @@ async def score_events(
         row = row.scored(model, brand, now=now)
         written.append(row)
         if before is None or before.seen_by_others != row.seen_by_others:
-            await announce(session, row, outbox=outbox, cause=fan_events[-1].id)
+            announced.append(announcement(row, cause=fan_events[-1].id))
         _count_changes(session, before, row)
     await repository.upsert_profiles(session, [row_columns(row, model) for row in written])
+    await outbox.add_all(session, announced)
     _count_events(session, events)
     return written
 
 
-async def announce(session: AsyncSession, row: ProfileRow, *, outbox: Outbox, cause: str) -> None:
-    """Put the profile's snapshot on the outbox; `cause` makes its id (a retry, the same id)."""
-    snapshot_event = CloudEvent.of(
+def announcement(row: ProfileRow, *, cause: str) -> CloudEvent[ProfileUpdated]:
+    """The profile's snapshot for the outbox; `cause` makes its id (a retry, the same id)."""
+    return CloudEvent.of(
         snapshot(row), id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=row.fan_key
     )
-    await outbox.add(session, snapshot_event)
 
 
 def _count_changes(session: AsyncSession, before: ProfileRow | None, row: ProfileRow) -> None:

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import metrics, repository
-from services.scoring.domain import ProfileRow, ScoringModel, row_columns
+from services.scoring.domain import ScoringModel, row_columns
 from services.scoring.models import FanProfile
 from services.scoring.repository import Brand, LifecycleCutoffs
 from services.scoring.scores.profile import BrandStanding
 from services.scoring.scores.quantiles import rank_at
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import QUINTILES, Cuts, WalletCutPoints
-from services.scoring.service import announce
+from services.scoring.service import announcement
 from shared.db import after_commit
 from shared.outbox import Outbox
 
@@ -85,8 +85,12 @@ def _four(cuts: tuple[int, ...]) -> Cuts:
 async def _retier(
     session: AsyncSession, brand: Brand, cuts: TierCutPoints, *, outbox: Outbox, now: datetime
 ) -> None:
-    for row in await repository.retier(session, brand, cuts):
-        await announce(session, row, outbox=outbox, cause=f"tier:{row.fan_key}:{now.isoformat()}")
+    moved = await repository.retier(session, brand, cuts)
+    cause = f"tier:{{}}:{now.isoformat()}"
+    await outbox.add_all(
+        session, [announcement(row, cause=cause.format(row.fan_key)) for row in moved]
+    )
+    for row in moved:
         after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
 
 
@@ -103,20 +107,16 @@ async def sweep_lifecycles(
         for row in rows
     ]
     await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
-    for before, after in zip(rows, rescored, strict=True):
-        await _announce_moved(session, before, after, outbox=outbox, now=now)
+    changed = [(before, after) for before, after in zip(rows, rescored, strict=True)
+               if before.seen_by_others != after.seen_by_others]  # fmt: skip
+    cause = f"lifecycle:{{}}:{now.isoformat()}"
+    await outbox.add_all(
+        session, [announcement(after, cause=cause.format(after.fan_key)) for _, after in changed]
+    )
+    for before, after in changed:
+        if after.lifecycle is not None and after.lifecycle != before.lifecycle:
+            after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
     return len(rows)
-
-
-async def _announce_moved(
-    session: AsyncSession, before: ProfileRow, after: ProfileRow, *, outbox: Outbox, now: datetime
-) -> None:
-    if before.seen_by_others == after.seen_by_others:
-        return
-    cause = f"lifecycle:{after.fan_key}:{now.isoformat()}"
-    await announce(session, after, outbox=outbox, cause=cause)
-    if after.lifecycle is not None and after.lifecycle != before.lifecycle:
-        after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
 
 
 def _cutoffs(model: ScoringModel, now: datetime) -> LifecycleCutoffs:

@@ -10,10 +10,9 @@ and such late arrivals are rare). Weights are applied when the state is read, so
 weights applies to the past; a change of half-life or landmark needs a replay.
 """
 
-import math
+import functools
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from fractions import Fraction
 from typing import Literal, Self, get_args
 
 from pydantic import (
@@ -77,9 +76,19 @@ class EngagementPolicy(FrozenModel):
             raise ValueError("engagement weights: at least one kind must weigh more than 0")
         return self
 
-    @property
+    @functools.cached_property
     def half_life(self) -> timedelta:
         return timedelta(days=self.half_life_days)
+
+    @functools.cached_property
+    def exact_weights(self) -> tuple[dict[InteractionKind, int], int]:
+        """The weights as integers over one common denominator (floats are binary fractions,
+        so it is a power of two): the numerator's sum stays exact without Fractions."""
+        ratios = {kind: weight.as_integer_ratio() for kind, weight in self.weights.items()}
+        denominator = max(den for _, den in ratios.values())
+        return {
+            kind: num * (denominator // den) for kind, (num, den) in ratios.items()
+        }, denominator
 
 
 class DayTally(FrozenModel):
@@ -151,18 +160,30 @@ def capped_units(state: EngagementState, policy: EngagementPolicy) -> dict[Inter
 def engagement_numerator(state: EngagementState, policy: EngagementPolicy) -> int:
     """The weighted forward-decay sum: fans rank by it as they rank by their scores at any
     common time, so a brand's cut points can be kept in this space."""
-    units = capped_units(state, policy)
-    return math.floor(sum(Fraction(policy.weights[kind]) * n for kind, n in units.items()))
+    return numerator_of(capped_units(state, policy), policy)
+
+
+def numerator_of(units: Mapping[InteractionKind, int], policy: EngagementPolicy) -> int:
+    """`engagement_numerator` from the capped sums (`capped_units`)."""
+    weights, denominator = policy.exact_weights
+    return sum(weights[kind] * n for kind, n in units.items()) // denominator
 
 
 def engagement_score(
     state: EngagementState, policy: EngagementPolicy, *, at: datetime
 ) -> Explained:
     """Engagement points at `at` (hundredths), one component per kind."""
-    units = capped_units(state, policy)
+    return score_of(capped_units(state, policy), policy, at=at)
+
+
+def score_of(
+    units: Mapping[InteractionKind, int], policy: EngagementPolicy, *, at: datetime
+) -> Explained:
+    """`engagement_score` from the capped sums (`capped_units`)."""
+    half_life = policy.half_life
     return apportion(
         [
-            (kind, policy.weights[kind] * decayed_value(units.get(kind, 0), at, policy.half_life))
+            (kind, policy.weights[kind] * decayed_value(units.get(kind, 0), at, half_life))
             for kind in INTERACTION_KINDS
         ],
         places=2,

@@ -1,10 +1,12 @@
 """Scores that explain themselves: components that add up to the total exactly, and the
 log scaling the scores share."""
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,18 +17,26 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-@dataclass(frozen=True)
-class Component:
+class Component(NamedTuple):  # a tuple: built for every score of every profile written
     name: str
     value: Decimal
 
 
 @dataclass(frozen=True)
 class Explained:
-    """A score and its components; ``sum(c.value for c in components) == total`` always."""
+    """A score and its components; ``sum(c.value for c in components) == total`` always.
+
+    The parts are kept as computed, and rounded into components when these are read: the
+    rounding cost more than the scoring of an event, and most scores written are never read
+    with their components (the stored parts give the same components later)."""
 
     total: Decimal
-    components: tuple[Component, ...]
+    parts: tuple[tuple[str, float], ...]
+    places: int
+
+    @functools.cached_property
+    def components(self) -> tuple[Component, ...]:
+        return _apportioned(self.parts, self.places)
 
     def component(self, name: str) -> Decimal:
         return next(c.value for c in self.components if c.name == name)
@@ -38,31 +48,36 @@ class Explained:
 
 
 def apportion(parts: Sequence[tuple[str, float]], *, places: int = 0) -> Explained:
-    """Round each part to `places` decimals so that they add up to the rounded sum.
-
-    Largest remainder (Hamilton): every part is rounded down, and the units still missing to
-    reach the rounded total go to the parts with the largest remainders (ties: the earlier).
-    """
+    """The parts' sum rounded to `places` decimals, explained by the parts rounded so that they
+    add up to it (`Explained.components`)."""
     scale = 10**places
-    scaled = [_checked(name, value) * scale for name, value in parts]
-    units = [math.floor(x) for x in scaled]
-    missing = math.floor(math.fsum(scaled) + 0.5) - sum(units)
+    scaled = math.fsum(_checked(name, value) * scale for name, value in parts)  # as apportioned
+    return Explained(_decimal(int(scaled + 0.5), places), tuple(parts), places)
+
+
+def _apportioned(parts: Sequence[tuple[str, float]], places: int) -> tuple[Component, ...]:
+    """Largest remainder (Hamilton): every part is rounded down, and the units still missing to
+    reach the rounded total go to the parts with the largest remainders (ties: the earlier)."""
+    scale = 10**places
+    scaled = [value * scale for _, value in parts]
+    units = [int(x) for x in scaled]  # int() rounds down: x >= 0
+    missing = int(math.fsum(scaled) + 0.5) - sum(units)
     by_remainder = sorted(range(len(units)), key=lambda i: (units[i] - scaled[i], i))
     for i in by_remainder[:missing]:
         units[i] += 1
-    components = tuple(
+    return tuple(
         Component(name, _decimal(unit, places))
         for (name, _), unit in zip(parts, units, strict=True)
     )
-    return Explained(_decimal(sum(units), places), components)
 
 
+@functools.lru_cache(maxsize=65_536)  # scores repeat: most are small whole numbers
 def _decimal(units: int, places: int) -> Decimal:
     return Decimal(f"{units}E-{places}")  # exact, whatever the context's precision
 
 
 def _checked(name: str, value: float) -> float:
-    if not math.isfinite(value) or value < 0:
+    if not 0 <= value < math.inf:  # NaN fails it too
         raise ValueError(f"component {name} must be finite and >= 0, not {value}")
     return value
 

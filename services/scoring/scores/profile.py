@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.scoring.scores.behaviour import behaviour_tags
-from services.scoring.scores.engagement import engagement_numerator, engagement_score
+from services.scoring.scores.engagement import capped_units, numerator_of, score_of
 from services.scoring.scores.explain import Explained
 from services.scoring.scores.influence import Role, influence_score, role
 from services.scoring.scores.lifecycle import Lifecycle, lifecycle_stage
@@ -56,8 +56,9 @@ def evaluate(
     manual: ManualLabels,
     now: datetime,
 ) -> Profile:
-    numerator = engagement_numerator(state.engagement, policy.engagement)
-    engagement = engagement_score(state.engagement, policy.engagement, at=now)
+    units = capped_units(state.engagement, policy.engagement)
+    numerator = numerator_of(units, policy.engagement)
+    engagement = score_of(units, policy.engagement, at=now)
     influence = influence_score(
         state.audience, state.amplification, state.referrals, policy.influence
     )

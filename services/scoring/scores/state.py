@@ -113,39 +113,40 @@ def _apply_fan_event(
     state: FanState, event: FanEvent, *, policy: ScoringPolicy, time_zone: ZoneInfo
 ) -> FanState:
     at = event.occurred_at.astimezone(UTC)  # stored times are UTC, whatever the platform sent
+    # The changed parts, gathered and copied into the state once: a copy per part cost more
+    # than the changes.
+    update: dict[str, object] = {}
     if event.follower_count is not None:
-        state = state.model_copy(
-            update={"audience": state.audience.observed(event.follower_count, at)}
-        )
-    if isinstance(event, FAN_ACTIONS):
-        state = state.model_copy(update={"activity": state.activity.active(at)})
+        update["audience"] = state.audience.observed(event.follower_count, at)
+    activity = state.activity.active(at) if isinstance(event, FAN_ACTIONS) else state.activity
     kind = interaction_kind(event)
     if kind is not None:
-        engagement = apply_interaction(state.engagement, kind, at, policy.engagement)
-        activity = state.activity.interacted(at.astimezone(time_zone).hour)
-        state = state.model_copy(update={"engagement": engagement, "activity": activity})
-    return _tagged(_counted(state, event), event, policy)
+        update["engagement"] = apply_interaction(state.engagement, kind, at, policy.engagement)
+        activity = activity.interacted(at.astimezone(time_zone).hour)
+    if activity is not state.activity:
+        update["activity"] = activity
+    update.update(_counted(state, event))
+    update.update(_tagged(state, event, policy))
+    return state.model_copy(update=update) if update else state
 
 
-def _counted(state: FanState, event: FanEvent) -> FanState:
+def _counted(state: FanState, event: FanEvent) -> dict[str, object]:
     match event:
         case ContentShared(reach=reach):
-            return state.model_copy(update={"amplification": state.amplification.shared(reach)})
+            return {"amplification": state.amplification.shared(reach)}
         case CommentCreated(is_mention=True):
-            return state.model_copy(update={"amplification": state.amplification.mentioned()})
+            return {"amplification": state.amplification.mentioned()}
         case OrderPaid(amount_cents=cents, currency=currency, occurred_at=at):
-            return state.model_copy(update={"purchases": state.purchases.paid(cents, currency, at)})
+            return {"purchases": state.purchases.paid(cents, currency, at)}
         case OrderRefunded(amount_cents=cents, currency=currency):
-            purchases = state.purchases.refunded(cents, currency)
-            return state.model_copy(update={"purchases": purchases})
-    return state
+            return {"purchases": state.purchases.refunded(cents, currency)}
+    return {}
 
 
-def _tagged(state: FanState, event: FanEvent, policy: ScoringPolicy) -> FanState:
+def _tagged(state: FanState, event: FanEvent, policy: ScoringPolicy) -> dict[str, object]:
     match event:
         case MessageReceived(text=str(text)) | CommentCreated(text=str(text)):
             found = rule_tags(text, policy.tag_rules)
-            if not found:
-                return state
-            return state.model_copy(update={"rule_tags": state.rule_tags | found})
-    return state
+            if found - state.rule_tags:
+                return {"rule_tags": state.rule_tags | found}
+    return {}
