@@ -29,7 +29,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
-from shared.consumer_batch import BatchRegistry, apply_batch, sort_records
+from shared.consumer_batch import BatchRegistry, Record, apply_batch, sort_records
 from shared.consumer_outage import ConsumerStopping, Outage, OutageWatch
 from shared.db import InfrastructureTables, claim_event, ping, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
@@ -142,8 +142,7 @@ class ConsumerRunner:
             while not self._stopping.is_set():
                 batch = await self._kafka.getmany(timeout_ms=200)
                 async with self._batch_lock:
-                    for partition, records in batch.items():
-                        await self._process_partition(partition, records)
+                    await self._process_fetch(batch)
                 # Outside the lock: a commit may have to wait for a rebalance, whose revoke
                 # callback takes the lock.
                 await self._commit_pending()
@@ -153,6 +152,22 @@ class ConsumerRunner:
         except Exception:
             log.exception("consumer stopped on an unexpected error", group=self._group_id)
             raise
+
+    async def _process_fetch(
+        self, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """The partitions of one fetch side by side, each in order and in its own transactions:
+        one partition's database round trips overlap another's decoding and handling. Their
+        keys differ, so they touch different rows."""
+        in_flight = asyncio.Semaphore(self._settings.consumer_partitions_in_flight)
+
+        async def process(partition: TopicPartition, records: list[Record]) -> None:
+            async with in_flight:
+                await self._process_partition(partition, records)
+
+        async with asyncio.TaskGroup() as group:
+            for partition, records in batch.items():
+                group.create_task(process(partition, records))
 
     async def _process_partition(
         self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

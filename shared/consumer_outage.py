@@ -109,7 +109,11 @@ class OutageWatch:
             metrics.CONSUMER_PAUSED.labels(service, part)
         self._first_delay = max(first_delay, 0.01)
         self._stopping = stopping
-        self.waiting_for: Part | None = None
+        self._waiting: collections.Counter[Part] = collections.Counter()  # waiting, by part
+
+    @property
+    def waiting_for(self) -> Part | None:
+        return next((part for part, waiting in self._waiting.items() if waiting > 0), None)
 
     @property
     def outage(self) -> Outage | None:
@@ -132,7 +136,7 @@ class OutageWatch:
         """Probe `part` with capped backoff until it answers; not ready meanwhile.
 
         Raises ConsumerStopping when the consumer is stopped first."""
-        self.waiting_for = part
+        self._waiting[part] += 1
         self._count_pause(part, 1)
         log.warning("infrastructure unreachable: consumer paused", part=part)
         delay = self._first_delay
@@ -143,7 +147,7 @@ class OutageWatch:
                     break
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
         finally:
-            self.waiting_for = None
+            self._waiting[part] -= 1
             self._count_pause(part, -1)
         log.warning("infrastructure back: consumer resumed", part=part)
 

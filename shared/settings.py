@@ -61,6 +61,11 @@ class BaseServiceSettings(KafkaSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_max_batch: int = Field(default=200, ge=1)
+    consumer_partitions_in_flight: int = Field(
+        default=4, ge=1, le=64,
+        description="partitions of one fetch applied at once, each in its own transactions (a "
+        "database connection each)",
+    )  # fmt: skip
     consumer_session_timeout_ms: int = Field(
         default=10_000, ge=1000, description="also how long a group join may wait for members"
     )
