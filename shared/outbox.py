@@ -5,7 +5,8 @@ gives each row to one of them."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import BigInteger, Row, any_, bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -84,9 +85,9 @@ class OutboxRelay(PeriodicTask):
             if not rows:
                 return 0
             await self._producer.send_many([(row.topic, _record(row)) for row in rows])
-            await session.execute(
-                delete(self._table).where(self._table.c.id.in_([r.id for r in rows]))
-            )
+            ids = bindparam("ids", [r.id for r in rows], ARRAY(BigInteger))
+            # one array parameter: the statement is the same whatever the count, prepared once
+            await session.execute(delete(self._table).where(self._table.c.id == any_(ids)))
         for row in rows:
             metrics.OUTBOX_RELAYED.labels(self._settings.service_name, row.topic).inc()
         return len(rows)
