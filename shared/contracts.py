@@ -211,6 +211,33 @@ class ProfileUpdated(EventData):
     social_value: int | None = Field(default=None, ge=0, le=100)
 
 
+FanKey = Annotated[str, Field(min_length=1, max_length=MAX_FAN_KEY, pattern=PRINTABLE)]
+ManualTag = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
+OperatorName = Annotated[str, Field(max_length=200, pattern=PRINTABLE)]
+
+
+class OperatorDecision(EventData):
+    """What an operator decided about a fan through scoring's API. It travels on its own topic
+    so that a replay of the topics gives the same profiles, decisions included."""
+
+    topic: ClassVar[str] = topics.OPERATOR
+
+    fan_key: FanKey
+    decided_at: AwareDatetime
+    operator: OperatorName | None = None
+
+
+@register
+class FanLabelled(OperatorDecision):
+    """The fan's labels set by hand, as a whole: a role that wins over the computed one (None:
+    computed again) and tags kept beside the computed ones."""
+
+    event_type = "scrm.fan.labelled.v1"
+
+    role: Literal["consumer", "kol", "employee"] | None = None
+    tags: tuple[ManualTag, ...] = Field(default=(), max_length=50)
+
+
 SlaTarget = Literal["first_reply", "next_reply", "resolution"]
 
 

@@ -38,10 +38,16 @@ class Worker(Protocol):
 @dataclass(frozen=True)
 class Subscription:
     """The topics one consumer group reads and its handlers: a registry of per-event handlers,
-    or a `BatchRegistry` for batch mode (one transaction per fetched batch and partition)."""
+    or a `BatchRegistry` for batch mode (one transaction per fetched batch and partition). A
+    service's second subscription names its group (`<service group>-<group>`)."""
 
     topics: list[str]
     handlers: HandlerRegistry | BatchRegistry
+    group: str | None = None
+
+    def group_id(self, settings: BaseServiceSettings) -> str:
+        base = settings.consumer_group
+        return base if self.group is None else f"{base}-{self.group}"
 
 
 @dataclass
@@ -99,6 +105,7 @@ async def service_parts(
                 settings=settings,
                 topics=subscription.topics,
                 handlers=subscription.handlers,
+                group_id=subscription.group_id(settings),
                 sessionmaker=sessionmaker,
                 tables=tables,
                 producer=producer,

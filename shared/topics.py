@@ -17,6 +17,7 @@ PROFILES = "scrm.profiles.v1"
 SLA = "scrm.sla.v1"
 REPLIES = "scrm.replies.v1"
 COUPONS = "scrm.coupons.v1"
+OPERATOR = "scrm.operator.v1"  # what operators decided about fans, replayed like the rest
 INGEST_REJECTED = "scrm.ingest.rejected.v1"
 DEADLETTER = "scrm.deadletter.v1"
 
@@ -33,6 +34,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(SLA),
     TopicSpec(REPLIES),
     TopicSpec(COUPONS),
+    TopicSpec(OPERATOR),
     TopicSpec(INGEST_REJECTED, {"retention.ms": str(14 * 24 * 3600 * 1000)}),
     TopicSpec(DEADLETTER, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
 )

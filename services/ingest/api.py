@@ -2,42 +2,30 @@
 parse, call the account service and map its errors. Webhooks do not come through FastAPI's
 routing: `services.ingest.webhooks` serves them."""
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ingest.accounts import InvalidAccount
 from services.ingest.platforms.base import ACCOUNT_ID_PATTERN
 from services.ingest.schemas import AccountList, AccountOut
 from services.ingest.service import AccountAdmin, AccountConflict
-from services.ingest.state import IngestDep
+from services.ingest.state import IngestDep, IngestState
+from shared.auth import RESPONSES, bearer_guard
 from shared.deps import SessionDep
 
-_bearer = HTTPBearer(auto_error=False, description="INGEST_ADMIN_TOKEN")
-
-
-async def _require_admin(
-    ingest: IngestDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    token = ingest.settings.admin_token
-    if token is None:
-        raise HTTPException(403, "the admin API is off: set INGEST_ADMIN_TOKEN to turn it on")
-    presented = credentials.credentials.encode() if credentials else b""
-    if not presented or not hmac.compare_digest(presented, token.get_secret_value().encode()):
-        raise HTTPException(
-            401, "a valid admin bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+_require_admin = bearer_guard(
+    "admin API",
+    "INGEST_ADMIN_TOKEN",
+    lambda request: IngestState.of(request.app.state).settings.admin_token,
+)
 
 
 router = APIRouter(
     prefix="/v1/admin/accounts", tags=["admin"], dependencies=[Depends(_require_admin)],
-    responses={401: {"description": "no or a wrong bearer token"},
-               403: {"description": "the admin API is off"}},
+    responses=RESPONSES,
 )  # fmt: skip
 
 

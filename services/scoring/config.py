@@ -10,7 +10,7 @@ The defaults are written down in each policy's docstring (`services/scoring/scor
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.scoring.scores.behaviour import BehaviourPolicy
@@ -71,6 +71,10 @@ class ScoringSettings(BaseServiceSettings):
         default="CNY",
         pattern=r"^[A-Z]{3}$",
         description="ISO 4217 currency the wallet value (M of RFM) is measured in",
+    )
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token of the operator API (labels set by hand); unset: it is off",
     )
     cut_points_refresh_seconds: float = Field(
         default=60.0,

@@ -12,7 +12,13 @@ from pydantic_core import to_json as json_bytes
 from services.scoring.config import ScoringSettings
 from services.scoring.scores.explain import Explained, apportion
 from services.scoring.scores.policy import ScoringPolicy
-from services.scoring.scores.profile import BrandStanding, ManualLabels, Profile, evaluate
+from services.scoring.scores.profile import (
+    NO_LABELS,
+    BrandStanding,
+    ManualLabels,
+    Profile,
+    evaluate,
+)
 from services.scoring.scores.state import FanState, apply_signal
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints, monetary_cents
@@ -64,6 +70,7 @@ class ProfileRow:
     lifecycle: str | None = None
     tags: tuple[str, ...] = ()
     components: Mapping[str, Mapping[str, object]] | None = None
+    manual: ManualLabels = NO_LABELS  # what an operator set by hand
 
     @property
     def seen_by_others(self) -> tuple[object, ...]:
@@ -87,7 +94,7 @@ class ProfileRow:
 
     def scored(self, model: ScoringModel, brand: BrandStanding, *, now: datetime) -> "ProfileRow":
         profile = evaluate(
-            self.state, policy=model.policy, brand=brand, manual=ManualLabels(), now=now
+            self.state, policy=model.policy, brand=brand, manual=self.manual, now=now
         )
         return _with_scores(self, profile, now=now)
 

@@ -7,12 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.domain import ScoringModel
+from shared.consumer import HandlerRegistry
 from shared.consumer_batch import BatchRegistry
 from shared.contracts import (
     CommentCreated,
     ContentShared,
     FanEvent,
     FanFollowed,
+    FanLabelled,
     FanUnfollowed,
     MessageReceived,
     OrderPaid,
@@ -35,3 +37,13 @@ def registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
         await service.score_events(session, events, model=model, outbox=outbox, now=now)
 
     return BatchRegistry(score_events, frozenset(SCORED_TYPES))
+
+
+def operator_registry(model: ScoringModel, outbox: Outbox) -> HandlerRegistry:
+    """Operators' decisions: few, each in its own transaction."""
+
+    async def label_fan(session: AsyncSession, decision: CloudEvent[FanLabelled]) -> None:
+        now = datetime.now(UTC)
+        await service.label_fan(session, decision, model=model, outbox=outbox, now=now)
+
+    return {FanLabelled: label_fan}

@@ -17,7 +17,11 @@ def create_app(settings: ScoringSettings) -> FastAPI:
 
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
         registry = handlers.registry(model, parts.outbox)
-        return [Subscription([settings.topic(topics.EVENTS)], registry)]
+        decisions = handlers.operator_registry(model, parts.outbox)
+        return [
+            Subscription([settings.topic(topics.EVENTS)], registry),
+            Subscription([settings.topic(topics.OPERATOR)], decisions, group="operator"),
+        ]
 
     def loops(parts: ServiceParts) -> list[PeriodicTask]:
         refresher = StandingsRefresher(

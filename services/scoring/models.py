@@ -72,3 +72,17 @@ class BrandCutPoints(Base):
     tier_leader: Mapped[Decimal | None] = mapped_column(Numeric)
     wallet: Mapped[dict[str, object]] = mapped_column(JSONB)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ManualLabel(Base):
+    """What an operator set on a fan by hand (`FanLabelled`): kept apart from the profile, so a
+    decision about a fan whose events come later (a replay reads the topics one after the
+    other) waits for them."""
+
+    __tablename__ = "manual_labels"
+
+    fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    role: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    operator: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -30,11 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.scoring.domain import ProfileRow
-from services.scoring.models import BrandCutPoints, FanProfile
-from services.scoring.scores.profile import BrandStanding
+from services.scoring.models import BrandCutPoints, FanProfile, ManualLabel
+from services.scoring.scores.profile import BrandStanding, ManualLabels
 from services.scoring.scores.state import FanState
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints
+from shared.contracts import FanLabelled
 
 Brand = tuple[str, str]  # platform, account
 PROFILES = cast_as(Table, FanProfile.__table__)  # the hot path's statements are Core
@@ -109,6 +110,35 @@ def _stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
         elements = select(func.jsonb_array_elements_text(cast(column, JSONB)))
         return func.array(elements.scalar_subquery())
     return cast(column, JSONB) if column.key in _AS_JSON else column
+
+
+async def labels_of(session: AsyncSession, fan_keys: Sequence[str]) -> dict[str, ManualLabels]:
+    """What operators set on these fans by hand; a fan without labels is left out."""
+    keys = bindparam("keys", list(fan_keys), ARRAY(Text))
+    rows = await session.execute(
+        select(ManualLabel.fan_key, ManualLabel.role, ManualLabel.tags).where(
+            ManualLabel.fan_key == any_(keys)
+        )
+    )
+    return {row.fan_key: ManualLabels(role=row.role, tags=frozenset(row.tags)) for row in rows}
+
+
+async def save_labels(session: AsyncSession, decision: FanLabelled) -> bool:
+    """Keep the operator's labels unless a later decision is already kept (a replay of an older
+    one changes nothing); True when these are now the fan's labels."""
+    values = {
+        "fan_key": decision.fan_key, "role": decision.role, "tags": list(decision.tags),
+        "operator": decision.operator, "decided_at": decision.decided_at,
+    }  # fmt: skip
+    new = insert(ManualLabel).values(values)
+    kept = await session.execute(
+        new.on_conflict_do_update(
+            index_elements=[ManualLabel.fan_key],
+            set_={name: new.excluded[name] for name in values if name != "fan_key"},
+            where=ManualLabel.decided_at <= new.excluded.decided_at,
+        ).returning(ManualLabel.fan_key)
+    )
+    return kept.first() is not None
 
 
 async def brand_standings(

@@ -9,6 +9,7 @@ from pydantic.config import JsonDict
 
 from services.scoring.domain import stored_components
 from services.scoring.models import FanProfile
+from shared.contracts import ManualTag, OperatorName
 
 Tier = Literal["silent", "occasional", "frequent", "leader"]
 Role = Literal["consumer", "kol", "employee"]
@@ -122,3 +123,28 @@ class AudienceOut(BaseModel):
     tiers: dict[str, Share]
     roles: dict[str, Share]
     lifecycles: dict[str, Share] = Field(description='"none": fans who never did anything')
+
+
+class LabelsIn(BaseModel):
+    """The fan's labels set by hand, as a whole (what is left out is cleared)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"role": "kol", "tags": ["vip"], "operator": "mei"}]},
+    )
+
+    role: Role | None = Field(
+        default=None, description="wins over the computed role; null: computed"
+    )
+    tags: list[ManualTag] = Field(
+        default=[], max_length=50, description="kept beside computed tags"
+    )
+    operator: OperatorName | None = Field(default=None, description="who decided, for the record")
+
+
+class DecisionAccepted(BaseModel):
+    """The decision is on its way to the profile (`scrm.operator.v1`); the profile shows it
+    within moments, and a replay of the topics keeps it."""
+
+    event_id: str
+    fan_key: str

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import cursor, metrics, repository
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns, snapshot
 from services.scoring.models import FanProfile
-from shared.contracts import FanEvent, ProfileUpdated
+from services.scoring.scores.profile import NO_LABELS
+from shared.contracts import FanEvent, FanLabelled, ProfileUpdated
 from shared.db import after_commit
 from shared.events import CloudEvent, event_id
 from shared.outbox import Outbox
@@ -34,13 +35,14 @@ async def score_events(
     for event in events:
         by_fan[event.data.fan_key].append(event)
     known = await repository.lock_profiles(session, list(by_fan))
+    labels = await repository.labels_of(session, list(by_fan))
     brands = {(fan[0].data.platform, fan[0].data.account) for fan in by_fan.values()}
     standings = await repository.brand_standings(session, brands)
     written, announced = [], []
     for fan_key, fan_events in by_fan.items():
         first = fan_events[0].data
         before = known.get(fan_key)
-        row = before or new_profile(first, now=now)
+        row = (before or new_profile(first, now=now)).changed(manual=labels.get(fan_key, NO_LABELS))
         for event in fan_events:
             row = row.applied(event.data, model)
         brand = standings.get((first.platform, first.account)) or model.unranked()
@@ -81,6 +83,33 @@ def _count_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]])
             metrics.EVENT_LAG.observe(max(committed - at, 0.0))
 
     after_commit(session, count)
+
+
+async def label_fan(
+    session: AsyncSession,
+    decision: CloudEvent[FanLabelled],
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> ProfileRow | None:
+    """Keep an operator's labels and rescore the fan with them (a fan whose events have not
+    come yet is scored with them when they do). Returns the profile as written, if any."""
+    fan_key = decision.data.fan_key
+    if not await repository.save_labels(session, decision.data):
+        return None  # a later decision is kept already
+    before = (await repository.lock_profiles(session, [fan_key])).get(fan_key)
+    if before is None:
+        return None
+    labels = await repository.labels_of(session, [fan_key])
+    brand = await repository.brand_standings(session, [(before.platform, before.account)])
+    row = before.changed(manual=labels.get(fan_key, NO_LABELS)).scored(
+        model, brand.get((before.platform, before.account)) or model.unranked(), now=now
+    )
+    await repository.upsert_profiles(session, [row_columns(row, model)])
+    if before.seen_by_others != row.seen_by_others:
+        await outbox.add_all(session, [announcement(row, cause=decision.id)])
+    return row
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:

@@ -11,7 +11,7 @@ from services.scoring import metrics, repository
 from services.scoring.domain import ScoringModel, row_columns
 from services.scoring.models import FanProfile
 from services.scoring.repository import Brand, LifecycleCutoffs
-from services.scoring.scores.profile import BrandStanding
+from services.scoring.scores.profile import NO_LABELS, BrandStanding
 from services.scoring.scores.quantiles import rank_at
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import QUINTILES, Cuts, WalletCutPoints
@@ -100,10 +100,13 @@ async def sweep_lifecycles(
     """Rescore at `now` up to `limit` fans whose lifecycle stage time has moved on, announcing
     those whose profile changed for others; returns how many were rescored."""
     rows = await repository.lock_lifecycle_candidates(session, _cutoffs(model, now), limit=limit)
+    labels = await repository.labels_of(session, [row.fan_key for row in rows])
     brands = {(row.platform, row.account) for row in rows}
     standings = await repository.brand_standings(session, brands)
     rescored = [
-        row.scored(model, standings.get((row.platform, row.account)) or model.unranked(), now=now)
+        row.changed(manual=labels.get(row.fan_key, NO_LABELS)).scored(
+            model, standings.get((row.platform, row.account)) or model.unranked(), now=now
+        )
         for row in rows
     ]
     await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])

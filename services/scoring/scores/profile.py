@@ -34,6 +34,9 @@ class ManualLabels:
     tags: frozenset[str] = field(default_factory=frozenset)
 
 
+NO_LABELS = ManualLabels()
+
+
 @dataclass(frozen=True)
 class Profile:
     engagement: Explained  # points at `now`, hundredths
