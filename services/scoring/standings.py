@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import metrics, repository
-from services.scoring.domain import ScoringModel, row_columns
+from services.scoring.domain import ProfileRow, ScoringModel, row_columns
 from services.scoring.models import FanProfile
 from services.scoring.repository import Brand, LifecycleCutoffs
 from services.scoring.scores.profile import BrandStanding
@@ -100,13 +100,7 @@ async def sweep_lifecycles(
     """Rescore at `now` up to `limit` fans whose lifecycle stage time has moved on, announcing
     those whose profile changed for others; returns how many were rescored."""
     rows = await repository.lock_lifecycle_candidates(session, _cutoffs(model, now), limit=limit)
-    brands = {(row.platform, row.account) for row in rows}
-    standings = await repository.brand_standings(session, brands)
-    rescored = [
-        row.scored(model, standings.get((row.platform, row.account)) or model.unranked(), now=now)
-        for row in rows
-    ]
-    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    rescored = await rescore(session, rows, model=model, now=now)
     changed = [(before, after) for before, after in zip(rows, rescored, strict=True)
                if before.seen_by_others != after.seen_by_others]  # fmt: skip
     cause = f"lifecycle:{{}}:{now.isoformat()}"
@@ -117,6 +111,21 @@ async def sweep_lifecycles(
         if after.lifecycle is not None and after.lifecycle != before.lifecycle:
             after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
     return len(rows)
+
+
+async def rescore(
+    session: AsyncSession, rows: Sequence[ProfileRow], *, model: ScoringModel, now: datetime
+) -> list[ProfileRow]:
+    """These profiles scored again at `now` against their brands' stored cut points, and
+    written; announcing is the caller's choice (the rebuild announces nothing)."""
+    brands = {(row.platform, row.account) for row in rows}
+    standings = await repository.brand_standings(session, brands)
+    rescored = [
+        row.scored(model, standings.get((row.platform, row.account)) or model.unranked(), now=now)
+        for row in rows
+    ]
+    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    return rescored
 
 
 def _cutoffs(model: ScoringModel, now: datetime) -> LifecycleCutoffs:
