@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Identity,
     LargeBinary,
     MetaData,
     String,
@@ -61,7 +62,9 @@ def service_metadata(schema: str) -> tuple[MetaData, InfrastructureTables]:
     outbox = Table(
         "outbox_messages",
         metadata,
-        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        # An identity column, as the migration made it: tables created from this metadata (the
+        # scoring rebuild's) then match the migrated ones, down to how ids are generated.
+        Column("id", BigInteger, Identity(), primary_key=True),
         Column("topic", String(255), nullable=False),
         Column("key", LargeBinary, nullable=True),
         Column("value", LargeBinary, nullable=False),

@@ -23,7 +23,9 @@ from services.scoring.scores.state import FanState, apply_signal
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints, monetary_cents
 from shared.contracts import FanEvent, ProfileUpdated
+from shared.events import CloudEvent, event_id
 
+SOURCE = "scrm/scoring"
 SCORES = ("engagement", "influence", "wallet", "social", "priority")
 
 
@@ -178,3 +180,10 @@ def snapshot(row: ProfileRow) -> ProfileUpdated:
         "influence": row.influence, "wallet_value": row.wallet, "social_value": row.social,
     }  # fmt: skip
     return ProfileUpdated.model_validate(fields)
+
+
+def announcement(row: ProfileRow, *, cause: str) -> CloudEvent[ProfileUpdated]:
+    """The profile's snapshot for the outbox; `cause` makes its id (a retry, the same id)."""
+    return CloudEvent.of(
+        snapshot(row), id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=row.fan_key
+    )

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
+from services.scoring.config import ScoringSettings
 from services.scoring.domain import ScoringModel
-from shared.consumer import HandlerRegistry
+from shared import topics
 from shared.consumer_batch import BatchRegistry
 from shared.contracts import (
     CommentCreated,
@@ -23,6 +24,7 @@ from shared.contracts import (
 )
 from shared.events import CloudEvent, EventData
 from shared.outbox import Outbox
+from shared.service import Subscription
 
 # What the model reads of a fan (services/scoring/scores/state.py).
 SCORED_TYPES: tuple[type[EventData], ...] = (
@@ -39,11 +41,28 @@ def registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
     return BatchRegistry(score_events, frozenset(SCORED_TYPES))
 
 
-def operator_registry(model: ScoringModel, outbox: Outbox) -> HandlerRegistry:
-    """Operators' decisions: few, each in its own transaction."""
+def operator_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
+    """Operators' decisions, in the order they were taken."""
 
-    async def label_fan(session: AsyncSession, decision: CloudEvent[FanLabelled]) -> None:
+    async def label_fans(
+        session: AsyncSession, decisions: Sequence[CloudEvent[FanLabelled]]
+    ) -> None:
         now = datetime.now(UTC)
-        await service.label_fan(session, decision, model=model, outbox=outbox, now=now)
+        for decision in decisions:
+            await service.label_fan(session, decision, model=model, outbox=outbox, now=now)
 
-    return {FanLabelled: label_fan}
+    return BatchRegistry(label_fans, frozenset({FanLabelled}))
+
+
+def subscriptions(
+    settings: ScoringSettings, model: ScoringModel, outbox: Outbox
+) -> list[Subscription]:
+    """What scoring reads, each topic in its own consumer group: the fans' events, and the
+    operators' decisions (few, not held up behind a backlog of events). The rebuild replays
+    the same."""
+    return [
+        Subscription([settings.topic(topics.EVENTS)], registry(model, outbox)),
+        Subscription(
+            [settings.topic(topics.OPERATOR)], operator_registry(model, outbox), group="operator"
+        ),
+    ]

@@ -7,7 +7,6 @@ from services.scoring.config import ScoringSettings
 from services.scoring.domain import ScoringModel
 from services.scoring.models import infrastructure
 from services.scoring.refresher import StandingsRefresher
-from shared import topics
 from shared.periodic import PeriodicTask
 from shared.service import ServiceParts, Subscription, consumer_service
 
@@ -16,12 +15,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     model = ScoringModel.from_settings(settings)
 
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
-        registry = handlers.registry(model, parts.outbox)
-        decisions = handlers.operator_registry(model, parts.outbox)
-        return [
-            Subscription([settings.topic(topics.EVENTS)], registry),
-            Subscription([settings.topic(topics.OPERATOR)], decisions, group="operator"),
-        ]
+        return handlers.subscriptions(settings, model, parts.outbox)
 
     def loops(parts: ServiceParts) -> list[PeriodicTask]:
         refresher = StandingsRefresher(

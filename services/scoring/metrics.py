@@ -1,6 +1,6 @@
-"""scoring's own metrics (the consumer and HTTP ones are shared)."""
+"""scoring's own metrics (the consumer and HTTP ones are shared), and the rebuild's."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PROFILES_CREATED = Counter("scrm_scoring_profiles_created_total", "Fan profiles created.")
 EVENTS_APPLIED = Counter(
@@ -23,3 +23,40 @@ EVENT_LAG = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30,
              60, 300),
 )  # fmt: skip
+
+# The rebuild (`python -m services.scoring rebuild`, services/scoring/rebuild.py) is a process of
+# its own and serves only these: what it replays is not the service's traffic, and counting it
+# with the service's metrics (events applied, their lag) would make those lie.
+REBUILD_REGISTRY = CollectorRegistry()
+REBUILD_PHASES = ("preparing", "reading", "ranking", "rescoring", "swapping", "done", "failed")
+REBUILD_PHASE = Gauge(
+    "scrm_scoring_rebuild_phase",
+    "1 for the phase the rebuild is in, 0 for the others.",
+    ["phase"],
+    registry=REBUILD_REGISTRY,
+)
+REBUILD_EVENTS_TO_READ = Gauge(
+    "scrm_scoring_rebuild_events_to_read",
+    "Records of the events topic from its first offsets to the end offsets last taken.",
+    registry=REBUILD_REGISTRY,
+)
+REBUILD_EVENTS_READ = Gauge(
+    "scrm_scoring_rebuild_events_read",
+    "Records of the events topic the rebuild has read.",
+    registry=REBUILD_REGISTRY,
+)
+REBUILD_EVENTS_APPLIED = Gauge(
+    "scrm_scoring_rebuild_events_applied",
+    "Fan events the rebuild applied to profiles (the first copy of each event id).",
+    registry=REBUILD_REGISTRY,
+)
+REBUILD_EVENTS_SKIPPED = Gauge(
+    "scrm_scoring_rebuild_events_skipped",
+    "Records the rebuild left out: not an event, or an event whose scoring failed.",
+    registry=REBUILD_REGISTRY,
+)
+REBUILD_PROFILES_RESCORED = Gauge(
+    "scrm_scoring_rebuild_profiles_rescored",
+    "Rebuilt profiles rescored at the rebuild's instant.",
+    registry=REBUILD_REGISTRY,
+)

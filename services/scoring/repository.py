@@ -107,8 +107,10 @@ def _array_type(name: str) -> ARRAY[Any]:
 def _stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A column of unnested rows as the table stores it."""
     if column.key == "tags":
+        # Correlated with the row by hand: inside array() SQLAlchemy leaves the subquery its own
+        # FROM, and each profile got the tags of every profile of the statement.
         elements = select(func.jsonb_array_elements_text(cast(column, JSONB)))
-        return func.array(elements.scalar_subquery())
+        return func.array(elements.correlate_except(None).scalar_subquery())
     return cast(column, JSONB) if column.key in _AS_JSON else column
 
 

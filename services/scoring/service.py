@@ -8,16 +8,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import cursor, metrics, repository
-from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns, snapshot
+from services.scoring import cursor, metrics, repository, standings
+from services.scoring.domain import ProfileRow, ScoringModel, announcement, new_profile, row_columns
 from services.scoring.models import FanProfile
 from services.scoring.scores.profile import NO_LABELS
-from shared.contracts import FanEvent, FanLabelled, ProfileUpdated
+from shared.contracts import FanEvent, FanLabelled
 from shared.db import after_commit
-from shared.events import CloudEvent, event_id
+from shared.events import CloudEvent
 from shared.outbox import Outbox
-
-SOURCE = "scrm/scoring"
 
 
 async def score_events(
@@ -57,13 +55,6 @@ async def score_events(
     return written
 
 
-def announcement(row: ProfileRow, *, cause: str) -> CloudEvent[ProfileUpdated]:
-    """The profile's snapshot for the outbox; `cause` makes its id (a retry, the same id)."""
-    return CloudEvent.of(
-        snapshot(row), id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=row.fan_key
-    )
-
-
 def _count_changes(session: AsyncSession, before: ProfileRow | None, row: ProfileRow) -> None:
     if before is None:
         after_commit(session, metrics.PROFILES_CREATED.inc)
@@ -101,12 +92,7 @@ async def label_fan(
     before = (await repository.lock_profiles(session, [fan_key])).get(fan_key)
     if before is None:
         return None
-    labels = await repository.labels_of(session, [fan_key])
-    brand = await repository.brand_standings(session, [(before.platform, before.account)])
-    row = before.changed(manual=labels.get(fan_key, NO_LABELS)).scored(
-        model, brand.get((before.platform, before.account)) or model.unranked(), now=now
-    )
-    await repository.upsert_profiles(session, [row_columns(row, model)])
+    [row] = await standings.rescore(session, [before], model=model, now=now)
     if before.seen_by_others != row.seen_by_others:
         await outbox.add_all(session, [announcement(row, cause=decision.id)])
     return row

@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import metrics, repository
-from services.scoring.domain import ScoringModel, row_columns
+from services.scoring.domain import ProfileRow, ScoringModel, announcement, row_columns
 from services.scoring.models import FanProfile
 from services.scoring.repository import Brand, LifecycleCutoffs
 from services.scoring.scores.profile import NO_LABELS, BrandStanding
 from services.scoring.scores.quantiles import rank_at
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import QUINTILES, Cuts, WalletCutPoints
-from services.scoring.service import announcement
 from shared.db import after_commit
 from shared.outbox import Outbox
 
@@ -100,16 +99,7 @@ async def sweep_lifecycles(
     """Rescore at `now` up to `limit` fans whose lifecycle stage time has moved on, announcing
     those whose profile changed for others; returns how many were rescored."""
     rows = await repository.lock_lifecycle_candidates(session, _cutoffs(model, now), limit=limit)
-    labels = await repository.labels_of(session, [row.fan_key for row in rows])
-    brands = {(row.platform, row.account) for row in rows}
-    standings = await repository.brand_standings(session, brands)
-    rescored = [
-        row.changed(manual=labels.get(row.fan_key, NO_LABELS)).scored(
-            model, standings.get((row.platform, row.account)) or model.unranked(), now=now
-        )
-        for row in rows
-    ]
-    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    rescored = await rescore(session, rows, model=model, now=now)
     changed = [(before, after) for before, after in zip(rows, rescored, strict=True)
                if before.seen_by_others != after.seen_by_others]  # fmt: skip
     cause = f"lifecycle:{{}}:{now.isoformat()}"
@@ -120,6 +110,25 @@ async def sweep_lifecycles(
         if after.lifecycle is not None and after.lifecycle != before.lifecycle:
             after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
     return len(rows)
+
+
+async def rescore(
+    session: AsyncSession, rows: Sequence[ProfileRow], *, model: ScoringModel, now: datetime
+) -> list[ProfileRow]:
+    """These profiles scored again at `now` against their brands' stored cut points, and
+    written, with the labels operators set on them; announcing is the caller's choice (the
+    rebuild announces nothing)."""
+    labels = await repository.labels_of(session, [row.fan_key for row in rows])
+    brands = {(row.platform, row.account) for row in rows}
+    standings = await repository.brand_standings(session, brands)
+    rescored = [
+        row.changed(manual=labels.get(row.fan_key, NO_LABELS)).scored(
+            model, standings.get((row.platform, row.account)) or model.unranked(), now=now
+        )
+        for row in rows
+    ]
+    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    return rescored
 
 
 def _cutoffs(model: ScoringModel, now: datetime) -> LifecycleCutoffs:

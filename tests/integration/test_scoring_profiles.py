@@ -144,6 +144,23 @@ class TestProfilesFromBatches:
         await scoring.apply([*first, *second])
         assert await scoring.outbox_count() == 2, "one snapshot per new fan, not per event"
 
+    async def test_each_fan_of_a_batch_is_written_with_its_own_tags(
+        self, settings_for: Callable[..., Any]
+    ) -> None:
+        harness = Scoring(settings_for(ScoringSettings, tag_rules={"tea": {"keywords": ["tea"]}}))
+        texts = {"drinker": "milk tea", "other": "hello"}
+        data = [MessageReceived(**fan(user, 1), message_id="m1", text=text)
+                for user, text in texts.items()]  # fmt: skip
+        try:
+            await harness.apply(
+                [CloudEvent.of(d, id=uuid.uuid4().hex, source="test", subject=d.fan_key)
+                 for d in data]
+            )  # fmt: skip
+            assert (await harness.profile("weibo:brand:drinker")).tags == ["tea"]
+            assert (await harness.profile("weibo:brand:other")).tags == []
+        finally:
+            await harness.engine.dispose()
+
     async def test_events_applied_again_change_nothing(self, scoring: Scoring) -> None:
         events = history("f4")
         await scoring.apply(events)
