@@ -26,6 +26,7 @@ from shared.contracts import FanEvent, ProfileUpdated
 from shared.events import CloudEvent, event_id
 
 SOURCE = "scrm/scoring"
+EMPTY_STATE = FanState()  # frozen: every new profile starts from this one
 SCORES = ("engagement", "influence", "wallet", "social", "priority")
 
 
@@ -105,7 +106,7 @@ def new_profile(event: FanEvent, *, now: datetime) -> ProfileRow:
     at = event.occurred_at
     return ProfileRow(
         fan_key=event.fan_key, platform=event.platform, account=event.account,
-        first_seen_at=at, last_seen_at=at, state=FanState(), scored_at=now,
+        first_seen_at=at, last_seen_at=at, state=EMPTY_STATE, scored_at=now,
     )  # fmt: skip
 
 

@@ -101,6 +101,9 @@ class DayTally(FrozenModel):
         return self.units if self.count <= cap else self.units * cap // self.count
 
 
+NO_TALLY = DayTally()
+
+
 class EngagementState(FrozenModel):
     latest_day: date | None = None
     days: dict[date, dict[InteractionKind, DayTally]] = Field(default_factory=dict)
@@ -115,8 +118,10 @@ def apply_interaction(
     if state.latest_day is not None and day < _fold_before(state.latest_day, policy):
         return state.model_copy(update={"folded": _plus(state.folded, kind, units)})
     tallies = state.days.get(day, {})
-    tally = tallies.get(kind, DayTally())
-    tally = DayTally(count=tally.count + 1, units=tally.units + units)
+    tally = tallies.get(kind, NO_TALLY)
+    # model_construct: the values are computed here, not read; validating them again cost as
+    # much as the rest of an event's fold.
+    tally = DayTally.model_construct(count=tally.count + 1, units=tally.units + units)
     days = {**state.days, day: {**tallies, kind: tally}}
     latest = max(day, state.latest_day or day)
     return _folded(days, state.folded, latest_day=latest, policy=policy)
@@ -139,7 +144,7 @@ def _folded(
         for kind, tally in days[day].items():
             folded = _plus(folded, kind, tally.capped(policy.daily_caps[kind]))
     kept = {day: tallies for day, tallies in days.items() if day >= horizon}
-    return EngagementState(latest_day=latest_day, days=kept, folded=dict(folded))
+    return EngagementState.model_construct(latest_day=latest_day, days=kept, folded=dict(folded))
 
 
 def _plus(
