@@ -1,6 +1,6 @@
 """scoring's own metrics (the consumer and HTTP ones are shared)."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 PROFILES_CREATED = Counter("scrm_scoring_profiles_created_total", "Fan profiles created.")
 EVENTS_APPLIED = Counter(
@@ -16,6 +16,11 @@ LIFECYCLE_CHANGES = Counter(
 )
 CUT_POINT_REFRESHES = Counter(
     "scrm_scoring_cut_point_refreshes_total", "Brands whose cut points were recomputed and moved."
+)
+# The counter above moves only when cut points do; this says the refresh itself still runs.
+CUT_POINTS_REFRESHED = Gauge(
+    "scrm_scoring_cut_points_refreshed_timestamp_seconds",
+    "Unix time this replica last committed a cut point refresh, moved or not (0 before its first).",
 )
 EVENT_LAG = Histogram(
     "scrm_scoring_event_lag_seconds",
