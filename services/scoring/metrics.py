@@ -17,6 +17,11 @@ LIFECYCLE_CHANGES = Counter(
 CUT_POINT_REFRESHES = Counter(
     "scrm_scoring_cut_point_refreshes_total", "Brands whose cut points were recomputed and moved."
 )
+# The counter above moves only when cut points do; this says the refresh itself still runs.
+CUT_POINTS_REFRESHED = Gauge(
+    "scrm_scoring_cut_points_refreshed_timestamp_seconds",
+    "Unix time this replica last committed a cut point refresh, moved or not (0 before its first).",
+)
 EVENT_LAG = Histogram(
     "scrm_scoring_event_lag_seconds",
     "From an event's time (ingest produced it) to the commit of the profile it changed.",

@@ -44,6 +44,7 @@ class StandingsRefresher(PeriodicTask):
                 session, model=self._model, outbox=self._outbox, now=now
             )
             after_commit(session, lambda: metrics.CUT_POINT_REFRESHES.inc(len(moved)))
+            after_commit(session, metrics.CUT_POINTS_REFRESHED.set_to_current_time)
         if moved:
             log.info("tier cut points moved", brands=len(moved))
 
