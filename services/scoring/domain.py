@@ -1,6 +1,7 @@
 """Between the scoring model and storage: a profile's row read from a fan's state, the brand's
 standing read from its stored cut points, and the snapshot other services receive."""
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,10 @@ class ScoringModel:
 
     def unranked(self) -> BrandStanding:
         """The standing of a brand whose cut points were never computed."""
+        return self._unranked
+
+    @functools.cached_property
+    def _unranked(self) -> BrandStanding:  # immutable, and asked for every new brand's fan
         return BrandStanding(TierCutPoints(), WalletCutPoints(currency=self.currency))
 
 
