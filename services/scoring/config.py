@@ -3,7 +3,7 @@
 Each rule group is one setting holding JSON, or one variable per field with ``__`` between
 the names: ``SCORING_ENGAGEMENT='{"half_life_days": 7}'`` or
 ``SCORING_ENGAGEMENT__HALF_LIFE_DAYS=7``. A table left partial keeps its other defaults; an
-unknown name, a negative weight, a half-life under an hour, cut fractions that do not increase
+unknown name, a negative weight, a half-life under a day, cut fractions that do not increase
 within (0, 1), and the like stop the service at start-up with the setting's name in the error.
 The defaults are written down in each policy's docstring (`services/scoring/scores/`).
 """
