@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic_core import to_json as json_bytes
@@ -177,19 +178,34 @@ def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
 
 
 def snapshot(row: ProfileRow) -> ProfileUpdated:
-    fields = {
-        "fan_key": row.fan_key, "platform": row.platform, "account": row.account,
-        "interaction_count": row.state.activity.interactions,
-        "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
-        "tier": row.tier, "role": row.role, "priority": row.priority, "tags": row.tags,
-        "lifecycle": row.lifecycle, "engagement": row.engagement,
-        "influence": row.influence, "wallet_value": row.wallet, "social_value": row.social,
-    }  # fmt: skip
+    return stored_snapshot(
+        {"fan_key": row.fan_key, "platform": row.platform, "account": row.account,
+         "interaction_count": row.state.activity.interactions,
+         "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
+         "tier": row.tier, "role": row.role, "priority": row.priority, "tags": row.tags,
+         "lifecycle": row.lifecycle, "engagement": row.engagement,
+         "influence": row.influence, "wallet": row.wallet, "social": row.social}
+    )  # fmt: skip
+
+
+# The profile's columns a snapshot is made of: enough to announce a stored profile whose state
+# need not be read (a tier moved by new cut points).
+SNAPSHOT_COLUMNS = (
+    "fan_key", "platform", "account", "interaction_count", "first_seen_at", "last_seen_at",
+    "tier", "role", "priority", "tags", "lifecycle", "engagement", "influence", "wallet", "social",
+)  # fmt: skip
+
+
+def stored_snapshot(columns: Mapping[Any, Any]) -> ProfileUpdated:
+    """The snapshot of a profile from its `SNAPSHOT_COLUMNS`."""
+    fields = {name: columns[name] for name in SNAPSHOT_COLUMNS}
+    fields["tags"] = tuple(fields["tags"])
+    fields["wallet_value"], fields["social_value"] = fields.pop("wallet"), fields.pop("social")
     return ProfileUpdated.model_validate(fields)
 
 
-def announcement(row: ProfileRow, *, cause: str) -> CloudEvent[ProfileUpdated]:
-    """The profile's snapshot for the outbox; `cause` makes its id (a retry, the same id)."""
+def announcement(update: ProfileUpdated, *, cause: str) -> CloudEvent[ProfileUpdated]:
+    """A profile's snapshot for the outbox; `cause` makes its id (a retry, the same id)."""
     return CloudEvent.of(
-        snapshot(row), id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=row.fan_key
+        update, id=event_id(SOURCE, "profile", cause), source=SOURCE, subject=update.fan_key
     )

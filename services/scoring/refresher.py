@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scoring import metrics, repository, standings
 from services.scoring.domain import ScoringModel
-from shared.db import after_commit, transaction
+from shared.db import transaction
 from shared.logging import get_logger
 from shared.outbox import Outbox
 from shared.periodic import PeriodicTask
@@ -37,16 +37,22 @@ class StandingsRefresher(PeriodicTask):
         await self.sweep_lifecycles(now=now)
 
     async def refresh_cut_points(self, *, now: datetime) -> None:
+        """Each brand in a transaction of its own: one holding the fans of several brands
+        locked could meet the consumer, which locks fans across brands, in a deadlock."""
         async with transaction(self._sessionmaker) as session:
-            if not await repository.try_lock(session, CUT_POINTS_LOCK):
-                return  # another replica is at it
-            moved = await standings.refresh_cut_points(
-                session, model=self._model, outbox=self._outbox, now=now
-            )
-            after_commit(session, lambda: metrics.CUT_POINT_REFRESHES.inc(len(moved)))
-            after_commit(session, metrics.CUT_POINTS_REFRESHED.set_to_current_time)
+            brands = await repository.brands(session)
+        moved = 0
+        for brand in brands:
+            async with transaction(self._sessionmaker) as session:
+                if not await repository.try_lock(session, CUT_POINTS_LOCK):
+                    return  # another replica is at it
+                moved += await standings.refresh_brand(
+                    session, brand, model=self._model, outbox=self._outbox, now=now
+                )
+        metrics.CUT_POINT_REFRESHES.inc(moved)
+        metrics.CUT_POINTS_REFRESHED.set_to_current_time()
         if moved:
-            log.info("tier cut points moved", brands=len(moved))
+            log.info("tier cut points moved", brands=moved)
 
     async def sweep_lifecycles(self, *, now: datetime) -> int:
         total = 0

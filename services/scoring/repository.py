@@ -29,13 +29,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.scoring.domain import ProfileRow
+from services.scoring.domain import SNAPSHOT_COLUMNS, ProfileRow, stored_snapshot
 from services.scoring.models import BrandCutPoints, FanProfile, ManualLabel
 from services.scoring.scores.profile import BrandStanding, ManualLabels
 from services.scoring.scores.state import FanState
 from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints
-from shared.contracts import FanLabelled
+from shared.contracts import FanLabelled, ProfileUpdated
 
 Brand = tuple[str, str]  # platform, account
 PROFILES = cast_as(Table, FanProfile.__table__)  # the hot path's statements are Core
@@ -245,8 +245,9 @@ def _tier_by(cuts: TierCutPoints) -> ColumnElement[str]:
     return case(*whens, else_=literal("silent")) if whens else literal("silent")
 
 
-async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileRow]:
-    """Move the brand's fans to the tiers these cut points give; returns those that moved."""
+async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileUpdated]:
+    """Move the brand's fans to the tiers these cut points give; returns the snapshots of those
+    that moved (read from their columns: their state is not needed)."""
     tier = _tier_by(cuts)
     # Locked in key order first, as the consumer locks them: the two cannot deadlock.
     to_move = (
@@ -255,14 +256,13 @@ async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> li
         .order_by(FanProfile.fan_key)
         .with_for_update()
     )
-    moved = await session.scalars(
-        update(FanProfile)
-        .where(FanProfile.fan_key.in_(to_move), FanProfile.tier != tier)
+    moved = await session.execute(
+        update(PROFILES)
+        .where(PROFILES.c.fan_key.in_(to_move), PROFILES.c.tier != tier)
         .values(tier=tier, updated_at=func.now())
-        .returning(FanProfile)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*(PROFILES.c[name] for name in SNAPSHOT_COLUMNS))
     )
-    return [profile_row(profile) for profile in moved]
+    return [stored_snapshot(row) for row in moved.mappings()]
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,14 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import cursor, metrics, repository, standings
-from services.scoring.domain import ProfileRow, ScoringModel, announcement, new_profile, row_columns
+from services.scoring.domain import (
+    ProfileRow,
+    ScoringModel,
+    announcement,
+    new_profile,
+    row_columns,
+    snapshot,
+)
 from services.scoring.models import FanProfile
 from services.scoring.scores.profile import NO_LABELS
 from shared.contracts import FanEvent, FanLabelled
@@ -47,7 +54,7 @@ async def score_events(
         row = row.scored(model, brand, now=now)
         written.append(row)
         if before is None or before.seen_by_others != row.seen_by_others:
-            announced.append(announcement(row, cause=fan_events[-1].id))
+            announced.append(announcement(snapshot(row), cause=fan_events[-1].id))
         _count_changes(session, before, row)
     await repository.upsert_profiles(session, [row_columns(row, model) for row in written])
     await outbox.add_all(session, announced)
@@ -94,7 +101,7 @@ async def label_fan(
         return None
     [row] = await standings.rescore(session, [before], model=model, now=now)
     if before.seen_by_others != row.seen_by_others:
-        await outbox.add_all(session, [announcement(row, cause=decision.id)])
+        await outbox.add_all(session, [announcement(snapshot(row), cause=decision.id)])
     return row
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import metrics, repository
-from services.scoring.domain import ProfileRow, ScoringModel, announcement, row_columns
+from services.scoring.domain import ProfileRow, ScoringModel, announcement, row_columns, snapshot
 from services.scoring.models import FanProfile
 from services.scoring.repository import Brand, LifecycleCutoffs
 from services.scoring.scores.profile import NO_LABELS, BrandStanding
@@ -22,19 +22,27 @@ from shared.outbox import Outbox
 async def refresh_cut_points(
     session: AsyncSession, *, model: ScoringModel, outbox: Outbox, now: datetime
 ) -> list[Brand]:
-    """Recompute every brand's cut points; where its tier cut points moved, move its fans'
-    tiers and announce those who moved. Returns the brands whose tier cut points moved."""
-    moved = []
-    brands = await repository.brands(session)
-    known = await repository.brand_standings(session, brands)
-    for brand in brands:
-        standing = await brand_standing(session, brand, model=model)
-        await repository.save_cut_points(session, brand, standing, at=now)
-        previous = known.get(brand) or model.unranked()
-        if standing.tiers != previous.tiers:
-            moved.append(brand)
-            await _retier(session, brand, standing.tiers, outbox=outbox, now=now)
-    return moved
+    """Recompute every brand's cut points (`refresh_brand`) in the caller's transaction; returns
+    the brands whose tier cut points moved."""
+    return [
+        brand
+        for brand in await repository.brands(session)
+        if await refresh_brand(session, brand, model=model, outbox=outbox, now=now)
+    ]
+
+
+async def refresh_brand(
+    session: AsyncSession, brand: Brand, *, model: ScoringModel, outbox: Outbox, now: datetime
+) -> bool:
+    """Recompute the brand's cut points; where its tier cut points moved, move its fans' tiers
+    and announce those who moved. True when they moved."""
+    previous = (await repository.brand_standings(session, [brand])).get(brand) or model.unranked()
+    standing = await brand_standing(session, brand, model=model)
+    await repository.save_cut_points(session, brand, standing, at=now)
+    if standing.tiers == previous.tiers:
+        return False
+    await _retier(session, brand, standing.tiers, outbox=outbox, now=now)
+    return True
 
 
 async def brand_standing(
@@ -87,7 +95,7 @@ async def _retier(
     moved = await repository.retier(session, brand, cuts)
     cause = f"tier:{{}}:{now.isoformat()}"
     await outbox.add_all(
-        session, [announcement(row, cause=cause.format(row.fan_key)) for row in moved]
+        session, [announcement(update, cause=cause.format(update.fan_key)) for update in moved]
     )
     for row in moved:
         after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
@@ -104,7 +112,8 @@ async def sweep_lifecycles(
                if before.seen_by_others != after.seen_by_others]  # fmt: skip
     cause = f"lifecycle:{{}}:{now.isoformat()}"
     await outbox.add_all(
-        session, [announcement(after, cause=cause.format(after.fan_key)) for _, after in changed]
+        session,
+        [announcement(snapshot(after), cause=cause.format(after.fan_key)) for _, after in changed],
     )
     for before, after in changed:
         if after.lifecycle is not None and after.lifecycle != before.lifecycle:
