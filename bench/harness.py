@@ -124,6 +124,15 @@ def _process_cpu(pid: str, tick: int) -> float:
     return (int(stat[11]) + int(stat[12])) / tick  # utime, stime
 
 
+def running(pid: int) -> bool:
+    """Whether `pid` is alive (an exited child not yet waited for is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def memory_mb(pid: int, field: str = "VmRSS") -> float:
     """A process's memory as /proc/<pid>/status tells it: VmRSS now, VmHWM its peak so far."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
