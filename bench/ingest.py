@@ -17,29 +17,31 @@ import base64
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench import loadgen
+from bench.harness import (
+    ROOT,
+    CpuUse,
+    cpu_seconds,
+    kafka_bootstrap,
+    prepare_database,
+    process,
+)
 from bench.report import say, write_results
 from services.ingest.platforms.standard import standard_webhook_signature
-from shared.migrate import upgrade
 from shared.topics import EVENTS, ensure_topics
 from stack.embedded import EmbeddedPostgres, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "bench-shop"
 TARGET_RATIO, TARGET_P99_MS = 0.6, 50.0
 
@@ -67,51 +69,6 @@ def signed_requests(port: int, secret: str, count: int) -> list[bytes]:
     return requests
 
 
-@contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
-    with log.open("wb") as out:
-        child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-    try:
-        deadline = time.monotonic() + 60
-        while not _answers(ready_url):
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{args} did not start:\n{log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield child.pid
-    finally:
-        child.terminate()
-        child.wait(30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310
-            return True
-    except OSError as exc:
-        return getattr(exc, "code", 0) in (404, 405)
-
-
-def kafka_bootstrap(stack: ExitStack) -> str:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        return os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    up = subprocess.run(
-        [sys.executable, "-m", "stack.apache_kafka", "up"], cwd=ROOT, check=True,
-        capture_output=True, text=True,
-    )  # fmt: skip
-    stack.callback(subprocess.run, [sys.executable, "-m", "stack.apache_kafka", "down"],
-                   cwd=ROOT, check=False, capture_output=True)  # fmt: skip
-    return up.stdout.strip().split("=", 1)[1]
-
-
-async def prepare_database(postgres: EmbeddedPostgres) -> str:
-    admin = await asyncpg.connect(postgres.url(driver="postgresql"))
-    await admin.execute('CREATE DATABASE "bench"')
-    await admin.close()
-    url = postgres.url("bench")
-    await asyncio.to_thread(upgrade, url, ("ingest",))
-    return url
-
-
 async def count_events(bootstrap: str, topic: str) -> list[str]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -134,59 +91,6 @@ def report(name: str, result: loadgen.Result) -> None:
     say(f"  {name:<8} {result.requests:>7} req in {result.seconds:6.2f} s = "
         f"{result.throughput:8.0f} req/s   p50 {result.median_ms:6.2f} ms   "
         f"p99 {result.percentile(0.99):6.2f} ms   statuses {result.statuses}")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class CpuUse:
-    """CPU seconds by role (Linux /proc; zero where a part runs elsewhere) and wall seconds."""
-
-    service: float
-    broker: float
-    database: float
-    load_generator: float
-    machine_busy: float  # CPU seconds of the whole machine, every process
-    cores: int
-
-    def __sub__(self, earlier: "CpuUse") -> "CpuUse":
-        return self._combine(earlier, -1)
-
-    def __add__(self, more: "CpuUse") -> "CpuUse":
-        return self._combine(more, 1)
-
-    def _combine(self, other: "CpuUse", sign: int) -> "CpuUse":
-        return CpuUse(
-            self.service + sign * other.service, self.broker + sign * other.broker,
-            self.database + sign * other.database,
-            self.load_generator + sign * other.load_generator,
-            self.machine_busy + sign * other.machine_busy, self.cores,
-        )  # fmt: skip
-
-
-def cpu_seconds(service_pid: int) -> CpuUse:
-    """Where the machine's CPU goes: the service under test, the broker, the database and this
-    process (the load generator), each as user + system seconds so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    broker = database = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-                if b"kafka.Kafka" in command:
-                    broker += _process_cpu(entry.name, tick)
-                elif (entry / "comm").read_text().strip() == "postgres":
-                    database += _process_cpu(entry.name, tick)
-            except OSError:
-                continue  # gone meanwhile
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    idle = int(fields[3]) + int(fields[4])
-    busy = (sum(int(f) for f in fields[:8]) - idle) / tick
-    return CpuUse(_process_cpu(str(service_pid), tick), broker, database,
-                  _process_cpu(str(os.getpid()), tick), busy, os.cpu_count() or 1)  # fmt: skip
-
-
-def _process_cpu(pid: str, tick: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(stat[11]) + int(stat[12])) / tick  # utime, stime
 
 
 def report_cpu(result: loadgen.Result, cpu: CpuUse) -> None:
@@ -230,7 +134,7 @@ def start(stack: ExitStack, folder: Path, secret: str) -> Bench:
     stack.callback(postgres.stop)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     asyncio.run(ensure_topics(bootstrap, prefix=prefix, partitions=6))
-    database_url = asyncio.run(prepare_database(postgres))
+    database_url = asyncio.run(prepare_database(postgres, ("ingest",)))
     accounts = folder / "accounts.json"
     accounts.write_text(json.dumps({"accounts": [
         {"platform": "standard", "account_id": ACCOUNT, "secret": secret}]}))  # fmt: skip
