@@ -165,7 +165,7 @@ def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
         "interaction_count": activity.interactions,
         "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
         "first_active_at": activity.first_seen, "last_active_at": activity.last_active,
-        "state": row.state.model_dump_json(),
+        "state": row.state.to_json(),
         "engagement_numerator": Decimal(row.engagement_numerator),
         "engagement": row.engagement, "influence": row.influence, "wallet": row.wallet,
         "social": row.social, "priority": row.priority, "tier": row.tier, "role": row.role,

@@ -65,7 +65,7 @@ _LOCKED = ("fan_key", "platform", "account", "first_seen_at", "last_seen_at", "s
 def _locked_row(row: RowMapping) -> ProfileRow:
     return ProfileRow(
         **{name: row[name] for name in _LOCKED if name != "tags"},
-        state=FanState.model_validate_json(row["state"]),
+        state=FanState.from_json(row["state"]),
         tags=tuple(row["tags"]),
     )
 
@@ -74,7 +74,7 @@ def profile_row(profile: FanProfile) -> ProfileRow:
     return ProfileRow(
         fan_key=profile.fan_key, platform=profile.platform, account=profile.account,
         first_seen_at=profile.first_seen_at, last_seen_at=profile.last_seen_at,
-        state=FanState.model_validate(profile.state),
+        state=FanState.from_dict(profile.state),
         scored_at=profile.scored_at or profile.updated_at,
         engagement_numerator=int(profile.engagement_numerator),
         engagement=profile.engagement, influence=profile.influence, wallet=profile.wallet,

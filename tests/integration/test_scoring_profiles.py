@@ -128,7 +128,7 @@ class TestProfilesFromBatches:
         await scoring.apply(events)
         stored = await scoring.profile(events[0].data.fan_key)
         expected = folded(events, scoring.model, NOW)
-        assert FanState.model_validate(stored.state) == expected.state
+        assert FanState.from_dict(stored.state) == expected.state
         assert stored.engagement_numerator == expected.engagement_numerator > 2**64
         assert stored.interaction_count == 8 + 14 + 1 + 1
         assert (stored.first_seen_at, stored.last_seen_at) == (START, START + timedelta(hours=39))

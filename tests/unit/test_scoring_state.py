@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import asdict
 
 from services.scoring.scores.policy import ScoringPolicy
 from services.scoring.scores.state import (
@@ -89,7 +90,11 @@ class TestInteractions:
             ContentShared(**fan(), content_id="p", reach=300),
             ContentShared(**fan(), content_id="q"),
         )
-        assert state.amplification.model_dump() == {"shares": 2, "share_reach": 300, "mentions": 1}
+        assert asdict(state.amplification) == {
+            "shares": 2,
+            "share_reach": 300,
+            "mentions": 1,
+        }
 
     def test_what_fans_write_earns_rule_tags(self) -> None:
         state = applied(
@@ -151,7 +156,7 @@ class TestOrdersAndCoupons:
             FriendClaimed(first_from_friend=False),
             ReferredFirstOrder(amount_cents=5_000),
         )
-        assert state.referrals.model_dump() == {
+        assert asdict(state.referrals) == {
             "friend_claims": 2,
             "friends_reached": 1,
             "first_orders": 1,

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Self, get_args
 
+from msgspec import field
+from msgspec.structs import replace
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -24,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from services.scoring.scores.explain import Explained, FrozenModel, apportion
+from services.scoring.scores.explain import Explained, FrozenModel, FrozenStruct, apportion
+from services.scoring.scores.facts import Count
 from services.scoring.scores.forward_decay import decayed_value, forward_units
 
 InteractionKind = Literal["message", "comment", "mention", "reaction", "share", "follow"]
@@ -91,11 +94,11 @@ class EngagementPolicy(FrozenModel):
         }, denominator
 
 
-class DayTally(FrozenModel):
+class DayTally(FrozenStruct, frozen=True):
     """One kind's interactions on one UTC day: how many, and their forward-decay sum."""
 
-    count: int = Field(default=0, ge=0)
-    units: int = Field(default=0, ge=0)
+    count: Count = 0
+    units: Count = 0
 
     def capped(self, cap: int) -> int:
         return self.units if self.count <= cap else self.units * cap // self.count
@@ -104,10 +107,10 @@ class DayTally(FrozenModel):
 NO_TALLY = DayTally()
 
 
-class EngagementState(FrozenModel):
+class EngagementState(FrozenStruct, frozen=True):
     latest_day: date | None = None
-    days: dict[date, dict[InteractionKind, DayTally]] = Field(default_factory=dict)
-    folded: dict[InteractionKind, int] = Field(default_factory=dict)
+    days: dict[date, dict[InteractionKind, DayTally]] = field(default_factory=dict)
+    folded: dict[InteractionKind, int] = field(default_factory=dict)
 
 
 def apply_interaction(
@@ -116,12 +119,10 @@ def apply_interaction(
     day = at.astimezone(UTC).date()
     units = forward_units(at, policy.half_life)
     if state.latest_day is not None and day < _fold_before(state.latest_day, policy):
-        return state.model_copy(update={"folded": _plus(state.folded, kind, units)})
+        return replace(state, folded=_plus(state.folded, kind, units))
     tallies = state.days.get(day, {})
     tally = tallies.get(kind, NO_TALLY)
-    # model_construct: the values are computed here, not read; validating them again cost as
-    # much as the rest of an event's fold.
-    tally = DayTally.model_construct(count=tally.count + 1, units=tally.units + units)
+    tally = DayTally(count=tally.count + 1, units=tally.units + units)
     days = {**state.days, day: {**tallies, kind: tally}}
     latest = max(day, state.latest_day or day)
     return _folded(days, state.folded, latest_day=latest, policy=policy)
@@ -144,7 +145,7 @@ def _folded(
         for kind, tally in days[day].items():
             folded = _plus(folded, kind, tally.capped(policy.daily_caps[kind]))
     kept = {day: tallies for day, tallies in days.items() if day >= horizon}
-    return EngagementState.model_construct(latest_day=latest_day, days=kept, folded=dict(folded))
+    return EngagementState(latest_day=latest_day, days=kept, folded=dict(folded))
 
 
 def _plus(

@@ -8,13 +8,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+import msgspec
 from pydantic import BaseModel, ConfigDict
 
 
 class FrozenModel(BaseModel):
-    """A policy or a state: immutable, strict about unknown fields, JSON in and out."""
+    """A policy: immutable, strict about unknown fields, JSON in and out."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FrozenStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """A part of a fan's state: immutable, strict about unknown fields, JSON in and out. A
+    msgspec struct, not a pydantic model: the state is read, changed and written for every
+    event, and msgspec does each in a fraction of pydantic's time (a copy with a change: a
+    thirtieth)."""
 
 
 class Component(NamedTuple):  # a tuple: built for every score of every profile written

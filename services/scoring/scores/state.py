@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+import msgspec
+from msgspec.structs import replace
 
 from services.scoring.scores.engagement import EngagementState, InteractionKind, apply_interaction
-from services.scoring.scores.explain import FrozenModel
+from services.scoring.scores.explain import FrozenStruct
 from services.scoring.scores.facts import Activity, Amplification, Audience, Purchases, Referrals
 from services.scoring.scores.policy import ScoringPolicy
 from services.scoring.scores.tags import rule_tags
@@ -54,14 +55,30 @@ class ReferredFirstOrder:
 Signal = FanEvent | CouponClaimed | FriendClaimed | ReferredFirstOrder
 
 
-class FanState(FrozenModel):
+class FanState(FrozenStruct, frozen=True):
     activity: Activity = Activity()
     engagement: EngagementState = EngagementState()
     audience: Audience = Audience()
     amplification: Amplification = Amplification()
     referrals: Referrals = Referrals()
     purchases: Purchases = Purchases()
-    rule_tags: frozenset[str] = Field(default_factory=frozenset)
+    rule_tags: frozenset[str] = frozenset()
+
+    def to_json(self) -> str:
+        return _ENCODER.encode(self).decode()
+
+    @staticmethod
+    def from_json(text: str | bytes) -> "FanState":
+        """The state as `to_json` wrote it (or pydantic did before), checked as it is read."""
+        return _DECODER.decode(text)
+
+    @staticmethod
+    def from_dict(value: object) -> "FanState":
+        return msgspec.convert(value, FanState)
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(FanState)
 
 
 def interaction_kind(event: FanEvent) -> InteractionKind | None:
@@ -90,11 +107,11 @@ def apply_signal(
         case CouponClaimed(at=at):
             activity = state.activity.active(at.astimezone(UTC))
             purchases = state.purchases.coupon_claimed()
-            return state.model_copy(update={"purchases": purchases, "activity": activity})
+            return replace(state, purchases=purchases, activity=activity)
         case FriendClaimed(first_from_friend=first):
-            return state.model_copy(update={"referrals": state.referrals.claimed(first)})
+            return replace(state, referrals=state.referrals.claimed(first))
         case ReferredFirstOrder(amount_cents=cents):
-            return state.model_copy(update={"referrals": state.referrals.ordered(cents)})
+            return replace(state, referrals=state.referrals.ordered(cents))
     return _apply_fan_event(state, signal, policy=policy, time_zone=time_zone)
 
 
@@ -127,7 +144,7 @@ def _apply_fan_event(
         update["activity"] = activity
     update.update(_counted(state, event))
     update.update(_tagged(state, event, policy))
-    return state.model_copy(update=update) if update else state
+    return replace(state, **update) if update else state
 
 
 def _counted(state: FanState, event: FanEvent) -> dict[str, object]:
