@@ -55,14 +55,13 @@ from bench.kafka_tools import BatchProducer, TopicProgress
 from bench.scoring_report import Applied, CatchUp, ScoringRun, Steady, conclude
 from services.scoring.config import ScoringSettings
 from shared.db import asyncpg_dsn
-from shared.settings import BaseServiceSettings
 from shared.topics import EVENTS, ensure_topics
 from stack.embedded import EmbeddedPostgres, free_port
 
 HISTORY_DAYS, TICK_SECONDS, RSS_EVERY_SECONDS = 60, 0.01, 5.0
 LAG_METRIC = "scrm_scoring_event_lag_seconds"
 SCORING_CLAIMS = "scoring.processed_events"
-DEFAULT_MAX_BATCH = BaseServiceSettings.model_fields["consumer_max_batch"].default
+DEFAULT_MAX_BATCH = ScoringSettings.model_fields["consumer_max_batch"].default
 
 
 @dataclass(frozen=True)

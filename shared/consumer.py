@@ -109,6 +109,8 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._settings.consumer_max_batch,
+            fetch_min_bytes=self._settings.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=self._settings.consumer_fetch_max_wait_ms,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 4,
         )

@@ -61,6 +61,12 @@ class BaseServiceSettings(KafkaSettings):
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     consumer_max_batch: int = Field(default=200, ge=1)
+    consumer_fetch_min_bytes: int = Field(
+        default=1, ge=1, le=16 * 1024 * 1024,
+        description="bytes the broker gathers for a fetch before answering it (or until "
+        "consumer_fetch_max_wait_ms): larger, fewer and bigger batches, at that much latency",
+    )  # fmt: skip
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=0, le=10_000)
     consumer_partitions_in_flight: int = Field(
         default=4, ge=1, le=64,
         description="partitions of one fetch applied at once, each in its own transactions (a "

@@ -31,6 +31,11 @@ class ScoringSettings(BaseServiceSettings):
     service_name = "scoring"
 
     http_port: int = 8002
+    # Batches of a few events each cost a transaction's round trips apiece: under load the broker
+    # gathers ~100 ms or 256 KiB of events first, and a backlog is read 2,000 events at a time.
+    consumer_max_batch: int = Field(default=2000, ge=1)
+    consumer_fetch_min_bytes: int = Field(default=256 * 1024, ge=1, le=16 * 1024 * 1024)
+    consumer_fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
 
     engagement: EngagementPolicy = Field(
         default_factory=EngagementPolicy,
