@@ -4,7 +4,6 @@ log scaling the scores share."""
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -30,21 +29,27 @@ class Component(NamedTuple):  # a tuple: built for every score of every profile 
     value: Decimal
 
 
-@dataclass(frozen=True)
 class Explained:
     """A score and its components; ``sum(c.value for c in components) == total`` always.
 
     The parts are kept as computed, and rounded into components when these are read: the
     rounding cost more than the scoring of an event, and most scores written are never read
-    with their components (the stored parts give the same components later)."""
+    with their components (the stored parts give the same components later). A plain slotted
+    class: five are made for every profile scored."""
 
-    total: Decimal
-    parts: tuple[tuple[str, float], ...]
-    places: int
+    __slots__ = ("_components", "parts", "places", "total")
 
-    @functools.cached_property
+    def __init__(self, total: Decimal, parts: tuple[tuple[str, float], ...], places: int) -> None:
+        self.total = total
+        self.parts = parts
+        self.places = places
+        self._components: tuple[Component, ...] | None = None
+
+    @property
     def components(self) -> tuple[Component, ...]:
-        return _apportioned(self.parts, self.places)
+        if self._components is None:
+            self._components = _apportioned(self.parts, self.places)
+        return self._components
 
     def component(self, name: str) -> Decimal:
         return next(c.value for c in self.components if c.name == name)
@@ -53,6 +58,9 @@ class Explained:
     def points(self) -> int:
         """The total as a whole number (the 0-100 scores are whole numbers)."""
         return int(self.total)
+
+    def __repr__(self) -> str:
+        return f"Explained({self.total}, {self.parts}, places={self.places})"
 
 
 def apportion(parts: Sequence[tuple[str, float]], *, places: int = 0) -> Explained:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from services.scoring.scores.behaviour import behaviour_tags
 from services.scoring.scores.engagement import capped_units, numerator_of, score_of
@@ -37,8 +38,7 @@ class ManualLabels:
 NO_LABELS = ManualLabels()
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):  # a tuple: one is made for every profile scored
     engagement: Explained  # points at `now`, hundredths
     engagement_numerator: int  # what tier cut points are computed from
     influence: Explained  # points, hundredths

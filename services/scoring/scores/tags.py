@@ -10,8 +10,7 @@ Weibo-style ``#话题#``.
 
 import re
 import unicodedata
-from dataclasses import dataclass
-from typing import Annotated, Self
+from typing import Annotated, NamedTuple, Self
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
@@ -75,8 +74,7 @@ def rule_tags(text: str, rules: dict[str, TagRule]) -> frozenset[str]:
     )
 
 
-@dataclass(frozen=True)
-class Tags:
+class Tags(NamedTuple):
     """A profile's tags by origin: rules, behaviour, and those set by hand (kept apart, so
     computed tags never overwrite them)."""
 

@@ -7,9 +7,8 @@ M is 1-5; the wallet score is Σ weight_x · x / 5 out of 100, and 0 for a fan w
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Self
+from typing import NamedTuple, Self
 
 from pydantic import Field, NonNegativeFloat, model_validator
 
@@ -92,15 +91,13 @@ def _four(cuts: tuple[int, ...] | None) -> Cuts:
     return (cuts[0], cuts[1], cuts[2], cuts[3])
 
 
-@dataclass(frozen=True)
-class Rfm:
+class Rfm(NamedTuple):
     recency: int
     frequency: int
     monetary: int
 
 
-@dataclass(frozen=True)
-class WalletScore:
+class WalletScore(NamedTuple):
     rfm: Rfm | None  # None: the fan never bought
     score: Explained
 
