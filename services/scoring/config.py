@@ -8,9 +8,10 @@ within (0, 1), and the like stop the service at start-up with the setting's name
 The defaults are written down in each policy's docstring (`services/scoring/scores/`).
 """
 
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.scoring.scores.behaviour import BehaviourPolicy
@@ -24,6 +25,28 @@ from services.scoring.scores.tags import TagRules
 from services.scoring.scores.tiers import TierPolicy
 from services.scoring.scores.wallet import WalletPolicy
 from shared.settings import BaseServiceSettings
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"not an IANA time zone: {value!r}") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+BrandKey = Annotated[str, Field(pattern=r"^[a-z]+:[^:\s]+$", description="platform:account")]
+
+
+class BrandSettings(BaseModel):
+    """What one brand account sets for itself; what it leaves out comes from the defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_zone: TimeZone | None = None
+    currency: Currency | None = None
 
 
 class ScoringSettings(BaseServiceSettings):
@@ -67,15 +90,21 @@ class ScoringSettings(BaseServiceSettings):
         description='tag name → {"keywords": [...], "hashtags": [...]}, e.g. '
         '{"milk-tea": {"keywords": ["奶茶", "bubble tea"], "hashtags": ["奶茶"]}}',
     )
-    default_time_zone: str = Field(
+    default_time_zone: TimeZone = Field(
         default="UTC",
         description="IANA zone for hours of the day (night owl) of brands that set none",
     )
 
-    wallet_currency: str = Field(
+    wallet_currency: Currency = Field(
         default="CNY",
-        pattern=r"^[A-Z]{3}$",
-        description="ISO 4217 currency the wallet value (M of RFM) is measured in",
+        description="ISO 4217 currency the wallet value (M of RFM) is measured in, for brands "
+        "that set none",
+    )
+    brands: dict[BrandKey, BrandSettings] = Field(
+        default_factory=dict,
+        description="per brand account, its own time zone and currency, e.g. "
+        '{"wechat:gh_1234": {"time_zone": "Asia/Shanghai", "currency": "CNY"}, '
+        '"instagram:1789": {"time_zone": "Europe/Paris", "currency": "EUR"}}',
     )
     operator_token: SecretStr | None = Field(
         default=None,
@@ -87,15 +116,6 @@ class ScoringSettings(BaseServiceSettings):
         description="how often each brand's tier and wallet cut points are recomputed, and "
         "lifecycle stages moved on with time",
     )
-
-    @field_validator("default_time_zone")
-    @classmethod
-    def _a_known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"not an IANA time zone: {value!r}") from None
-        return value
 
     def scoring_policy(self) -> ScoringPolicy:
         return ScoringPolicy(

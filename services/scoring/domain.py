@@ -3,7 +3,7 @@ standing read from its stored cut points, and the snapshot other services receiv
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,29 +32,57 @@ EMPTY_STATE = FanState()  # frozen: every new profile starts from this one
 SCORES = ("engagement", "influence", "wallet", "social", "priority")
 
 
+Brand = tuple[str, str]  # platform, account
+
+
+@dataclass(frozen=True)
+class BrandRules:
+    """A brand account's time zone (for hours of the day) and currency (for the wallet)."""
+
+    time_zone: ZoneInfo
+    currency: str
+
+    @functools.cached_property
+    def unranked(self) -> BrandStanding:  # immutable, and asked for every new brand's fan
+        return BrandStanding(TierCutPoints(), WalletCutPoints(currency=self.currency))
+
+
 @dataclass(frozen=True)
 class ScoringModel:
-    """The model's rules and what it needs to know of every brand that sets nothing."""
+    """The model's rules, and what each brand account sets for itself (its time zone, its
+    currency), the defaults standing in for what it does not."""
 
     policy: ScoringPolicy
     time_zone: ZoneInfo
     currency: str
+    brands: Mapping[Brand, BrandRules] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: ScoringSettings) -> "ScoringModel":
-        return cls(
-            policy=settings.scoring_policy(),
-            time_zone=ZoneInfo(settings.default_time_zone),
-            currency=settings.wallet_currency,
-        )
+        time_zone, currency = ZoneInfo(settings.default_time_zone), settings.wallet_currency
+        brands = {
+            _brand(key): BrandRules(
+                ZoneInfo(own.time_zone) if own.time_zone else time_zone, own.currency or currency
+            )
+            for key, own in settings.brands.items()
+        }
+        return cls(settings.scoring_policy(), time_zone, currency, brands)
 
-    def unranked(self) -> BrandStanding:
-        """The standing of a brand whose cut points were never computed."""
-        return self._unranked
+    def rules(self, platform: str, account: str) -> "BrandRules":
+        return self.brands.get((platform, account)) or self._defaults
 
     @functools.cached_property
-    def _unranked(self) -> BrandStanding:  # immutable, and asked for every new brand's fan
-        return BrandStanding(TierCutPoints(), WalletCutPoints(currency=self.currency))
+    def _defaults(self) -> "BrandRules":
+        return BrandRules(self.time_zone, self.currency)
+
+    def unranked(self, platform: str, account: str) -> BrandStanding:
+        """The standing of a brand whose cut points were never computed."""
+        return self.rules(platform, account).unranked
+
+
+def _brand(key: str) -> Brand:
+    platform, account = key.split(":", 1)
+    return platform, account
 
 
 @dataclass(frozen=True)
@@ -98,7 +126,8 @@ class ProfileRow:
         return self.changed(first_seen_at=first, last_seen_at=last)
 
     def applied(self, event: FanEvent, model: ScoringModel) -> "ProfileRow":
-        state = apply_signal(self.state, event, policy=model.policy, time_zone=model.time_zone)
+        time_zone = model.rules(self.platform, self.account).time_zone
+        state = apply_signal(self.state, event, policy=model.policy, time_zone=time_zone)
         return self.changed(state=state).seen_at(event.occurred_at)
 
     def scored(self, model: ScoringModel, brand: BrandStanding, *, now: datetime) -> "ProfileRow":
@@ -172,7 +201,9 @@ def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
         "lifecycle": row.lifecycle, "tags": to_json(row.tags),
         "components": to_json(row.components or {}),
         "paid_orders": purchases.paid_orders,
-        "monetary_cents": monetary_cents(purchases, model.currency),
+        "monetary_cents": monetary_cents(
+            purchases, model.rules(row.platform, row.account).currency
+        ),
         "scored_at": row.scored_at,
     }  # fmt: skip
 

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.scoring.domain import SNAPSHOT_COLUMNS, ProfileRow, stored_snapshot
+from services.scoring.domain import SNAPSHOT_COLUMNS, Brand, ProfileRow, stored_snapshot
 from services.scoring.models import BrandCutPoints, FanProfile, ManualLabel
 from services.scoring.scores.profile import BrandStanding, ManualLabels
 from services.scoring.scores.state import FanState
@@ -37,7 +37,6 @@ from services.scoring.scores.tiers import TierCutPoints
 from services.scoring.scores.wallet import WalletCutPoints
 from shared.contracts import FanLabelled, ProfileUpdated
 
-Brand = tuple[str, str]  # platform, account
 PROFILES = cast_as(Table, FanProfile.__table__)  # the hot path's statements are Core
 RankedColumn = InstrumentedAttribute[Decimal] | InstrumentedAttribute[int]
 

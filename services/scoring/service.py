@@ -50,7 +50,9 @@ async def score_events(
         row = (before or new_profile(first, now=now)).changed(manual=labels.get(fan_key, NO_LABELS))
         for event in fan_events:
             row = row.applied(event.data, model)
-        brand = standings.get((first.platform, first.account)) or model.unranked()
+        brand = standings.get((first.platform, first.account)) or model.unranked(
+            first.platform, first.account
+        )
         row = row.scored(model, brand, now=now)
         written.append(row)
         if before is None or before.seen_by_others != row.seen_by_others:

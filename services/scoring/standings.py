@@ -8,9 +8,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import metrics, repository
-from services.scoring.domain import ProfileRow, ScoringModel, announcement, row_columns, snapshot
+from services.scoring.domain import (
+    Brand,
+    ProfileRow,
+    ScoringModel,
+    announcement,
+    row_columns,
+    snapshot,
+)
 from services.scoring.models import FanProfile
-from services.scoring.repository import Brand, LifecycleCutoffs
+from services.scoring.repository import LifecycleCutoffs
 from services.scoring.scores.profile import NO_LABELS, BrandStanding
 from services.scoring.scores.quantiles import rank_at
 from services.scoring.scores.tiers import TierCutPoints
@@ -36,7 +43,8 @@ async def refresh_brand(
 ) -> bool:
     """Recompute the brand's cut points; where its tier cut points moved, move its fans' tiers
     and announce those who moved. True when they moved."""
-    previous = (await repository.brand_standings(session, [brand])).get(brand) or model.unranked()
+    known = await repository.brand_standings(session, [brand])
+    previous = known.get(brand) or model.unranked(*brand)
     standing = await brand_standing(session, brand, model=model)
     await repository.save_cut_points(session, brand, standing, at=now)
     if standing.tiers == previous.tiers:
@@ -57,7 +65,9 @@ async def brand_standing(
     return BrandStanding(
         tiers=_tiers(tiers),
         wallet=WalletCutPoints(
-            currency=model.currency, monetary=_four(monetary), frequency=_four(frequency)
+            currency=model.rules(*brand).currency,
+            monetary=_four(monetary),
+            frequency=_four(frequency),
         ),
     )
 
@@ -132,7 +142,9 @@ async def rescore(
     standings = await repository.brand_standings(session, brands)
     rescored = [
         row.changed(manual=labels.get(row.fan_key, NO_LABELS)).scored(
-            model, standings.get((row.platform, row.account)) or model.unranked(), now=now
+            model,
+            standings.get((row.platform, row.account)) or model.unranked(row.platform, row.account),
+            now=now,
         )
         for row in rows
     ]

@@ -117,7 +117,7 @@ def folded(
     row = new_profile(events[0].data, now=now)
     for event in events:
         row = row.applied(event.data, model)
-    return row.scored(model, model.unranked(), now=now)
+    return row.scored(model, model.unranked(row.platform, row.account), now=now)
 
 
 class TestProfilesFromBatches:

@@ -1,10 +1,14 @@
 """The scoring model's settings: sensible defaults, partial overrides, clear refusals."""
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
 from services.scoring.config import ScoringSettings
+from services.scoring.domain import ProfileRow, ScoringModel, new_profile, row_columns
 from services.scoring.scores.policy import ScoringPolicy
+from shared.contracts import MessageReceived, OrderPaid
 
 REQUIRED = {
     "kafka_bootstrap_servers": "kafka:9092",
@@ -102,3 +106,54 @@ class TestRefusals:
 
     def test_an_unknown_time_zone_is_refused(self) -> None:
         refused("not an IANA time zone", default_time_zone="Mars/Olympus")
+
+
+BRANDS = {"wechat:gh_sh": {"time_zone": "Asia/Shanghai"}, "instagram:1789": {"currency": "EUR"}}
+
+
+class TestBrandsSetTheirOwn:
+    """A brand account's time zone and currency: its fans' hours of the day and wallet."""
+
+    def test_a_brand_in_shanghai_counts_its_fans_hours_there_and_others_keep_the_default(
+        self,
+    ) -> None:
+        model = ScoringModel.from_settings(settings(brands=BRANDS))
+        at = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 00:30 the next day in Shanghai
+        hours = {
+            account: _applied(model, platform, account, at).state.activity.local_hours
+            for platform, account in (("wechat", "gh_sh"), ("wechat", "gh_other"))
+        }
+        assert hours["gh_sh"][0] == 1
+        assert hours["gh_other"][16] == 1
+        assert model.rules("wechat", "gh_sh").currency == "CNY"  # the default, left out
+
+    def test_a_brand_measures_the_wallet_in_its_own_currency(self) -> None:
+        model = ScoringModel.from_settings(settings(brands=BRANDS))
+        paid = {"amount_cents": 12_000, "order_id": "o1"}
+        for platform, account, currency in (("instagram", "1789", "EUR"), ("wechat", "a", "CNY")):
+            row = _applied(model, platform, account, datetime.now(UTC), paid | {"currency": "EUR"})
+            expected = 12_000 if currency == "EUR" else 0
+            assert row_columns(row, model)["monetary_cents"] == expected, (platform, currency)
+        assert model.unranked("instagram", "1789").wallet.currency == "EUR"
+
+    def test_a_wrong_brand_setting_is_refused_with_its_name(self) -> None:
+        refused("not an IANA time zone", brands={"wechat:gh": {"time_zone": "Mars/Olympus"}})
+        refused("currency", brands={"wechat:gh": {"currency": "euro"}})
+        refused("brands", brands={"no-account": {}})
+        refused("time_zon", brands={"wechat:gh": {"time_zon": "UTC"}})
+
+
+def _applied(
+    model: ScoringModel,
+    platform: str,
+    account: str,
+    at: datetime,
+    order: dict[str, object] | None = None,
+) -> ProfileRow:
+    fields = {"platform": platform, "account": account, "user_id": "u", "occurred_at": at}
+    event = (
+        OrderPaid.model_validate(fields | order)
+        if order
+        else MessageReceived.model_validate(fields | {"message_id": "m"})
+    )
+    return new_profile(event, now=at).applied(event, model)
