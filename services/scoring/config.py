@@ -110,6 +110,13 @@ class ScoringSettings(BaseServiceSettings):
         default=None,
         description="bearer token of the operator API (labels set by hand); unset: it is off",
     )
+    rescore_batch: int = Field(
+        default=1000, ge=0, le=100_000,
+        description="profiles rescored at each refresh, in key order, round and round, so "
+        "that what moves with time alone (engagement's decay, recency, lifecycle) stays fresh "
+        "for fans who do nothing: with N fans, each is rescored every N / batch refreshes; 0: "
+        "only on their events and lifecycle moves",
+    )  # fmt: skip
     cut_points_refresh_seconds: float = Field(
         default=60.0,
         gt=0,

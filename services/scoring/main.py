@@ -21,6 +21,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         refresher = StandingsRefresher(
             interval=settings.cut_points_refresh_seconds, model=model,
             sessionmaker=parts.sessionmaker, outbox=parts.outbox,
+            rescore_batch=settings.rescore_batch,
         )  # fmt: skip
         return [refresher]
 

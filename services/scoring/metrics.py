@@ -14,6 +14,10 @@ LIFECYCLE_CHANGES = Counter(
     "Profiles moved to a lifecycle stage by time passing, by the stage.",
     ["lifecycle"],
 )
+PROFILES_RESCORED = Counter(
+    "scrm_scoring_profiles_rescored_total",
+    "Profiles rescored by time passing, round and round in key order (SCORING_RESCORE_BATCH).",
+)
 CUT_POINT_REFRESHES = Counter(
     "scrm_scoring_cut_point_refreshes_total", "Brands whose cut points were recomputed and moved."
 )

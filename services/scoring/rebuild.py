@@ -30,7 +30,7 @@ from alembic.script import ScriptDirectory
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from services.scoring import handlers, metrics, rebuild_repository, standings
+from services.scoring import handlers, metrics, rebuild_repository, repository, standings
 from services.scoring.config import ScoringSettings
 from services.scoring.domain import ScoringModel
 from services.scoring.models import SCHEMA, infrastructure
@@ -150,7 +150,7 @@ class Rebuild:
         after = ""  # below every fan key
         while True:
             async with transaction(self._sessionmaker) as session:
-                rows = await rebuild_repository.profiles_after(
+                rows = await repository.profiles_after(
                     session, after, limit=self._options.batch_size
                 )
                 await standings.rescore(session, rows, model=self._model, now=now)

@@ -22,13 +22,11 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.schema import CreateSchema, DropSchema
 from sqlalchemy.sql.expression import TableClause
 
-from services.scoring.domain import ProfileRow
-from services.scoring.models import SCHEMA, FanProfile, infrastructure, metadata
-from services.scoring.repository import profile_row
+from services.scoring.models import SCHEMA, infrastructure, metadata
 
 PREVIOUS = f"{SCHEMA}_previous"
 REBUILD_LOCK = 0x5C0_0002  # advisory lock key: one rebuild at a time (the refresher's is ..01)
@@ -85,15 +83,6 @@ async def recreate_schema(connection: AsyncConnection, schema: str) -> None:
     await connection.execute(CreateSchema(schema))
     await connection.execution_options(schema_translate_map={SCHEMA: schema})
     await connection.run_sync(metadata.create_all)
-
-
-async def profiles_after(session: AsyncSession, fan_key: str, *, limit: int) -> list[ProfileRow]:
-    """Up to `limit` profiles after `fan_key` in key order: every profile, a page at a time."""
-    rows = await session.scalars(
-        select(FanProfile).where(FanProfile.fan_key > fan_key).order_by(FanProfile.fan_key)
-        .limit(limit)
-    )  # fmt: skip
-    return [profile_row(profile) for profile in rows]
 
 
 async def live_version(connection: AsyncConnection) -> str | None:

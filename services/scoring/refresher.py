@@ -25,8 +25,11 @@ class StandingsRefresher(PeriodicTask):
         model: ScoringModel,
         sessionmaker: async_sessionmaker[AsyncSession],
         outbox: Outbox,
+        rescore_batch: int = 0,
     ) -> None:
         super().__init__("scoring-standings", interval, self.refresh)
+        self._rescore_batch = rescore_batch
+        self._rescored_up_to = ""  # below every fan key
         self._model = model
         self._sessionmaker = sessionmaker
         self._outbox = outbox
@@ -35,6 +38,19 @@ class StandingsRefresher(PeriodicTask):
         now = now or datetime.now(UTC)
         await self.refresh_cut_points(now=now)
         await self.sweep_lifecycles(now=now)
+        await self.rescore_next(now=now)
+
+    async def rescore_next(self, *, now: datetime) -> None:
+        """The next `rescore_batch` profiles in key order, from where the last turn stopped
+        (each replica keeps its own place: a profile rescored twice is harmless)."""
+        if self._rescore_batch == 0:
+            return
+        async with transaction(self._sessionmaker) as session:
+            following = await standings.rescore_after(
+                session, self._rescored_up_to, model=self._model, outbox=self._outbox,
+                now=now, limit=self._rescore_batch,
+            )  # fmt: skip
+        self._rescored_up_to = following or ""
 
     async def refresh_cut_points(self, *, now: datetime) -> None:
         """Each brand in a transaction of its own: one holding the fans of several brands

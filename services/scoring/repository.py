@@ -264,6 +264,18 @@ async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> li
     return [stored_snapshot(row) for row in moved.mappings()]
 
 
+async def profiles_after(
+    session: AsyncSession, fan_key: str, *, limit: int, lock: bool = False
+) -> list[ProfileRow]:
+    """Up to `limit` profiles after `fan_key` in key order: every profile, a page at a time.
+    With `lock`, those no other transaction holds, locked (the others wait for the next turn)."""
+    query = select(FanProfile).where(FanProfile.fan_key > fan_key).order_by(FanProfile.fan_key)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    rows = await session.scalars(query.limit(limit).execution_options(populate_existing=True))
+    return [profile_row(profile) for profile in rows]
+
+
 @dataclass(frozen=True)
 class LifecycleCutoffs:
     """At a given time: first active at or before `new_before` is no longer new; last active

@@ -117,10 +117,41 @@ async def sweep_lifecycles(
     """Rescore at `now` up to `limit` fans whose lifecycle stage time has moved on, announcing
     those whose profile changed for others; returns how many were rescored."""
     rows = await repository.lock_lifecycle_candidates(session, _cutoffs(model, now), limit=limit)
+    await _rescore_and_announce(session, rows, model=model, outbox=outbox, now=now)
+    return len(rows)
+
+
+async def rescore_after(
+    session: AsyncSession,
+    fan_key: str,
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+    limit: int,
+) -> str | None:
+    """Rescore at `now` up to `limit` fans after `fan_key` in key order, announcing those whose
+    profile changed for others: what moves with time alone (engagement's decay, recency,
+    lifecycle) is kept up for fans who do nothing. Returns the key to go on after, or None at
+    the end."""
+    rows = await repository.profiles_after(session, fan_key, limit=limit, lock=True)
+    await _rescore_and_announce(session, rows, model=model, outbox=outbox, now=now)
+    after_commit(session, lambda: metrics.PROFILES_RESCORED.inc(len(rows)))
+    return rows[-1].fan_key if len(rows) == limit else None
+
+
+async def _rescore_and_announce(
+    session: AsyncSession,
+    rows: Sequence[ProfileRow],
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> None:
     rescored = await rescore(session, rows, model=model, now=now)
     changed = [(before, after) for before, after in zip(rows, rescored, strict=True)
                if before.seen_by_others != after.seen_by_others]  # fmt: skip
-    cause = f"lifecycle:{{}}:{now.isoformat()}"
+    cause = f"rescored:{{}}:{now.isoformat()}"
     await outbox.add_all(
         session,
         [announcement(snapshot(after), cause=cause.format(after.fan_key)) for _, after in changed],
@@ -128,7 +159,6 @@ async def sweep_lifecycles(
     for before, after in changed:
         if after.lifecycle is not None and after.lifecycle != before.lifecycle:
             after_commit(session, metrics.LIFECYCLE_CHANGES.labels(after.lifecycle).inc)
-    return len(rows)
 
 
 async def rescore(

@@ -45,7 +45,11 @@ def order(user: str, cents: int) -> CloudEvent[FanEvent]:
 
 @pytest.fixture
 def scoring_settings(settings_for: Callable[..., Any]) -> ScoringSettings:
-    settings: ScoringSettings = settings_for(ScoringSettings, cut_points_refresh_seconds=0.3)
+    # Profiles change by their events alone here (a redelivery must change nothing): the
+    # rolling rescore, which rescores them as time passes, is off but in its own test.
+    settings: ScoringSettings = settings_for(
+        ScoringSettings, cut_points_refresh_seconds=0.3, rescore_batch=0
+    )
     return settings
 
 
@@ -200,3 +204,23 @@ class TestBrandStanding:
         async with running(create_app(scoring_settings)) as client:
             answer = await client.get("/v1/fans", params={"account": ACCOUNT, "after": "%%%"})
         assert answer.status_code == 400
+
+
+async def test_profiles_are_rescored_as_time_passes_without_events(
+    scoring_settings: ScoringSettings, producer: EventProducer
+) -> None:
+    await publish(producer, messages("still", 2))
+    rolling = scoring_settings.model_copy(update={"rescore_batch": 10})
+    async with running(create_app(rolling)) as client:
+        first = await eventually(lambda: profile(client, "still", count=2))
+        assert first is not None
+
+        async def rescored() -> dict[str, Any] | None:
+            again = await profile(client, "still", count=2)
+            return again if again and again["scored_at"] > first["scored_at"] else None
+
+        later = await eventually(rescored)
+    assert later is not None
+    assert Decimal(later["scores"]["engagement"]["total"]) <= Decimal(
+        first["scores"]["engagement"]["total"]
+    )

@@ -248,6 +248,29 @@ class TestLifecycleSweep:
         assert await scoring.outbox_count() == published + 3
 
 
+class TestRollingRescore:
+    async def test_fans_who_do_nothing_are_rescored_round_and_round(self, scoring: Scoring) -> None:
+        """Engagement decays and recency ages with time alone: the refresher's turns rescore
+        every profile in key order, a batch at a time, and start again."""
+        for user in ("a", "b", "c"):
+            await scoring.apply(history(user))
+        fresh = {u: (await scoring.profile(f"weibo:brand:{u}")).engagement for u in "abc"}
+        later, key, turns = NOW + timedelta(days=28), "", []
+        for _ in range(3):
+            async with transaction(scoring.sessionmaker) as session:
+                following = await standings.rescore_after(
+                    session, key, model=scoring.model, outbox=scoring.outbox, now=later, limit=2,
+                )  # fmt: skip
+            turns.append(following)
+            key = following or ""
+        assert turns == ["weibo:brand:b", None, "weibo:brand:b"]
+        for user in "abc":
+            profile = await scoring.profile(f"weibo:brand:{user}")
+            assert profile.scored_at == later
+            # two half-lives later: a quarter of the points (hundredths, rounded)
+            assert abs(profile.engagement - fresh[user] / 4) <= Decimal("0.01"), user
+
+
 async def test_the_scores_migration_is_reversible(database_url: str) -> None:
     config = alembic_config("scoring", database_url)
     await asyncio.to_thread(command.downgrade, config, "0001")
