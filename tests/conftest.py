@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -136,21 +136,31 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"scrm: broker {broker}"
 
 
-@pytest.fixture
-async def database_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
-    """A fresh database with every service's schema migrated, dropped after the test."""
+@asynccontextmanager
+async def fresh_database(infrastructure: Infrastructure) -> AsyncIterator[str]:
+    """A database of its own with every service's schema migrated, dropped on leaving: the
+    test's (`database_url`), or a second one for a test that compares two deployments."""
     name = f"test_{uuid.uuid4().hex[:16]}"
     admin = await _admin(infrastructure)
     try:
         await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DATABASE}"')
     finally:
         await admin.close()
-    yield infrastructure.database_url(name)
-    admin = await _admin(infrastructure)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield infrastructure.database_url(name)
     finally:
-        await admin.close()
+        admin = await _admin(infrastructure)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture
+async def database_url(infrastructure: Infrastructure) -> AsyncIterator[str]:
+    """A fresh database with every service's schema migrated, dropped after the test."""
+    async with fresh_database(infrastructure) as url:
+        yield url
 
 
 @pytest.fixture
