@@ -1,6 +1,6 @@
 """All SQL of scoring."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -8,6 +8,7 @@ from typing import Any
 from typing import cast as cast_as
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Numeric,
     RowMapping,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -82,10 +84,22 @@ def profile_row(profile: FanProfile) -> ProfileRow:
     )  # fmt: skip
 
 
-async def upsert_profiles(session: AsyncSession, columns: Sequence[dict[str, object]]) -> None:
+class ProfileCreatedMeanwhile(Exception):
+    """A profile the caller found missing was created by another transaction before the
+    caller's own: writing over it would lose what that one applied, so the caller's batch is
+    undone (and applied again, the profile then found)."""
+
+
+async def upsert_profiles(
+    session: AsyncSession, columns: Sequence[dict[str, object]], *, created: Collection[str] = ()
+) -> None:
     """Write these profiles, new or known, in one statement whatever their number: each column
     travels as one array parameter (asyncpg encodes arrays in C; a VALUES row per profile was
-    compiled anew for each batch). JSON columns and the tags come as JSON text."""
+    compiled anew for each batch). JSON columns and the tags come as JSON text.
+
+    `created`: the keys the caller found no profile for (and so could not lock). If another
+    transaction made one of them since, ProfileCreatedMeanwhile: two consumers met on a new
+    fan, as when partitions are added to the events topic while a fan's events wait on both."""
     if not columns:
         return
     names = list(columns[0])
@@ -93,9 +107,17 @@ async def upsert_profiles(session: AsyncSession, columns: Sequence[dict[str, obj
     rows = func.unnest(*arrays).table_valued(*names).render_derived()
     new = insert(PROFILES).from_select(names, select(*(_stored(rows.c[name]) for name in names)))
     updated = {name: new.excluded[name] for name in names if name != "fan_key"}
-    await session.execute(new.on_conflict_do_update(index_elements=["fan_key"], set_=updated))
+    upsert = new.on_conflict_do_update(index_elements=["fan_key"], set_=updated)
+    if not created:
+        await session.execute(upsert)
+        return
+    # xmax is 0 on a row this statement inserted, and set on one it updated
+    written = await session.execute(upsert.returning(PROFILES.c.fan_key, _INSERTED))
+    if any(not inserted and key in created for key, inserted in written):
+        raise ProfileCreatedMeanwhile("a new fan's profile was created by another transaction")
 
 
+_INSERTED = literal_column("xmax = 0", Boolean).label("inserted")
 _AS_JSON = frozenset(("state", "components", "tags"))
 
 

@@ -58,7 +58,9 @@ async def score_events(
         if before is None or before.seen_by_others != row.seen_by_others:
             announced.append(announcement(snapshot(row), cause=fan_events[-1].id))
         _count_changes(session, before, row)
-    await repository.upsert_profiles(session, [row_columns(row, model) for row in written])
+    created = by_fan.keys() - known.keys()
+    columns = [row_columns(row, model) for row in written]
+    await repository.upsert_profiles(session, columns, created=created)
     await outbox.add_all(session, announced)
     _count_events(session, events)
     return written

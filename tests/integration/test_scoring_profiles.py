@@ -248,6 +248,32 @@ class TestLifecycleSweep:
         assert await scoring.outbox_count() == published + 3
 
 
+class TestTwoConsumersOnANewFan:
+    async def test_the_later_write_is_undone_and_applied_again_not_written_over(
+        self, scoring: Scoring
+    ) -> None:
+        """Two transactions both find no profile for a fan (its events on two partitions, as
+        after partitions were added): the later one must not write over the first one's."""
+        first, second = messages("new", 2)
+        claims = {"processed_events": infrastructure.processed_events}
+
+        async def apply(session: AsyncSession, event: CloudEvent[Any], who: str) -> None:
+            await apply_batch(session, scoring.registry, [event], consumer=who, **claims)
+
+        async with transaction(scoring.sessionmaker) as one:
+            await apply(one, first, "one")
+            async with transaction(scoring.sessionmaker) as two:
+                other = asyncio.create_task(apply(two, second, "two"))
+                await asyncio.sleep(0.3)  # `two` waits on the row `one` is inserting
+                assert not other.done()
+                await one.commit()
+                with pytest.raises(repository.ProfileCreatedMeanwhile):
+                    await other
+                await two.rollback()
+        await scoring.apply([second])  # applied again, as the consumer does after a failure
+        assert (await scoring.profile("weibo:brand:new")).interaction_count == 2
+
+
 class TestRollingRescore:
     async def test_fans_who_do_nothing_are_rescored_round_and_round(self, scoring: Scoring) -> None:
         """Engagement decays and recency ages with time alone: the refresher's turns rescore
