@@ -320,6 +320,11 @@ class ReferralRewarded(CouponEvent):
     referred_fan_key: str
     order_id: str
     reward_cents: Cents
+    order_cents: Cents | None = Field(
+        default=None,
+        description="the amount of the referred customer's first order (`order_id`); None: "
+        "not told (scoring counts 0)",
+    )
 
 
 @register

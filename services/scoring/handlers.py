@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.config import ScoringSettings
+from services.scoring.coupon_signals import SCORED_COUPON_TYPES, ScoredCouponEvent
 from services.scoring.domain import ScoringModel
 from shared import topics
 from shared.consumer_batch import BatchRegistry
@@ -54,15 +55,31 @@ def operator_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
     return BatchRegistry(label_fans, frozenset({FanLabelled}))
 
 
+def coupons_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
+    """Red-packet claims and referral rewards (`coupon_signals`); coupons' other events are
+    passed over."""
+
+    async def score_coupon_events(
+        session: AsyncSession, events: Sequence[CloudEvent[ScoredCouponEvent]]
+    ) -> None:
+        now = datetime.now(UTC)
+        await service.score_coupon_events(session, events, model=model, outbox=outbox, now=now)
+
+    return BatchRegistry(score_coupon_events, frozenset(SCORED_COUPON_TYPES))
+
+
 def subscriptions(
     settings: ScoringSettings, model: ScoringModel, outbox: Outbox
 ) -> list[Subscription]:
-    """What scoring reads, each topic in its own consumer group: the fans' events, and the
-    operators' decisions (few, not held up behind a backlog of events). The rebuild replays
-    the same."""
+    """What scoring reads, each topic in its own consumer group: the fans' events, the
+    operators' decisions (few, not held up behind a backlog of events), and what fans' red
+    packets brought others to do. The rebuild replays the same."""
     return [
         Subscription([settings.topic(topics.EVENTS)], registry(model, outbox)),
         Subscription(
             [settings.topic(topics.OPERATOR)], operator_registry(model, outbox), group="operator"
+        ),
+        Subscription(
+            [settings.topic(topics.COUPONS)], coupons_registry(model, outbox), group="coupons"
         ),
     ]

@@ -86,3 +86,14 @@ class ManualLabel(Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     operator: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReferralFriend(Base):
+    """A friend who claimed a share of a fan's red packets (`ShareClaimed`), once per pair: the
+    fan's first claim from that friend is the one that adds the pair, so the friends the fan
+    reached count each friend once, whatever order and however often the claims arrive."""
+
+    __tablename__ = "referral_friends"
+
+    referrer_fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    friend_fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)

@@ -1,12 +1,13 @@
-"""Replay: every fan profile recomputed from the events topic into fresh tables.
+"""Replay: every fan profile recomputed from scoring's topics into fresh tables.
 
     python -m services.scoring rebuild [--schema S] [--swap] [--now ISO] [--batch-size N]
                                        [--log-every N] [--metrics-port PORT]
 
-Reads ``scrm.events.v1`` (with the deployment's prefix) from the first offset of every
-partition up to the end offsets taken when the reading begins: partitions assigned, no consumer
-group, nothing committed, so the live service is not disturbed. Each fetched batch is applied
-(`replay.Replay`) with the live consumer's own code (`handlers.registry`,
+Reads each topic the service subscribes to (`handlers.subscriptions`: ``scrm.events.v1``,
+``scrm.operator.v1``, ``scrm.coupons.v1``, with the deployment's prefix) from the first offset
+of every partition up to the end offsets taken when the reading begins: partitions assigned, no
+consumer group, nothing committed, so the live service is not disturbed. Each fetched batch is
+applied (`replay.Replay`) with the live consumer's own code (the subscriptions' registries,
 `shared.consumer_batch.apply_batch`, and so `service.score_events`): event ids are claimed, so
 an event on the topic twice counts once.
 It goes into fresh tables, scoring's own in a schema of their own (dropped and created again at

@@ -4,14 +4,15 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 from typing import cast as cast_as
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Numeric,
     RowMapping,
+    ScalarSelect,
     Table,
     Text,
     and_,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     cast,
     func,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -31,8 +31,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from services.scoring.coupon_signals import FriendPair
 from services.scoring.domain import SNAPSHOT_COLUMNS, Brand, ProfileRow, stored_snapshot
-from services.scoring.models import BrandCutPoints, FanProfile, ManualLabel
+from services.scoring.models import BrandCutPoints, FanProfile, ManualLabel, ReferralFriend
 from services.scoring.scores.profile import BrandStanding, ManualLabels
 from services.scoring.scores.state import FanState
 from services.scoring.scores.tiers import TierCutPoints
@@ -84,40 +85,48 @@ def profile_row(profile: FanProfile) -> ProfileRow:
     )  # fmt: skip
 
 
-class ProfileCreatedMeanwhile(Exception):
-    """A profile the caller found missing was created by another transaction before the
-    caller's own: writing over it would lose what that one applied, so the caller's batch is
-    undone (and applied again, the profile then found)."""
+class ProfileCreatedMeanwhile(RuntimeError):
+    """A profile the caller took for new was created by another transaction since it looked."""
 
 
 async def upsert_profiles(
-    session: AsyncSession, columns: Sequence[dict[str, object]], *, created: Collection[str] = ()
+    session: AsyncSession,
+    columns: Sequence[dict[str, object]],
+    *,
+    locked: Collection[str] | None = None,
 ) -> None:
     """Write these profiles, new or known, in one statement whatever their number: each column
     travels as one array parameter (asyncpg encodes arrays in C; a VALUES row per profile was
     compiled anew for each batch). JSON columns and the tags come as JSON text.
 
-    `created`: the keys the caller found no profile for (and so could not lock). If another
-    transaction made one of them since, ProfileCreatedMeanwhile: two consumers met on a new
-    fan, as when partitions are added to the events topic while a fan's events wait on both."""
+    Rows go in fan-key order, as every writer takes them, so that two transactions creating the
+    same new profiles cannot wait on each other crosswise. `locked` names the profiles the
+    caller locked (`lock_profiles`); it took the others for new. One of those another
+    transaction created since (the events and coupons consumers both name fans) is not written
+    over: `ProfileCreatedMeanwhile` rolls the caller's transaction back, and its events, applied
+    again, find that profile."""
     if not columns:
         return
-    names = list(columns[0])
-    arrays = [bindparam(name, [row[name] for row in columns], _array_type(name)) for name in names]
+    ordered = sorted(columns, key=itemgetter("fan_key"))
+    names = list(ordered[0])
+    arrays = [bindparam(name, [row[name] for row in ordered], _array_type(name)) for name in names]
     rows = func.unnest(*arrays).table_valued(*names).render_derived()
     new = insert(PROFILES).from_select(names, select(*(_stored(rows.c[name]) for name in names)))
     updated = {name: new.excluded[name] for name in names if name != "fan_key"}
-    upsert = new.on_conflict_do_update(index_elements=["fan_key"], set_=updated)
-    if not created:
-        await session.execute(upsert)
-        return
-    # xmax is 0 on a row this statement inserted, and set on one it updated
-    written = await session.execute(upsert.returning(PROFILES.c.fan_key, _INSERTED))
-    if any(not inserted and key in created for key, inserted in written):
-        raise ProfileCreatedMeanwhile("a new fan's profile was created by another transaction")
+    guard = None if locked is None else PROFILES.c.fan_key.in_(_keys("locked", locked))
+    written = await session.execute(
+        new.on_conflict_do_update(index_elements=["fan_key"], set_=updated, where=guard)
+    )
+    if locked is not None and written.rowcount != len(ordered):  # type: ignore[attr-defined]
+        raise ProfileCreatedMeanwhile("a profile taken for new was created meanwhile")
 
 
-_INSERTED = literal_column("xmax = 0", Boolean).label("inserted")
+def _keys(name: str, fan_keys: Collection[str]) -> ScalarSelect[str]:
+    """Fan keys as a subquery: PostgreSQL hashes it once, where `= ANY(array)` scans the whole
+    array for every row."""
+    return select(func.unnest(bindparam(name, sorted(fan_keys), ARRAY(Text)))).scalar_subquery()
+
+
 _AS_JSON = frozenset(("state", "components", "tags"))
 
 
@@ -390,3 +399,28 @@ async def audience_counts(session: AsyncSession, account: str) -> dict[str, dict
         )
         counts[name] = {row[0]: int(row[1]) for row in rows}
     return counts
+
+
+async def add_referral_friends(
+    session: AsyncSession, pairs: Sequence[FriendPair]
+) -> set[FriendPair]:
+    """Keep these (referrer, friend) pairs; returns those not kept before. In key order, so
+    two transactions adding the same pairs wait on each other one way, never crosswise."""
+    if not pairs:
+        return set()
+    referrers, friends = zip(*sorted(set(pairs)), strict=True)
+    rows = (
+        func.unnest(
+            bindparam("referrers", list(referrers), ARRAY(Text)),
+            bindparam("friends", list(friends), ARRAY(Text)),
+        )
+        .table_valued("referrer", "friend")
+        .render_derived()
+    )
+    added = await session.execute(
+        insert(ReferralFriend)
+        .from_select(["referrer_fan_key", "friend_fan_key"], select(rows.c.referrer, rows.c.friend))
+        .on_conflict_do_nothing()
+        .returning(ReferralFriend.referrer_fan_key, ReferralFriend.friend_fan_key)
+    )
+    return {(referrer, friend) for referrer, friend in added}

@@ -5,10 +5,12 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import cursor, metrics, repository, standings
+from services.scoring import coupon_signals, cursor, metrics, repository, standings
+from services.scoring.coupon_signals import ScoredCouponEvent
 from services.scoring.domain import (
     ProfileRow,
     ScoringModel,
@@ -19,7 +21,7 @@ from services.scoring.domain import (
 )
 from services.scoring.models import FanProfile
 from services.scoring.scores.profile import NO_LABELS
-from shared.contracts import FanEvent, FanLabelled
+from shared.contracts import FanEvent, FanLabelled, ProfileUpdated
 from shared.db import after_commit
 from shared.events import CloudEvent
 from shared.outbox import Outbox
@@ -55,15 +57,23 @@ async def score_events(
         )
         row = row.scored(model, brand, now=now)
         written.append(row)
-        if before is None or before.seen_by_others != row.seen_by_others:
-            announced.append(announcement(snapshot(row), cause=fan_events[-1].id))
-        _count_changes(session, before, row)
-    created = by_fan.keys() - known.keys()
+        announced += _announced(session, before, row, cause=fan_events[-1].id)
     columns = [row_columns(row, model) for row in written]
-    await repository.upsert_profiles(session, columns, created=created)
+    await repository.upsert_profiles(session, columns, locked=known)
     await outbox.add_all(session, announced)
     _count_events(session, events)
     return written
+
+
+def _announced(
+    session: AsyncSession, before: ProfileRow | None, row: ProfileRow, *, cause: str
+) -> list[CloudEvent[ProfileUpdated]]:
+    """The fan's snapshot, if the profile is new or changed in a way others use (`cause` makes
+    its id); the change counted either way."""
+    _count_changes(session, before, row)
+    if before is not None and before.seen_by_others == row.seen_by_others:
+        return []
+    return [announcement(snapshot(row), cause=cause)]
 
 
 def _count_changes(session: AsyncSession, before: ProfileRow | None, row: ProfileRow) -> None:
@@ -73,7 +83,7 @@ def _count_changes(session: AsyncSession, before: ProfileRow | None, row: Profil
         after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
 
 
-def _count_events(session: AsyncSession, events: Sequence[CloudEvent[FanEvent]]) -> None:
+def _count_events(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
     by_type = Counter(event.type for event in events)
     times = [event.time.timestamp() for event in events]
 
@@ -107,6 +117,50 @@ async def label_fan(
     if before.seen_by_others != row.seen_by_others:
         await outbox.add_all(session, [announcement(snapshot(row), cause=decision.id)])
     return row
+
+
+async def score_coupon_events(
+    session: AsyncSession,
+    events: Sequence[CloudEvent[ScoredCouponEvent]],
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> list[ProfileRow]:
+    """Apply a batch of red-packet events (each once: the caller claimed their ids) to the
+    profiles of the fans they name (`coupon_signals`), rescore those at `now`, and announce
+    each changed one as `score_events` does. Returns the profiles as written.
+
+    Every fan named is locked in one statement, in key order, before the friends' pairs are
+    kept. A fan with no profile yet gets one, rather than the signal being kept aside until
+    the fan's own events come: kept aside, the events consumer would have to look for waiting
+    signals whenever it makes a profile, and could miss those set aside while it made it. Made
+    here, the profile is the fold of every event that names the fan, whichever topic brings
+    it first; two transactions making the same profile are told apart by `upsert_profiles`."""
+    known = await repository.lock_profiles(session, coupon_signals.fans_named(events))
+    pairs = coupon_signals.friend_pairs(events)
+    signals = coupon_signals.signals_by_fan(
+        events, new_pairs=await repository.add_referral_friends(session, pairs)
+    )
+    befores = [known.get(fan_key) for fan_key in signals]
+    folded = [
+        coupon_signals.signalled(
+            before or coupon_signals.profile_of(fan_key, at=fan_signals[0].at, now=now),
+            fan_signals, model,
+        )
+        for before, (fan_key, fan_signals) in zip(befores, signals.items(), strict=True)
+    ]  # fmt: skip
+    written = await standings.rescore(session, folded, model=model, now=now, locked=known)
+    announced = [
+        update
+        for before, row, fan_signals in zip(befores, written, signals.values(), strict=True)
+        for update in _announced(
+            session, before, row, cause=f"{fan_signals[-1].event_id}:{row.fan_key}"
+        )
+    ]
+    await outbox.add_all(session, announced)
+    _count_events(session, events)
+    return written
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:

@@ -2,7 +2,7 @@
 points, the tiers that follow them, and lifecycle stages moving on as time passes. Takes the
 session first; flushes, never commits."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -162,11 +162,17 @@ async def _rescore_and_announce(
 
 
 async def rescore(
-    session: AsyncSession, rows: Sequence[ProfileRow], *, model: ScoringModel, now: datetime
+    session: AsyncSession,
+    rows: Sequence[ProfileRow],
+    *,
+    model: ScoringModel,
+    now: datetime,
+    locked: Collection[str] | None = None,
 ) -> list[ProfileRow]:
     """These profiles scored again at `now` against their brands' stored cut points, and
     written, with the labels operators set on them; announcing is the caller's choice (the
-    rebuild announces nothing)."""
+    rebuild announces nothing). `locked`: as `repository.upsert_profiles` takes it, when some
+    of the rows are new."""
     labels = await repository.labels_of(session, [row.fan_key for row in rows])
     brands = {(row.platform, row.account) for row in rows}
     standings = await repository.brand_standings(session, brands)
@@ -178,7 +184,8 @@ async def rescore(
         )
         for row in rows
     ]
-    await repository.upsert_profiles(session, [row_columns(row, model) for row in rescored])
+    columns = [row_columns(row, model) for row in rescored]
+    await repository.upsert_profiles(session, columns, locked=locked)
     return rescored
 
 

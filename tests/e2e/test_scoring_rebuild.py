@@ -22,11 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.scoring import handlers, standings
 from services.scoring.__main__ import main
 from services.scoring.config import ScoringSettings
+from services.scoring.coupon_signals import SCORED_COUPON_TYPES
 from services.scoring.domain import ScoringModel
 from services.scoring.main import create_app
 from services.scoring.metrics import REBUILD_REGISTRY
-from services.scoring.models import BrandCutPoints, FanProfile, infrastructure
+from services.scoring.models import BrandCutPoints, FanProfile, ReferralFriend, infrastructure
 from services.scoring.repository import profile_row
+from services.scoring.scores.facts import Referrals
+from services.scoring.scores.state import FanState
 from shared.contracts import (
     CommentCreated,
     ContentShared,
@@ -48,6 +51,7 @@ from shared.migrate import alembic_config
 from shared.outbox import Outbox
 from shared.topics import EVENTS
 from stack.processes import free_port
+from tests.e2e.test_scoring_coupons import claim, reward
 from tests.helpers import eventually, running
 
 pytestmark = pytest.mark.e2e
@@ -113,6 +117,21 @@ def event_log(seed: int = 11) -> list[CloudEvent[FanEvent]]:
     return events
 
 
+def red_packets() -> list[CloudEvent[Any]]:
+    """brand-a's fan0 refers fan1 (who claims twice, one claim on the topic twice), fan2 and a
+    newcomer with no events of their own; one reward does not tell the order's amount."""
+
+    def at(hours: float) -> dict[str, Any]:
+        return {"at": START + timedelta(hours=hours), "account": "brand-a"}
+
+    twice = claim("fan1", "fan0", **at(30))
+    return [
+        claim("fan1", "fan0", **at(2)), twice, claim("fan2", "fan0", **at(50)), twice,
+        claim("newcomer", "fan0", **at(70)), claim("newcomer", "fan1", **at(71)),
+        reward("fan0", "fan1", 30_000, **at(90)), reward("fan0", "newcomer", None, **at(99)),
+    ]  # fmt: skip
+
+
 def tea_drinkers(events: Sequence[CloudEvent[FanEvent]]) -> set[str]:
     messages = [item.data for item in events if isinstance(item.data, MessageReceived)]
     return {data.fan_key for data in messages if "tea" in (data.text or "").lower()}
@@ -169,7 +188,7 @@ class Deployment:
 
     async def consumed(self, events: Sequence[CloudEvent[Any]]) -> None:
         """Until the service has applied every scored event of `events`."""
-        applied = (*handlers.SCORED_TYPES, FanLabelled)
+        applied = (*handlers.SCORED_TYPES, FanLabelled, *SCORED_COUPON_TYPES)
         scored = {item.id for item in events if type(item.data) in applied}
         processed = infrastructure.processed_events
 
@@ -209,6 +228,11 @@ class Deployment:
         async with self._in(schema).connect() as connection:
             rows = (await connection.execute(select(BrandCutPoints.__table__))).mappings()
             return {(row["platform"], row["account"]): dict(row) for row in rows}
+
+    async def friends(self, schema: str = "scoring") -> set[tuple[str, str]]:
+        async with self._in(schema).connect() as connection:
+            rows = await connection.execute(select(ReferralFriend.__table__))
+            return {(row.referrer_fan_key, row.friend_fan_key) for row in rows}
 
     async def outbox_rows(self, schema: str) -> int:
         async with self._in(schema).connect() as connection:
@@ -261,14 +285,19 @@ class TestRebuild:
             FanLabelled(fan_key=labelled, decided_at=AT, role="employee", tags=("press",)),
             id=uuid.uuid4().hex, source="test", subject=labelled,
         )  # fmt: skip
-        await deployment.publish([decision, *events])
+        red = red_packets()
+        await deployment.publish([decision, *events, *red])
         async with deployment.live():
-            await deployment.consumed([decision, *events])
+            await deployment.consumed([decision, *events, *red])
             assert await deployment.rebuild("--now", AT.isoformat(), "--batch-size", "7") == 0
         live, rebuilt = await deployment.profiles(), await deployment.profiles("scoring_rebuild")
         assert rebuilt[labelled]["role"] == "employee"
         assert "press" in rebuilt[labelled]["tags"]
-        assert len(rebuilt) == 3 * 3 + 1
+        assert len(rebuilt) == 3 * 3 + 1 + 1, "and the newcomer"
+        assert FanState.from_dict(rebuilt["weibo:brand-a:fan0"]["state"]).referrals == (
+            Referrals(friend_claims=4, friends_reached=3, first_orders=2, first_order_cents=30_000)
+        )
+        assert await deployment.friends("scoring_rebuild") == await deployment.friends()
         for fan_key, profile in rebuilt.items():
             for name in STATE_COLUMNS:
                 assert profile[name] == live[fan_key][name], (fan_key, name)
