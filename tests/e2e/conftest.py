@@ -17,6 +17,7 @@ from services.responder.config import ResponderSettings
 from services.responder.main import create_app as create_responder
 from services.scoring.config import ScoringSettings
 from services.scoring.main import create_app as create_scoring
+from shared.kafka import EventProducer
 from tests.helpers import SECRET, running
 
 ACCOUNT = "shop-1"
@@ -42,6 +43,15 @@ def ingest_settings(settings_for: Callable[..., Any], accounts_file: Path) -> In
 async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
     async with running(create_ingest(ingest_settings)) as client:
         yield client
+
+
+@pytest.fixture
+async def producer(scoring_settings: ScoringSettings) -> AsyncIterator[EventProducer]:
+    """Publishes with the settings of the test module's `scoring_settings`."""
+    producer = EventProducer(scoring_settings)
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture

@@ -61,14 +61,6 @@ def scoring_settings(settings_for: Callable[..., Any]) -> ScoringSettings:
     return settings
 
 
-@pytest.fixture
-async def producer(scoring_settings: ScoringSettings) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(scoring_settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 class Stored:
     """What scoring keeps, read from its tables."""
 

@@ -2,7 +2,7 @@
 profile, the computed role overruled and manual tags beside the computed ones; kept across a
 replay; the API closed without its token."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,14 +29,6 @@ def scoring_settings(settings_for: Callable[..., Any]) -> ScoringSettings:
         ScoringSettings, cut_points_refresh_seconds=0.3, operator_token=TOKEN
     )
     return settings
-
-
-@pytest.fixture
-async def producer(scoring_settings: ScoringSettings) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(scoring_settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def labelled(client: httpx.AsyncClient, role: str) -> dict[str, Any] | None:

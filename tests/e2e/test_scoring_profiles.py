@@ -53,14 +53,6 @@ def scoring_settings(settings_for: Callable[..., Any]) -> ScoringSettings:
     return settings
 
 
-@pytest.fixture
-async def producer(scoring_settings: ScoringSettings) -> AsyncIterator[EventProducer]:
-    producer = EventProducer(scoring_settings)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
 async def publish(producer: EventProducer, events: Sequence[CloudEvent[Any]]) -> None:
     for item in events:
         await producer.publish(item)
