@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from services.scoring import service
 from services.scoring.config import ScoringSettings
 from services.scoring.cursor import BadCursor
-from services.scoring.repository import FanFilter
+from services.scoring.queries import FanFilter
 from services.scoring.schemas import (
     AudienceOut,
     DecisionAccepted,

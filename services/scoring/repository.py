@@ -202,10 +202,6 @@ def _whole(value: Decimal | None) -> int | None:
     return None if value is None else int(value)
 
 
-async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
-    return await session.scalar(select(FanProfile).where(FanProfile.fan_key == fan_key))
-
-
 async def try_lock(session: AsyncSession, key: int) -> bool:
     """Take a transaction-level advisory lock if no other transaction holds it."""
     return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(key))))
@@ -338,67 +334,6 @@ async def lock_lifecycle_candidates(
         .execution_options(populate_existing=True)
     )
     return [profile_row(profile) for profile in rows]
-
-
-@dataclass(frozen=True)
-class FanFilter:
-    account: str
-    tier: str | None = None
-    role: str | None = None
-    tag: str | None = None
-    lifecycle: str | None = None
-    min_priority: int | None = None
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found = [FanProfile.account == self.account]
-        for column, value in ((FanProfile.tier, self.tier), (FanProfile.role, self.role),
-                              (FanProfile.lifecycle, self.lifecycle)):  # fmt: skip
-            if value is not None:
-                found.append(column == value)
-        if self.tag is not None:
-            found.append(FanProfile.tags.contains([self.tag]))
-        if self.min_priority is not None:
-            found.append(FanProfile.priority >= self.min_priority)
-        return found
-
-
-SORT_COLUMNS: dict[str, RankedColumn] = {
-    "priority": FanProfile.priority,
-    "wallet": FanProfile.wallet,
-    "social": FanProfile.social,
-    "engagement": FanProfile.engagement_numerator,  # ranks as the score at any common time
-    "influence": FanProfile.influence,
-}
-
-
-async def list_fans(
-    session: AsyncSession,
-    where: FanFilter,
-    *,
-    sort: str,
-    limit: int,
-    after: tuple[Decimal, str] | None = None,
-) -> list[FanProfile]:
-    """The brand's fans, highest `sort` first (ties: fan key, descending), after a keyset."""
-    column = SORT_COLUMNS[sort]
-    query = select(FanProfile).where(*where.conditions())
-    if after is not None:
-        value = after[0] if isinstance(column.type, Numeric) else int(after[0])
-        query = query.where(tuple_(column, FanProfile.fan_key) < tuple_(value, after[1]))
-    query = query.order_by(column.desc(), FanProfile.fan_key.desc()).limit(limit)
-    return list(await session.scalars(query))
-
-
-async def audience_counts(session: AsyncSession, account: str) -> dict[str, dict[str | None, int]]:
-    """How many of the account's fans are in each tier, role and lifecycle stage."""
-    counts: dict[str, dict[str | None, int]] = {}
-    for name in ("tier", "role", "lifecycle"):
-        column = getattr(FanProfile, name)
-        rows = await session.execute(
-            select(column, func.count()).where(FanProfile.account == account).group_by(column)
-        )
-        counts[name] = {row[0]: int(row[1]) for row in rows}
-    return counts
 
 
 async def add_referral_friends(

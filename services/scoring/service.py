@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import coupon_signals, cursor, metrics, repository, standings
+from services.scoring import coupon_signals, cursor, metrics, queries, repository, standings
 from services.scoring.coupon_signals import ScoredCouponEvent
 from services.scoring.domain import (
     ProfileRow,
@@ -114,8 +114,7 @@ async def label_fan(
     if before is None:
         return None
     [row] = await standings.rescore(session, [before], model=model, now=now)
-    if before.seen_by_others != row.seen_by_others:
-        await outbox.add_all(session, [announcement(snapshot(row), cause=decision.id)])
+    await outbox.add_all(session, _announced(session, before, row, cause=decision.id))
     return row
 
 
@@ -164,12 +163,12 @@ async def score_coupon_events(
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
-    return await repository.get_profile(session, fan_key)
+    return await queries.get_profile(session, fan_key)
 
 
 async def list_fans(
     session: AsyncSession,
-    where: repository.FanFilter,
+    where: queries.FanFilter,
     *,
     sort: str,
     limit: int,
@@ -177,13 +176,13 @@ async def list_fans(
 ) -> tuple[list[FanProfile], str | None]:
     """A page of fans and the cursor of the next one (None: no more)."""
     keyset = cursor.read(after) if after else None
-    page = await repository.list_fans(session, where, sort=sort, limit=limit + 1, after=keyset)
+    page = await queries.list_fans(session, where, sort=sort, limit=limit + 1, after=keyset)
     if len(page) <= limit:
         return page, None
     last = page[limit - 1]
-    value = getattr(last, repository.SORT_COLUMNS[sort].key)
+    value = getattr(last, queries.SORT_COLUMNS[sort].key)
     return page[:limit], cursor.write(Decimal(value), last.fan_key)
 
 
 async def audience(session: AsyncSession, account: str) -> dict[str, dict[str | None, int]]:
-    return await repository.audience_counts(session, account)
+    return await queries.audience_counts(session, account)

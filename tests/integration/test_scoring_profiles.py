@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.scoring import handlers, repository, service, standings
+from services.scoring import handlers, queries, repository, service, standings
 from services.scoring.config import ScoringSettings
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile
 from services.scoring.models import BrandCutPoints, FanProfile, infrastructure
@@ -94,7 +94,7 @@ class Scoring:
 
     async def profile(self, fan_key: str) -> FanProfile:
         async with self.sessionmaker() as session:
-            found = await repository.get_profile(session, fan_key)
+            found = await queries.get_profile(session, fan_key)
         assert found is not None
         return found
 
