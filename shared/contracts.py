@@ -50,6 +50,30 @@ class MediaRef(EventData):
     mime_type: str | None = None
 
 
+IdentifierKind = Literal["customer_id", "phone_sha256", "unionid"]
+
+
+class FanIdentifiers(EventData):
+    """What a payload says of the person behind a platform identity. Scoring links the
+    identities of a brand's fans that carry the same one into one person."""
+
+    customer_id: Id | None = Field(default=None, description="the brand's shop's customer id")
+    phone_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the phone number in E.164 (+8613800000000), lower-case hex",
+    )
+    unionid: Id | None = Field(default=None, description="WeChat's UnionID")
+
+    def pairs(self) -> list[tuple[IdentifierKind, str]]:
+        """The identifiers given, as (kind, value)."""
+        given: tuple[tuple[IdentifierKind, str | None], ...] = (
+            ("customer_id", self.customer_id), ("phone_sha256", self.phone_sha256),
+            ("unionid", self.unionid),
+        )  # fmt: skip
+        return [(kind, value) for kind, value in given if value]
+
+
 class FanFields(TypedDict):
     """What every FanEvent carries, gathered once per push and spread into each contract built
     from it (``MessageReceived(**fields, message_id=…)``): typed, so a misspelt or missing
@@ -62,6 +86,7 @@ class FanFields(TypedDict):
     platform_event_id: NotRequired[str | None]
     thread_ref: NotRequired[str | None]
     follower_count: NotRequired[int | None]
+    identifiers: NotRequired[FanIdentifiers | None]
 
 
 class FanEvent(EventData):
@@ -76,6 +101,9 @@ class FanEvent(EventData):
     occurred_at: AwareDatetime
     thread_ref: Ref | None = Field(default=None, description="conversation or thread reference")
     follower_count: int | None = Field(default=None, ge=0)
+    identifiers: FanIdentifiers | None = Field(
+        default=None, description="identifiers that link this identity to the person's others"
+    )
 
     @property
     def fan_key(self) -> str:
@@ -209,6 +237,11 @@ class ProfileUpdated(EventData):
     influence: Decimal | None = Field(default=None, ge=0, description="points, hundredths")
     wallet_value: int | None = Field(default=None, ge=0, le=100)
     social_value: int | None = Field(default=None, ge=0, le=100)
+    person_key: str | None = Field(
+        default=None,
+        description="the person this identity is linked to (the least fan key of its "
+        "identities); None: an identity on its own",
+    )
 
 
 FanKey = Annotated[str, Field(min_length=1, max_length=MAX_FAN_KEY, pattern=PRINTABLE)]
@@ -236,6 +269,24 @@ class FanLabelled(OperatorDecision):
 
     role: Literal["consumer", "kol", "employee"] | None = None
     tags: tuple[ManualTag, ...] = Field(default=(), max_length=50)
+
+
+@register
+class FanMerged(OperatorDecision):
+    """These identities are one person's, with `fan_key`'s: until an unmerge of one of them
+    decided later."""
+
+    event_type = "scrm.fan.merged.v1"
+
+    other_fan_keys: tuple[FanKey, ...] = Field(min_length=1, max_length=20)
+
+
+@register
+class FanUnmerged(OperatorDecision):
+    """`fan_key` stands on its own again: the merges of it decided before are undone, and the
+    identifiers it carries no longer link it (a merge decided later links it again)."""
+
+    event_type = "scrm.fan.unmerged.v1"
 
 
 SlaTarget = Literal["first_reply", "next_reply", "resolution"]

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.config import ScoringSettings
@@ -12,20 +13,30 @@ from services.scoring.queries import FanFilter
 from services.scoring.schemas import (
     AudienceOut,
     DecisionAccepted,
+    FanDetailOut,
     FanPage,
     FanProfileOut,
     LabelsIn,
     Lifecycle,
+    MergeIn,
     Role,
     Share,
     Sort,
     Tier,
+    UnmergeIn,
 )
 from shared.auth import RESPONSES, bearer_guard
-from shared.contracts import MAX_FAN_KEY, PRINTABLE, FanLabelled
+from shared.contracts import (
+    MAX_FAN_KEY,
+    PRINTABLE,
+    FanLabelled,
+    FanMerged,
+    FanUnmerged,
+    OperatorDecision,
+)
 from shared.deps import IdInPath, PartsDep, SessionDep
 from shared.events import CloudEvent
-from shared.service import parts_of
+from shared.service import ServiceParts, parts_of
 
 router = APIRouter(prefix="/v1", tags=["fans"])
 SOURCE = "scrm/scoring/api"
@@ -44,12 +55,17 @@ Account = Annotated[str, Query(min_length=1, max_length=200, pattern=PRINTABLE)]
 Text = Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)]
 
 
-@router.get("/fans/{fan_key}", response_model=FanProfileOut)
-async def read_fan_profile(fan_key: FanKey, session: SessionDep) -> FanProfileOut:
-    profile = await service.get_profile(session, fan_key)
-    if profile is None:
+@router.get("/fans/{fan_key}", response_model=FanDetailOut)
+async def read_fan_profile(fan_key: FanKey, session: SessionDep) -> FanDetailOut:
+    """The profile, each score with the components it adds up to, and the identities of the
+    fan's person with their own channel data."""
+    found = await service.get_person(session, fan_key)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no profile for fan {fan_key}")
-    return FanProfileOut.of(profile)
+    profile, identities = found
+    return FanDetailOut.model_validate(
+        {**FanProfileOut.of(profile).model_dump(), "identities": identities}
+    )
 
 
 @router.get("/fans", response_model=FanPage)
@@ -107,6 +123,51 @@ async def set_labels(
         fan_key=fan_key, decided_at=datetime.now(UTC), operator=labels.operator,
         role=labels.role, tags=tuple(dict.fromkeys(labels.tags)),
     )  # fmt: skip
-    event = CloudEvent.of(decision, id=str(uuid.uuid4()), source=SOURCE, subject=fan_key)
+    return await _decided(session, parts, decision)
+
+
+@router.post(
+    "/fans/{fan_key}/merge", status_code=202, response_model=DecisionAccepted,
+    dependencies=[Depends(_require_operator)], responses=RESPONSES, tags=["operator"],
+)  # fmt: skip
+async def merge(
+    fan_key: FanKey, merge: MergeIn, session: SessionDep, parts: PartsDep
+) -> DecisionAccepted:
+    """Make these identities one person with the fan (bearer `SCORING_OPERATOR_TOKEN`): the
+    person's scores count all their identities. The decision is an event on
+    `scrm.operator.v1`; an unmerge decided later undoes it."""
+    others = sorted(set(merge.fan_keys) - {fan_key})
+    if not others:
+        raise HTTPException(status_code=422, detail="name at least one other identity")
+    missing = await service.missing_profiles(session, [fan_key, *others])
+    if missing:
+        raise HTTPException(status_code=404, detail=f"no profile for {', '.join(missing)}")
+    decision = FanMerged(
+        fan_key=fan_key, decided_at=datetime.now(UTC), operator=merge.operator,
+        other_fan_keys=tuple(others),
+    )  # fmt: skip
+    return await _decided(session, parts, decision)
+
+
+@router.post(
+    "/fans/{fan_key}/unmerge", status_code=202, response_model=DecisionAccepted,
+    dependencies=[Depends(_require_operator)], responses=RESPONSES, tags=["operator"],
+)  # fmt: skip
+async def unmerge(
+    fan_key: FanKey, unmerge: UnmergeIn, session: SessionDep, parts: PartsDep
+) -> DecisionAccepted:
+    """Take the identity out of its person (bearer `SCORING_OPERATOR_TOKEN`): the merges of it
+    decided before are undone, and the identifiers it carries no longer link it. A merge
+    decided later links it again."""
+    if await service.missing_profiles(session, [fan_key]):
+        raise HTTPException(status_code=404, detail=f"no profile for fan {fan_key}")
+    decision = FanUnmerged(fan_key=fan_key, decided_at=datetime.now(UTC), operator=unmerge.operator)
+    return await _decided(session, parts, decision)
+
+
+async def _decided(
+    session: AsyncSession, parts: ServiceParts, decision: OperatorDecision
+) -> DecisionAccepted:
+    event = CloudEvent.of(decision, id=str(uuid.uuid4()), source=SOURCE, subject=decision.fan_key)
     await parts.outbox.add(session, event)
-    return DecisionAccepted(event_id=event.id, fan_key=fan_key)
+    return DecisionAccepted(event_id=event.id, fan_key=decision.fan_key)

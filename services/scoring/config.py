@@ -108,8 +108,15 @@ class ScoringSettings(BaseServiceSettings):
     )
     operator_token: SecretStr | None = Field(
         default=None,
-        description="bearer token of the operator API (labels set by hand); unset: it is off",
+        description="bearer token of the operator API (labels set by hand, merges and "
+        "unmerges); unset: it is off",
     )
+    identifier_max_fans: int = Field(
+        default=10, ge=2, le=1000,
+        description="an identifier (customer id, phone hash, UnionID) that more fan "
+        "identities carry than this links none of them: a shared family phone or a shop's "
+        "placeholder id must not make one person of strangers",
+    )  # fmt: skip
     rescore_batch: int = Field(
         default=1000, ge=0, le=100_000,
         description="profiles rescored at each refresh, in key order, round and round, so "

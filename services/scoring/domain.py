@@ -56,6 +56,7 @@ class ScoringModel:
     time_zone: ZoneInfo
     currency: str
     brands: Mapping[Brand, BrandRules] = field(default_factory=dict)
+    identifier_max_fans: int = 10  # an identifier more identities carry links none of them
 
     @classmethod
     def from_settings(cls, settings: ScoringSettings) -> "ScoringModel":
@@ -66,7 +67,9 @@ class ScoringModel:
             )
             for key, own in settings.brands.items()
         }
-        return cls(settings.scoring_policy(), time_zone, currency, brands)
+        return cls(
+            settings.scoring_policy(), time_zone, currency, brands, settings.identifier_max_fans
+        )
 
     def rules(self, platform: str, account: str) -> "BrandRules":
         return self.brands.get((platform, account)) or self._defaults
@@ -108,11 +111,20 @@ class ProfileRow:
     tags: tuple[str, ...] = ()
     components: Mapping[str, Mapping[str, object]] | None = None
     manual: ManualLabels = NO_LABELS  # what an operator set by hand
+    # The person the identity is linked to, and the sum of its identities' states (`state`
+    # stays this identity's own): the scores are the person's, read from it.
+    person_key: str | None = None
+    person_state: FanState | None = None
 
     @property
     def seen_by_others(self) -> tuple[object, ...]:
         """What other services act on: a change here is announced."""
-        return self.tier, self.role, self.priority, self.tags, self.lifecycle
+        return self.tier, self.role, self.priority, self.tags, self.lifecycle, self.person_key
+
+    @property
+    def scored_state(self) -> FanState:
+        """What the scores are read from: the person's state, or the identity's own."""
+        return self.state if self.person_state is None else self.person_state
 
     def changed(self, **changes: object) -> "ProfileRow":
         """`dataclasses.replace`, without its checks: they cost more than the scoring of an
@@ -132,7 +144,7 @@ class ProfileRow:
 
     def scored(self, model: ScoringModel, brand: BrandStanding, *, now: datetime) -> "ProfileRow":
         profile = evaluate(
-            self.state, policy=model.policy, brand=brand, manual=self.manual, now=now
+            self.scored_state, policy=model.policy, brand=brand, manual=self.manual, now=now
         )
         return _with_scores(self, profile, now=now)
 
@@ -188,10 +200,12 @@ def to_json(value: object) -> str:
 
 def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
     """The row's values as the table's columns (its JSON ones as text)."""
-    activity, purchases = row.state.activity, row.state.purchases
+    # What lifecycle sweeps and cut points read is the person's; the interactions the
+    # identity's own.
+    activity, purchases = row.scored_state.activity, row.scored_state.purchases
     return {
         "fan_key": row.fan_key, "platform": row.platform, "account": row.account,
-        "interaction_count": activity.interactions,
+        "interaction_count": row.state.activity.interactions,
         "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
         "first_active_at": activity.first_seen, "last_active_at": activity.last_active,
         "state": row.state.to_json(),
@@ -204,7 +218,8 @@ def row_columns(row: ProfileRow, model: ScoringModel) -> dict[str, object]:
         "monetary_cents": monetary_cents(
             purchases, model.rules(row.platform, row.account).currency
         ),
-        "scored_at": row.scored_at,
+        "scored_at": row.scored_at, "person_key": row.person_key,
+        "person_state": None if row.person_state is None else row.person_state.to_json(),
     }  # fmt: skip
 
 
@@ -215,7 +230,8 @@ def snapshot(row: ProfileRow) -> ProfileUpdated:
          "first_seen_at": row.first_seen_at, "last_seen_at": row.last_seen_at,
          "tier": row.tier, "role": row.role, "priority": row.priority, "tags": row.tags,
          "lifecycle": row.lifecycle, "engagement": row.engagement,
-         "influence": row.influence, "wallet": row.wallet, "social": row.social}
+         "influence": row.influence, "wallet": row.wallet, "social": row.social,
+         "person_key": row.person_key}
     )  # fmt: skip
 
 
@@ -224,6 +240,7 @@ def snapshot(row: ProfileRow) -> ProfileUpdated:
 SNAPSHOT_COLUMNS = (
     "fan_key", "platform", "account", "interaction_count", "first_seen_at", "last_seen_at",
     "tier", "role", "priority", "tags", "lifecycle", "engagement", "influence", "wallet", "social",
+    "person_key",
 )  # fmt: skip
 
 

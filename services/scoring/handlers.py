@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,9 @@ from shared.contracts import (
     FanEvent,
     FanFollowed,
     FanLabelled,
+    FanMerged,
     FanUnfollowed,
+    FanUnmerged,
     MessageReceived,
     OrderPaid,
     OrderRefunded,
@@ -42,17 +45,25 @@ def registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
     return BatchRegistry(score_events, frozenset(SCORED_TYPES))
 
 
-def operator_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
-    """Operators' decisions, in the order they were taken."""
+Decision = FanLabelled | FanMerged | FanUnmerged
 
-    async def label_fans(
-        session: AsyncSession, decisions: Sequence[CloudEvent[FanLabelled]]
-    ) -> None:
+
+def operator_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
+    """Operators' decisions: labels, merges and unmerges. Each is kept with its time, and a
+    later decision wins over an earlier one whichever comes first, so their order on the topic
+    does not matter."""
+
+    async def decide(session: AsyncSession, decisions: Sequence[CloudEvent[Decision]]) -> None:
         now = datetime.now(UTC)
         for decision in decisions:
-            await service.label_fan(session, decision, model=model, outbox=outbox, now=now)
+            if isinstance(decision.data, FanLabelled):
+                labelled = cast(CloudEvent[FanLabelled], decision)
+                await service.label_fan(session, labelled, model=model, outbox=outbox, now=now)
+            else:
+                linked = cast(CloudEvent[FanMerged] | CloudEvent[FanUnmerged], decision)
+                await service.decide_identity(session, linked, model=model, outbox=outbox, now=now)
 
-    return BatchRegistry(label_fans, frozenset({FanLabelled}))
+    return BatchRegistry(decide, frozenset({FanLabelled, FanMerged, FanUnmerged}))
 
 
 def coupons_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:

@@ -26,6 +26,17 @@ CUT_POINTS_REFRESHED = Gauge(
     "scrm_scoring_cut_points_refreshed_timestamp_seconds",
     "Unix time this replica last committed a cut point refresh, moved or not (0 before its first).",
 )
+IDENTITIES_REGROUPED = Counter(
+    "scrm_scoring_identities_regrouped_total",
+    "Fan identities whose person was worked out again: an identifier seen on an identity for "
+    "the first time, a merge or an unmerge.",
+)
+IDENTITY_DECISIONS = Counter(
+    "scrm_scoring_identity_decisions_total",
+    "Operators' merges and unmerges applied, by the decision (a replay of an older one is not "
+    "counted).",
+    ["decision"],
+)
 EVENT_LAG = Histogram(
     "scrm_scoring_event_lag_seconds",
     "From an event's time (ingest produced it) to the commit of the profile it changed.",

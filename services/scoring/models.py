@@ -1,7 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Index, Numeric, String, Text, func
+from sqlalchemy import BigInteger, DateTime, Index, Numeric, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +46,10 @@ class FanProfile(Base):
     paid_orders: Mapped[int] = mapped_column(server_default="0")
     monetary_cents: Mapped[int] = mapped_column(BigInteger, server_default="0")
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The person this identity is linked to (`identity_graph`), and the sum of the states of
+    # its identities the scores are read from; None on both: an identity on its own.
+    person_key: Mapped[str | None] = mapped_column(String(400))
+    person_state: Mapped[dict[str, object] | None] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -56,6 +60,11 @@ class FanProfile(Base):
             for name in SORTABLE
         ),
         Index("ix_fan_profiles_lifecycle_last_active", "lifecycle", "last_active_at"),
+        Index(
+            "ix_fan_profiles_person_key",
+            "person_key",
+            postgresql_where=text("person_key IS NOT NULL"),
+        ),
     )
 
 
@@ -97,3 +106,39 @@ class ReferralFriend(Base):
 
     referrer_fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
     friend_fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+
+
+class IdentityKey(Base):
+    """An identifier (`FanIdentifiers`) a fan identity's events carried: identities that carry
+    the same one are one person's, unless more identities carry it than an identifier may link
+    (`ScoringSettings.identifier_max_fans`: a shared phone, a shop's placeholder id)."""
+
+    __tablename__ = "identity_keys"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fan_key: Mapped[str] = mapped_column(String(400), primary_key=True, index=True)
+
+
+class IdentityMerge(Base):
+    """An operator's decision (`FanMerged`) that two identities are one person's, the pair in
+    key order: it links them unless one of them was unmerged after `merged_at` (the latest
+    merge of the pair is kept)."""
+
+    __tablename__ = "identity_merges"
+
+    fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    other_fan_key: Mapped[str] = mapped_column(String(400), primary_key=True, index=True)
+    merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    operator: Mapped[str | None] = mapped_column(String(200))
+
+
+class IdentityUnmerge(Base):
+    """An operator's decision (`FanUnmerged`) that an identity stands on its own: the latest
+    one is kept. Its identifiers link it to no one; merges decided before it are undone."""
+
+    __tablename__ = "identity_unmerges"
+
+    fan_key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    unmerged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    operator: Mapped[str | None] = mapped_column(String(200))

@@ -2,18 +2,47 @@
 time, and how its audience divides. The writes of the consumer and the refresher are in
 `repository`."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Numeric, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring import identity_graph
 from services.scoring.models import FanProfile
 from services.scoring.repository import RankedColumn
 
 
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await session.scalar(select(FanProfile).where(FanProfile.fan_key == fan_key))
+
+
+async def person_identities(session: AsyncSession, person_key: str) -> list[dict[str, object]]:
+    """The identities of a person with their own channel data and the identifiers each
+    carries, in key order."""
+    members = list(
+        await session.scalars(
+            select(FanProfile)
+            .where(FanProfile.person_key == person_key)
+            .order_by(FanProfile.fan_key)
+        )
+    )
+    kinds = await identity_graph.identifiers_of(session, [member.fan_key for member in members])
+    return [
+        {"fan_key": member.fan_key, "platform": member.platform, "account": member.account,
+         "interaction_count": member.interaction_count, "first_seen_at": member.first_seen_at,
+         "last_seen_at": member.last_seen_at, "linked_by": sorted(kinds.get(member.fan_key, ()))}
+        for member in members
+    ]  # fmt: skip
+
+
+async def missing_profiles(session: AsyncSession, fan_keys: Collection[str]) -> list[str]:
+    """Those of these fans that have no profile, in key order."""
+    found = set(
+        await session.scalars(select(FanProfile.fan_key).where(FanProfile.fan_key.in_(fan_keys)))
+    )
+    return sorted(set(fan_keys) - found)
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,11 @@ async def lock_profiles(session: AsyncSession, fan_keys: Sequence[str]) -> dict[
     The state comes as JSON text for pydantic to parse: the JSON decoder's dicts validated into
     the state cost the consumer three times as much."""
     rows = await session.execute(
-        select(*(PROFILES.c[name] for name in _LOCKED), cast(PROFILES.c.state, Text).label("state"))
+        select(
+            *(PROFILES.c[name] for name in _LOCKED),
+            cast(PROFILES.c.state, Text).label("state"),
+            cast(PROFILES.c.person_state, Text).label("person_state"),
+        )
         .where(PROFILES.c.fan_key == any_(bindparam("keys", sorted(fan_keys), ARRAY(Text))))
         .order_by(PROFILES.c.fan_key)
         .with_for_update()
@@ -61,7 +65,7 @@ async def lock_profiles(session: AsyncSession, fan_keys: Sequence[str]) -> dict[
 
 
 _LOCKED = ("fan_key", "platform", "account", "first_seen_at", "last_seen_at", "scored_at",
-           "tier", "role", "priority", "tags", "lifecycle")  # fmt: skip
+           "tier", "role", "priority", "tags", "lifecycle", "person_key")  # fmt: skip
 
 
 def _locked_row(row: RowMapping) -> ProfileRow:
@@ -69,7 +73,12 @@ def _locked_row(row: RowMapping) -> ProfileRow:
         **{name: row[name] for name in _LOCKED if name != "tags"},
         state=FanState.from_json(row["state"]),
         tags=tuple(row["tags"]),
+        person_state=_state(row["person_state"]),
     )
+
+
+def _state(text: str | None) -> FanState | None:
+    return None if text is None else FanState.from_json(text)
 
 
 def profile_row(profile: FanProfile) -> ProfileRow:
@@ -82,6 +91,9 @@ def profile_row(profile: FanProfile) -> ProfileRow:
         engagement=profile.engagement, influence=profile.influence, wallet=profile.wallet,
         social=profile.social, priority=profile.priority, tier=profile.tier, role=profile.role,
         lifecycle=profile.lifecycle, tags=tuple(profile.tags), components=profile.components,
+        person_key=profile.person_key,
+        person_state=None if profile.person_state is None
+        else FanState.from_dict(profile.person_state),
     )  # fmt: skip
 
 
@@ -127,7 +139,7 @@ def _keys(name: str, fan_keys: Collection[str]) -> ScalarSelect[str]:
     return select(func.unnest(bindparam(name, sorted(fan_keys), ARRAY(Text)))).scalar_subquery()
 
 
-_AS_JSON = frozenset(("state", "components", "tags"))
+_AS_JSON = frozenset(("state", "components", "tags", "person_state"))
 
 
 def _array_type(name: str) -> ARRAY[Any]:

@@ -9,7 +9,7 @@ from pydantic.config import JsonDict
 
 from services.scoring.domain import stored_components
 from services.scoring.models import FanProfile
-from shared.contracts import ManualTag, OperatorName
+from shared.contracts import FanKey, ManualTag, OperatorName
 
 Tier = Literal["silent", "occasional", "frequent", "leader"]
 Role = Literal["consumer", "kol", "employee"]
@@ -28,6 +28,7 @@ PROFILE_EXAMPLE: JsonDict = {
     "role": "kol",
     "lifecycle": "new",
     "tags": ["milk-tea", "night_owl"],
+    "person_key": "standard:shop:c-1001",
     "scores": {
         "engagement": {"total": "35.52", "components": {"message": "35.52", "share": "0"}},
         "priority": {"total": "41", "components": {"wallet": "24", "engagement": "17"}},
@@ -56,6 +57,11 @@ class FanProfileOut(BaseModel):
     role: Role
     lifecycle: Lifecycle | None = Field(description="None: the fan never did anything themselves")
     tags: list[str]
+    person_key: str | None = Field(
+        default=None,
+        description="the person this identity is linked to (the least fan key of its "
+        "identities): the scores are the person's, across its identities; None: on its own",
+    )
     scores: dict[str, Score] = Field(
         description="engagement and influence in points (hundredths), wallet, social and "
         "priority out of 100"
@@ -79,6 +85,27 @@ class FanProfileOut(BaseModel):
     @classmethod
     def plain_fields(cls) -> tuple[str, ...]:
         return tuple(name for name in cls.model_fields if name != "scores")
+
+
+class IdentityOut(BaseModel):
+    """One of a person's identities, with its own channel data."""
+
+    fan_key: str
+    platform: str
+    account: str
+    interaction_count: int = Field(description="this identity's own")
+    first_seen_at: datetime
+    last_seen_at: datetime
+    linked_by: list[str] = Field(
+        description="the identifiers it carries (customer_id, phone_sha256, unionid); an "
+        "identity linked by an operator's merge only may carry none"
+    )
+
+
+class FanDetailOut(FanProfileOut):
+    identities: list[IdentityOut] = Field(
+        default=[], description="every identity of the person, this one included; empty: on its own"
+    )
 
 
 Sort = Literal["priority", "wallet", "social", "engagement", "influence"]
@@ -139,6 +166,26 @@ class LabelsIn(BaseModel):
     tags: list[ManualTag] = Field(
         default=[], max_length=50, description="kept beside computed tags"
     )
+    operator: OperatorName | None = Field(default=None, description="who decided, for the record")
+
+
+class MergeIn(BaseModel):
+    """Other identities that are this fan's person's (each must have a profile)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"fan_keys": ["wechat:gh_1234:o6_bmjrPTlm6"], "operator": "mei"}]
+        },
+    )
+
+    fan_keys: list[FanKey] = Field(min_length=1, max_length=20)
+    operator: OperatorName | None = Field(default=None, description="who decided, for the record")
+
+
+class UnmergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"operator": "mei"}]})
+
     operator: OperatorName | None = Field(default=None, description="who decided, for the record")
 
 

@@ -2,26 +2,33 @@
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import coupon_signals, cursor, metrics, queries, repository, standings
+from services.scoring import (
+    coupon_signals,
+    cursor,
+    identity_graph,
+    linking,
+    metrics,
+    queries,
+    repository,
+    standings,
+)
 from services.scoring.coupon_signals import ScoredCouponEvent
 from services.scoring.domain import (
     ProfileRow,
     ScoringModel,
     announcement,
     new_profile,
-    row_columns,
     snapshot,
 )
 from services.scoring.models import FanProfile
-from services.scoring.scores.profile import NO_LABELS
-from shared.contracts import FanEvent, FanLabelled, ProfileUpdated
+from shared.contracts import FanEvent, FanLabelled, FanMerged, FanUnmerged, ProfileUpdated
 from shared.db import after_commit
 from shared.events import CloudEvent
 from shared.outbox import Outbox
@@ -36,32 +43,54 @@ async def score_events(
     now: datetime,
 ) -> list[ProfileRow]:
     """Apply a batch of fan events (each once: the caller claimed their ids) to their fans'
-    profiles, rescore them at `now`, and announce each fan whose profile changed in a way
-    others use, once for the batch. Returns the profiles as written."""
+    profiles, rescore them at `now` with the other identities of their persons, and announce
+    each fan whose profile changed in a way others use, once for the batch. Returns the
+    profiles as written."""
     by_fan: defaultdict[str, list[CloudEvent[FanEvent]]] = defaultdict(list)
     for event in events:
         by_fan[event.data.fan_key].append(event)
-    known = await repository.lock_profiles(session, list(by_fan))
-    labels = await repository.labels_of(session, list(by_fan))
-    brands = {(fan[0].data.platform, fan[0].data.account) for fan in by_fan.values()}
-    standings = await repository.brand_standings(session, brands)
-    written, announced = [], []
+    people = await linking.lock_people(
+        session, list(by_fan), max_fans=model.identifier_max_fans,
+        identifiers=linking.identified(events),
+    )  # fmt: skip
+    rows, causes = dict(people.rows), {}
     for fan_key, fan_events in by_fan.items():
-        first = fan_events[0].data
-        before = known.get(fan_key)
-        row = (before or new_profile(first, now=now)).changed(manual=labels.get(fan_key, NO_LABELS))
+        row = people.rows.get(fan_key) or new_profile(fan_events[0].data, now=now)
         for event in fan_events:
             row = row.applied(event.data, model)
-        brand = standings.get((first.platform, first.account)) or model.unranked(
-            first.platform, first.account
-        )
-        row = row.scored(model, brand, now=now)
-        written.append(row)
-        announced += _announced(session, before, row, cause=fan_events[-1].id)
-    columns = [row_columns(row, model) for row in written]
-    await repository.upsert_profiles(session, columns, locked=known)
-    await outbox.add_all(session, announced)
+        rows[fan_key], causes[fan_key] = row, fan_events[-1].id
+    written = await _rewrite(
+        session, people, rows, causes, cause=events[0].id, model=model, outbox=outbox, now=now
+    )
     _count_events(session, events)
+    return written
+
+
+async def _rewrite(
+    session: AsyncSession,
+    people: linking.People,
+    rows: dict[str, ProfileRow],
+    causes: Mapping[str, str],
+    *,
+    cause: str,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> list[ProfileRow]:
+    """Rescore and write the rows (folded by the caller) with their persons, and announce
+    those changed for others; `causes` makes the id of a fan's snapshot, `cause` with the fan
+    key that of the other identities of its person."""
+    joined = linking.joined(rows, people.persons)
+    written = await standings.rescore(session, joined, model=model, now=now, locked=people.rows)
+    announced = [
+        update
+        for row in written
+        for update in _announced(
+            session, people.rows.get(row.fan_key), row,
+            cause=causes.get(row.fan_key) or f"{cause}:{row.fan_key}",
+        )
+    ]  # fmt: skip
+    await outbox.add_all(session, announced)
     return written
 
 
@@ -136,34 +165,75 @@ async def score_coupon_events(
     signals whenever it makes a profile, and could miss those set aside while it made it. Made
     here, the profile is the fold of every event that names the fan, whichever topic brings
     it first; two transactions making the same profile are told apart by `upsert_profiles`."""
-    known = await repository.lock_profiles(session, coupon_signals.fans_named(events))
+    people = await linking.lock_people(
+        session, coupon_signals.fans_named(events), max_fans=model.identifier_max_fans
+    )
     pairs = coupon_signals.friend_pairs(events)
     signals = coupon_signals.signals_by_fan(
         events, new_pairs=await repository.add_referral_friends(session, pairs)
     )
-    befores = [known.get(fan_key) for fan_key in signals]
-    folded = [
-        coupon_signals.signalled(
-            before or coupon_signals.profile_of(fan_key, at=fan_signals[0].at, now=now),
-            fan_signals, model,
-        )
-        for before, (fan_key, fan_signals) in zip(befores, signals.items(), strict=True)
-    ]  # fmt: skip
-    written = await standings.rescore(session, folded, model=model, now=now, locked=known)
-    announced = [
-        update
-        for before, row, fan_signals in zip(befores, written, signals.values(), strict=True)
-        for update in _announced(
-            session, before, row, cause=f"{fan_signals[-1].event_id}:{row.fan_key}"
-        )
-    ]
-    await outbox.add_all(session, announced)
+    rows, causes = dict(people.rows), {}
+    for fan_key, fan_signals in signals.items():
+        before = people.rows.get(fan_key)
+        new = before or coupon_signals.profile_of(fan_key, at=fan_signals[0].at, now=now)
+        rows[fan_key] = coupon_signals.signalled(new, fan_signals, model)
+        causes[fan_key] = f"{fan_signals[-1].event_id}:{fan_key}"
+    written = await _rewrite(
+        session, people, rows, causes, cause=events[0].id, model=model, outbox=outbox, now=now
+    )
     _count_events(session, events)
     return written
 
 
+async def decide_identity(
+    session: AsyncSession,
+    decision: CloudEvent[FanMerged] | CloudEvent[FanUnmerged],
+    *,
+    model: ScoringModel,
+    outbox: Outbox,
+    now: datetime,
+) -> list[ProfileRow]:
+    """Keep an operator's merge or unmerge, regroup the identities it names and those of their
+    persons, and rescore and announce them. An older decision than one kept changes nothing.
+    Returns the profiles as written."""
+    await identity_graph.lock(session)
+    data = decision.data
+    if isinstance(data, FanMerged):
+        kept = await identity_graph.save_merge(session, data)
+        named, name = sorted({data.fan_key, *data.other_fan_keys}), "merge"
+    else:
+        kept = await identity_graph.save_unmerge(session, data)
+        named, name = [data.fan_key], "unmerge"
+    if not kept:
+        return []
+    after_commit(session, metrics.IDENTITY_DECISIONS.labels(name).inc)
+    people = await linking.lock_people(
+        session, named, max_fans=model.identifier_max_fans, regrouped=named
+    )
+    return await _rewrite(
+        session, people, dict(people.rows), {}, cause=decision.id, model=model, outbox=outbox,
+        now=now,
+    )  # fmt: skip
+
+
 async def get_profile(session: AsyncSession, fan_key: str) -> FanProfile | None:
     return await queries.get_profile(session, fan_key)
+
+
+async def get_person(
+    session: AsyncSession, fan_key: str
+) -> tuple[FanProfile, list[dict[str, object]]] | None:
+    """The fan's profile and the identities of its person (none: on its own)."""
+    profile = await queries.get_profile(session, fan_key)
+    if profile is None:
+        return None
+    if profile.person_key is None:
+        return profile, []
+    return profile, await queries.person_identities(session, profile.person_key)
+
+
+async def missing_profiles(session: AsyncSession, fan_keys: Sequence[str]) -> list[str]:
+    return await queries.missing_profiles(session, fan_keys)
 
 
 async def list_fans(

@@ -1,7 +1,8 @@
 """The generic source: Standard Webhooks (https://www.standardwebhooks.com) for shops and order
 systems. Signature: ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, with
 the key inside the ``whsec_`` secret, and a replay window on ``webhook-timestamp``. The payloads
-it accepts are the three below: a message, a paid order, a refunded order."""
+it accepts are the three below: a message, a paid order, a refunded order; each may say who the
+person is (``customer_id``, ``phone_sha256``, ``unionid``), which links their identities."""
 
 import base64
 import binascii
@@ -29,7 +30,14 @@ from services.ingest.platforms.common import (
     malformed_on_invalid,
     parse_json,
 )
-from shared.contracts import FanEvent, FanFields, MessageReceived, OrderPaid, OrderRefunded
+from shared.contracts import (
+    FanEvent,
+    FanFields,
+    FanIdentifiers,
+    MessageReceived,
+    OrderPaid,
+    OrderRefunded,
+)
 from shared.events import CloudEvent
 
 PLATFORM: Final = "standard"
@@ -49,14 +57,31 @@ def _utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
-class MessageData(Payload):
+class PersonData(Payload):
+    """What a shop knows of the person behind the user id: each links the fan's identities
+    that carry the same one (scoring). A phone is sent hashed, never in the clear."""
+
+    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+    phone_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the E.164 number, hex"
+    )
+    unionid: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def identifiers(self) -> FanIdentifiers | None:
+        found = FanIdentifiers(
+            customer_id=self.customer_id, phone_sha256=self.phone_sha256, unionid=self.unionid
+        )
+        return found if found.pairs() else None
+
+
+class MessageData(PersonData):
     message_id: str = Field(min_length=1, max_length=200)
     user_id: str = Field(min_length=1, max_length=200)
     text: str | None = Field(default=None, max_length=20_000)
     thread_id: str | None = None
 
 
-class OrderData(Payload):
+class OrderData(PersonData):
     order_id: str = Field(min_length=1, max_length=200)
     user_id: str = Field(min_length=1, max_length=200)
     amount_cents: int = Field(ge=0)
@@ -139,7 +164,7 @@ def _secret_key(secret: str) -> bytes:
 def normalise_payload(payload: Webhook, *, account: str) -> CloudEvent[FanEvent]:
     fields: FanFields = {
         "platform": PLATFORM, "account": account, "user_id": payload.data.user_id,
-        "occurred_at": payload.timestamp,
+        "occurred_at": payload.timestamp, "identifiers": payload.data.identifiers(),
     }  # fmt: skip
     if isinstance(payload, MessageWebhook):
         return _message_received(payload.data, fields)
