@@ -111,8 +111,8 @@ class TestIdentitiesEndToEnd:
         last = {record.data.fan_key: record.data for record in snapshots}
         assert (last[BUYER].person_key, last[CHATTER].person_key) == (BUYER, BUYER)
         assert (last[WECHAT].person_key, last[WEIBO].person_key) == (None, None)
-        weibo = [record.data.person_key for record in snapshots if record.data.fan_key == WEIBO]
-        assert weibo == [None, BUYER, None], "alone, merged, alone again"
+        weibos = [record.data.person_key for record in snapshots if record.data.fan_key == WEIBO]
+        assert weibos == [None, BUYER, None], "alone, merged, alone again"
 
     async def test_hostile_identifiers_are_refused_at_the_door(
         self, ingest: httpx.AsyncClient
