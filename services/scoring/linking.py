@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import identity_graph, metrics, repository
 from services.scoring.domain import ProfileRow
 from services.scoring.identity_graph import Identified
+from services.scoring.scores.engagement import EngagementPolicy
 from services.scoring.scores.persons import combined
 from services.scoring.scores.state import FanState
 from shared.contracts import FanEvent
@@ -69,7 +70,7 @@ async def lock_people(
         persons = {**await identity_graph.persons_of(session, fan_keys), **placed}
         _count_regroup(session, placed)
     rows = await repository.lock_profiles(session, sorted({*fan_keys, *persons}))
-    if not seeds:
+    if not seeds and (persons or any(row.person_key for row in rows.values())):
         # Regrouped by another transaction between the look and the lock: lock the others too.
         again = await identity_graph.persons_of(session, fan_keys)
         if again != persons:
@@ -96,7 +97,9 @@ async def regroup(
     return placed
 
 
-def joined(rows: Mapping[str, ProfileRow], persons: Mapping[str, str | None]) -> list[ProfileRow]:
+def joined(
+    rows: Mapping[str, ProfileRow], persons: Mapping[str, str | None], policy: EngagementPolicy
+) -> list[ProfileRow]:
     """Every row with its person and the person's state: the sum of the states of the
     person's identities among `rows` (which hold all of them that have a profile)."""
     members: dict[str, list[ProfileRow]] = {}
@@ -104,7 +107,9 @@ def joined(rows: Mapping[str, ProfileRow], persons: Mapping[str, str | None]) ->
         person = persons.get(fan_key)
         if person is not None:
             members.setdefault(person, []).append(row)
-    states = {person: combined(row.state for row in rows) for person, rows in members.items()}
+    states = {
+        person: combined((row.state for row in rows), policy) for person, rows in members.items()
+    }
     return [_in_person(row, persons.get(fan_key), states) for fan_key, row in rows.items()]
 
 

@@ -80,7 +80,7 @@ async def _rewrite(
     """Rescore and write the rows (folded by the caller) with their persons, and announce
     those changed for others; `causes` makes the id of a fan's snapshot, `cause` with the fan
     key that of the other identities of its person."""
-    joined = linking.joined(rows, people.persons)
+    joined = linking.joined(rows, people.persons, model.policy.engagement)
     written = await standings.rescore(session, joined, model=model, now=now, locked=people.rows)
     announced = [
         update

@@ -155,7 +155,9 @@ class TestPersons:
         await identities.feed(the_log())
         profiles = await identities.profiles()
         members = [profiles[key] for key in sorted((A, B, E))]
-        person = combined(FanState.from_dict(row.state) for row in members)
+        person = combined(
+            (FanState.from_dict(row.state) for row in members), identities.model.policy.engagement
+        )
         for row in members:
             assert FanState.from_dict(row.person_state or {}) == person
             assert (row.monetary_cents, row.paid_orders) == (90_000, 1), "B's order is theirs"
@@ -228,7 +230,7 @@ class TestPersons:
         assert [state.activity.interactions for state in own] == [5, 5]
         for key in (A, B):
             person = FanState.from_dict(profiles[key].person_state or {})
-            assert person == combined(own)
+            assert person == combined(own, identities.model.policy.engagement)
 
 
 class TestOrderIndependence:

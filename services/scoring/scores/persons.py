@@ -1,17 +1,20 @@
 """A person's state: the states of their linked identities added together.
 
 Every part of a fan's state is a count, a sum, an extreme, a union or a latest observation, so
-the person's is the same kind of sum: counts and sums add (engagement's day tallies too, so a
-daily cap holds for the person across channels), first times are the earliest, last times the
-latest, tags the union. Reach adds: each identity's followers are another platform's audience.
-The result depends only on which states are added, not on their order."""
+the person's is the same kind of sum: counts and sums add (engagement as each identity's scores
+read it, its daily caps applied: a flood on one channel weighs no more in the person), first
+times are the earliest, last times the latest, tags the union. Reach adds: each identity's
+followers are another platform's audience. The result depends only on which states are added,
+not on their order."""
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from functools import reduce
 from typing import TypeVar
 
-from services.scoring.scores.engagement import DayTally, EngagementState, InteractionKind
+from msgspec.structs import replace
+
+from services.scoring.scores.engagement import EngagementPolicy, EngagementState, capped_units
 from services.scoring.scores.facts import Activity, Amplification, Audience, Purchases, Referrals
 from services.scoring.scores.state import FanState
 
@@ -20,9 +23,17 @@ V = TypeVar("V")
 T = TypeVar("T", datetime, date)
 
 
-def combined(states: Iterable[FanState]) -> FanState:
+def combined(states: Iterable[FanState], policy: EngagementPolicy) -> FanState:
     """The person's state from the states of their identities (at least one)."""
-    return reduce(_plus, states)
+    return reduce(_plus, (_capped(state, policy) for state in states))
+
+
+def _capped(state: FanState, policy: EngagementPolicy) -> FanState:
+    """The state with its engagement days capped and folded: what its scores read of them."""
+    engagement = EngagementState(
+        latest_day=state.engagement.latest_day, folded=capped_units(state.engagement, policy)
+    )
+    return replace(state, engagement=engagement)
 
 
 def _plus(one: FanState, other: FanState) -> FanState:
@@ -66,16 +77,12 @@ def _audience(one: Audience, other: Audience) -> Audience:
 
 
 def _engagement(one: EngagementState, other: EngagementState) -> EngagementState:
-    days: dict[date, dict[InteractionKind, DayTally]] = {}
-    for day in sorted({*one.days, *other.days}):
-        days[day] = _added(one.days.get(day, {}), other.days.get(day, {}), _tally)
-    folded = _added(one.folded, other.folded, int.__add__)
-    latest = _extreme(max, one.latest_day, other.latest_day)
-    return EngagementState(latest_day=latest, days=days, folded=folded)
-
-
-def _tally(one: DayTally, other: DayTally) -> DayTally:
-    return DayTally(count=one.count + other.count, units=one.units + other.units)
+    """Each identity's days capped (as its own scores read them) and added: a flood on one
+    channel weighs no more in the person than in the identity."""
+    return EngagementState(
+        latest_day=_extreme(max, one.latest_day, other.latest_day),
+        folded=_added(one.folded, other.folded, int.__add__),
+    )
 
 
 def _purchases(one: Purchases, other: Purchases) -> Purchases:
