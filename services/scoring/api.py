@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import service
 from services.scoring.config import ScoringSettings
 from services.scoring.cursor import BadCursor
-from services.scoring.queries import FanFilter
+from services.scoring.queries import VALUE_SCORES, FanFilter
 from services.scoring.schemas import (
     AudienceOut,
     DecisionAccepted,
@@ -23,6 +23,7 @@ from services.scoring.schemas import (
     Share,
     Sort,
     Tier,
+    TopFansOut,
     UnmergeIn,
 )
 from shared.auth import RESPONSES, bearer_guard
@@ -100,12 +101,28 @@ async def read_audience(account: IdInPath, session: SessionDep) -> AudienceOut:
     fans = sum(counts["tier"].values())
 
     def shares(by: dict[str | None, int]) -> dict[str, Share]:
-        return {str(k or "none"): Share(count=n, share=n / fans) for k, n in by.items()}
+        return {
+            str(k or "none"): Share(count=n, share=n / fans if fans else 0.0) for k, n in by.items()
+        }
 
     return AudienceOut(
         account=account, fans=fans, tiers=shares(counts["tier"]),
         roles=shares(counts["role"]), lifecycles=shares(counts["lifecycle"]),
+        values={name: shares(counts[name]) for name in VALUE_SCORES},
     )  # fmt: skip
+
+
+@router.get("/accounts/{account}/top", response_model=TopFansOut)
+async def read_top_fans(
+    account: IdInPath, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 10
+) -> TopFansOut:
+    """The account's top fans by wallet value and by social value, side by side (ties: the
+    higher fan key first, as `GET /v1/fans` sorts)."""
+    tops = {}
+    for sort in ("wallet", "social"):
+        page, _ = await service.list_fans(session, FanFilter(account), sort=sort, limit=limit)
+        tops[sort] = [FanProfileOut.of(profile) for profile in page]
+    return TopFansOut(account=account, by_wallet=tops["wallet"], by_social=tops["social"])
 
 
 @router.put(

@@ -103,4 +103,15 @@ async def audience_counts(session: AsyncSession, account: str) -> dict[str, dict
             select(column, func.count()).where(FanProfile.account == account).group_by(column)
         )
         counts[name] = {row[0]: int(row[1]) for row in rows}
+    for name in VALUE_SCORES:
+        bucket = func.least(getattr(FanProfile, name) // 10, 9)  # 0 to 9
+        rows = await session.execute(
+            select(bucket, func.count()).where(FanProfile.account == account).group_by(bucket)
+        )
+        found = {int(row[0]): int(row[1]) for row in rows}
+        counts[name] = {VALUE_BANDS[band]: found.get(band, 0) for band in range(10)}
     return counts
+
+
+VALUE_SCORES = ("wallet", "social", "priority")  # out of 100
+VALUE_BANDS = [f"{10 * band}-{10 * band + 9}" for band in range(9)] + ["90-100"]

@@ -140,6 +140,8 @@ class AudienceOut(BaseModel):
                     "roles": {"consumer": {"count": 198, "share": 0.99},
                               "kol": {"count": 2, "share": 0.01}},
                     "lifecycles": {"active": {"count": 200, "share": 1.0}},
+                    "values": {"wallet": {"0-9": {"count": 150, "share": 0.75},
+                                          "90-100": {"count": 2, "share": 0.01}}},
                 }
             ]
         }
@@ -150,6 +152,19 @@ class AudienceOut(BaseModel):
     tiers: dict[str, Share]
     roles: dict[str, Share]
     lifecycles: dict[str, Share] = Field(description='"none": fans who never did anything')
+    values: dict[str, dict[str, Share]] = Field(
+        description="how the fans' wallet, social and priority values (out of 100) divide, "
+        "in bands of ten points (the last one 90-100)"
+    )
+
+
+class TopFansOut(BaseModel):
+    """The account's most valuable fans by what they spend and by what they bring others to
+    do, side by side: the two lists rarely hold the same fans."""
+
+    account: str
+    by_wallet: list[FanProfileOut]
+    by_social: list[FanProfileOut]
 
 
 class LabelsIn(BaseModel):

@@ -192,6 +192,28 @@ class TestBrandStanding:
         assert audience["tiers"]["silent"] == {"count": 1, "share": 0.2}
         assert audience["roles"]["consumer"]["count"] == 5
         assert audience["lifecycles"]["new"]["count"] == 5
+        for name in ("wallet", "social", "priority"):
+            bands = audience["values"][name]
+            assert next(iter(bands)) == "0-9"
+            assert list(bands)[-1] == "90-100"
+            assert sum(band["count"] for band in bands.values()) == 5, name
+        wallets = (await fans(ranked_brand, sort="wallet"))["items"]
+        top = min(int(wallets[0]["scores"]["wallet"]["total"]) // 10, 9)
+        assert list(audience["values"]["wallet"].values())[top]["count"] >= 1
+        empty = (await ranked_brand.get("/v1/accounts/nobody/audience")).json()
+        assert empty["fans"] == 0
+        assert empty["values"]["wallet"]["0-9"] == {"count": 0, "share": 0.0}
+
+    async def test_the_top_fans_by_wallet_and_by_social_side_by_side(
+        self, ranked_brand: httpx.AsyncClient
+    ) -> None:
+        top = (await ranked_brand.get(f"/v1/accounts/{ACCOUNT}/top", params={"limit": 2})).json()
+        assert users({"items": top["by_wallet"]}) == ["e", "d"]
+        assert len(top["by_social"]) == 2
+        socials = [item["scores"]["social"]["total"] for item in top["by_social"]]
+        assert socials == sorted(socials, key=int, reverse=True)
+        too_many = await ranked_brand.get(f"/v1/accounts/{ACCOUNT}/top", params={"limit": 101})
+        assert too_many.status_code == 422
 
     async def test_a_cursor_this_list_did_not_write_is_refused(
         self, scoring_settings: ScoringSettings
