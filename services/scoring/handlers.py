@@ -6,7 +6,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import service
+from services.scoring import identity_graph, service
 from services.scoring.config import ScoringSettings
 from services.scoring.coupon_signals import SCORED_COUPON_TYPES, ScoredCouponEvent
 from services.scoring.domain import ScoringModel
@@ -55,6 +55,8 @@ def operator_registry(model: ScoringModel, outbox: Outbox) -> BatchRegistry:
 
     async def decide(session: AsyncSession, decisions: Sequence[CloudEvent[Decision]]) -> None:
         now = datetime.now(UTC)
+        if any(not isinstance(decision.data, FanLabelled) for decision in decisions):
+            await identity_graph.lock(session)  # before any profile, as every writer takes it
         for decision in decisions:
             if isinstance(decision.data, FanLabelled):
                 labelled = cast(CloudEvent[FanLabelled], decision)

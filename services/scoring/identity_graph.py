@@ -42,6 +42,11 @@ async def lock(session: AsyncSession) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(GRAPH_LOCK)))
 
 
+async def share(session: AsyncSession) -> None:
+    """Wait for, and hold to the end of the transaction, a graph nobody changes meanwhile."""
+    await session.execute(select(func.pg_advisory_xact_lock_shared(GRAPH_LOCK)))
+
+
 def _array(name: str, values: Iterable[str]) -> BindParameter[Any]:
     return bindparam(name, sorted(set(values)), ARRAY(Text))
 
@@ -162,9 +167,8 @@ async def shared_identifiers(
 async def carriers(
     session: AsyncSession, identified: Collection[Identified], *, max_fans: int
 ) -> set[str]:
-    """The identities that carry these identifiers, for each carried by no more than one over
-    `max_fans`: those an identifier newly kept links, or stops linking as it crosses the
-    bound (beyond, it linked none of them before either)."""
+    """The identities that carry these identifiers, for each that links them (carried by no
+    more than `max_fans`)."""
     if not identified:
         return set()
     pairs = sorted({(kind, value) for kind, value, _ in identified})
@@ -172,7 +176,7 @@ async def carriers(
         select(func.array_agg(IdentityKey.fan_key).label("fans"))
         .where(tuple_(IdentityKey.kind, IdentityKey.value).in_(pairs))
         .group_by(IdentityKey.kind, IdentityKey.value)
-        .having(func.count() <= max_fans + 1)
+        .having(func.count() <= max_fans)
     )
     return {fan for row in rows for fan in row.fans}
 

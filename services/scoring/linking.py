@@ -43,6 +43,11 @@ def identified(events: Iterable[CloudEvent[FanEvent]]) -> set[Identified]:
     }
 
 
+class GraphChangedMeanwhile(RuntimeError):
+    """Another transaction changed the links of the caller's fans between its look and its
+    lock: applied again, the caller's events find the change and take the graph's lock."""
+
+
 async def lock_people(
     session: AsyncSession,
     fan_keys: Collection[str],
@@ -53,31 +58,43 @@ async def lock_people(
 ) -> People:
     """Lock the profiles of these fans and of every other identity of their persons, after
     keeping the identifiers their events carry and regrouping what changed (and the identities
-    in `regrouped`: the caller changed the graph around them)."""
-    new = await identity_graph.unseen(session, identifiers)
-    merged = {fan for pair in await identity_graph.merges(session, fan_keys) for fan in pair}
+    in `regrouped`: the caller changed the graph around them).
+
+    The graph's lock comes first: held shared, nobody regroups these fans until the caller
+    commits; held alone (to change the graph), nobody reads a person meanwhile. Which one is
+    needed is seen before taking it, and seen again under it."""
+    changing = bool(await _seeds(session, fan_keys, identifiers, regrouped))
+    await (identity_graph.lock(session) if changing else identity_graph.share(session))
+    seeds = await _seeds(session, fan_keys, identifiers, regrouped)
+    if seeds and not changing:
+        raise GraphChangedMeanwhile("the links of a fan changed since it was looked at")
     persons: dict[str, str | None] = dict(await identity_graph.persons_of(session, fan_keys))
-    # An identity merged by an operator before its first event has no person yet.
-    seeds = {fan for _, _, fan in new} | {
-        fan for fan in merged & set(fan_keys) if fan not in persons
-    }
-    seeds |= set(regrouped)
     if seeds:
-        await identity_graph.lock(session)
-        await identity_graph.add(session, new)
+        new = await identity_graph.unseen(session, identifiers)
+        # Those an identifier linked before it was kept again: more may carry it than link.
         seeds |= await identity_graph.carriers(session, new, max_fans=max_fans)
+        await identity_graph.add(session, new)
         placed = await regroup(session, seeds, max_fans=max_fans)
-        persons = {**await identity_graph.persons_of(session, fan_keys), **placed}
+        persons |= placed
         _count_regroup(session, placed)
     rows = await repository.lock_profiles(session, sorted({*fan_keys, *persons}))
-    if not seeds and (persons or any(row.person_key for row in rows.values())):
-        # Regrouped by another transaction between the look and the lock: lock the others too.
-        again = await identity_graph.persons_of(session, fan_keys)
-        if again != persons:
-            extra = sorted(set(again) - set(rows))
-            rows |= await repository.lock_profiles(session, extra) if extra else {}
-            persons = dict(again)
     return People(rows, persons)
+
+
+async def _seeds(
+    session: AsyncSession,
+    fan_keys: Collection[str],
+    identifiers: Collection[Identified],
+    regrouped: Collection[str],
+) -> set[str]:
+    """The fans whose person must be worked out again: those carrying an identifier not kept
+    yet, those an operator merged before their first profile, and `regrouped`."""
+    new = await identity_graph.unseen(session, identifiers)
+    merged = {fan for pair in await identity_graph.merges(session, fan_keys) for fan in pair}
+    unplaced = merged & set(fan_keys)
+    if unplaced:
+        unplaced -= set(await identity_graph.persons_of(session, unplaced))
+    return {fan for _, _, fan in new} | unplaced | set(regrouped)
 
 
 async def regroup(

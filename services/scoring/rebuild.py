@@ -175,8 +175,8 @@ class Rebuild:
         self.progress.phase("swapping")
         schema = self._options.schema
         async with self._engine.begin() as connection:
+            await self._check_migrated(connection)  # first: older live tables may lack some
             await rebuild_repository.lock_live_tables(connection)
-            await self._check_migrated(connection)
             try:
                 await asyncio.wait_for(read_to_end(replays), SWAP_CATCH_UP_SECONDS)
             except TimeoutError:

@@ -34,12 +34,13 @@ REBUILD_LOCK = 0x5C0_0002  # advisory lock key: one rebuild at a time (the refre
 # The rebuild drops the schema it is given: only a name of scoring's own, never the live one,
 # the previous one or another service's, can be given.
 _REBUILD_SCHEMA = re.compile(r"^scoring_[a-z0-9_]{1,40}$")
-# The order the live path takes them in (the consumer claims, locks profiles, keeps friends'
-# pairs, reads cut points, writes the outbox; the refresher and the API take a subsequence), so
-# that the swap waiting for them cannot deadlock with it.
+# The order the live path takes them in (the consumer claims, reads and keeps the identity
+# graph, locks profiles, keeps friends' pairs, reads cut points, writes the outbox; the
+# refresher and the API take a subsequence), so that the swap waiting for them cannot deadlock
+# with it.
 _LIVE_TABLES = (
-    "processed_events", "fan_profiles", "referral_friends", "brand_cut_points", "manual_labels",
-    "outbox_messages",
+    "processed_events", "identity_keys", "identity_merges", "identity_unmerges", "fan_profiles",
+    "referral_friends", "brand_cut_points", "manual_labels", "outbox_messages",
 )  # fmt: skip
 # How long the swap waits for a live transaction to end; meanwhile new ones queue behind it.
 SWAP_LOCK_TIMEOUT = "10s"

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import service
+from services.scoring import repository, service
 from services.scoring.config import ScoringSettings
 from services.scoring.models import FanProfile, infrastructure
 from services.scoring.schemas import FanProfileOut
@@ -35,6 +36,7 @@ from shared.contracts import (
 from shared.db import transaction
 from shared.events import CloudEvent
 from tests.conftest import fresh_database
+from tests.helpers import eventually
 from tests.integration.test_scoring_profiles import START, Scoring
 
 pytestmark = pytest.mark.integration
@@ -96,6 +98,13 @@ class Identities(Scoring):
 
     async def persons(self) -> dict[str, str | None]:
         return {key: row.person_key for key, row in (await self.profiles()).items()}
+
+    async def waiting_on_a_lock(self) -> bool | None:
+        async with self.sessionmaker() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            )
+        return True if waiting else None
 
     async def announced(self) -> list[ProfileUpdated]:
         async with self.sessionmaker() as session:
@@ -195,6 +204,41 @@ class TestPersons:
         await identities.decide(merge(C, B, hours=5))
         await identities.decide(merge(A, C, hours=2))  # before C was unmerged: undone by it
         assert await identities.persons() == {A: None, B: B, C: B, D: None}
+
+    async def test_an_identifier_crossing_its_bound_in_one_batch_links_no_one_any_more(
+        self, identities: Identities
+    ) -> None:
+        shared = FanIdentifiers(customer_id="placeholder")
+        await identities.feed([said(key, 1, ident=shared) for key in (A, B, C)])
+        assert set((await identities.persons()).values()) == {B}
+        await identities.feed([said(D, 2, ident=shared), said(E, 2, ident=shared)])
+        assert await identities.persons() == dict.fromkeys(sorted((A, B, C, D, E)))
+
+    async def test_a_regroup_waits_for_a_batch_reading_the_persons_it_changes(
+        self, identities: Identities, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await identities.feed([said(A, 1), said(B, 1), said(C, 1)])
+        await identities.decide(merge(A, B, hours=2))
+        await identities.decide(merge(B, C, hours=2))  # B and C stay one person without A
+        reached, gate = asyncio.Event(), asyncio.Event()
+        real = repository.lock_profiles
+
+        async def held(session: AsyncSession, fan_keys: Sequence[str]) -> Any:
+            if asyncio.current_task() is event_batch:  # the persons are read: hold them
+                reached.set()
+                await gate.wait()
+            return await real(session, fan_keys)
+
+        monkeypatch.setattr(repository, "lock_profiles", held)
+        event_batch = asyncio.create_task(identities.feed([said(A, 5)]))
+        await reached.wait()
+        unmerging = asyncio.create_task(identities.decide(unmerge(A, hours=3)))
+        await eventually(lambda: identities.waiting_on_a_lock())
+        gate.set()
+        await asyncio.gather(event_batch, unmerging)
+        assert await identities.persons() == {A: None, B: B, C: B}
+        profiles = await identities.profiles()
+        assert profiles[B].person_state == profiles[C].person_state
 
     async def test_a_decision_replayed_or_older_than_one_kept_changes_nothing(
         self, identities: Identities
