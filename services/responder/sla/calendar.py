@@ -120,7 +120,7 @@ class BusinessHours(BaseModel):
 
     def _spans_from(self, start: datetime, *, until: datetime | None = None) -> Iterator[Span]:
         """The open spans that end after `start`, in order: up to `until`'s local day when it is
-        given, endlessly otherwise (raising after HORIZON_DAYS in a row without any)."""
+        given; endlessly otherwise, raising after HORIZON_DAYS in a row without any."""
         day = self._local_date(start) - ONE_DAY  # with a midnight shown twice, days overlap
         last = None if until is None else self._local_date(until) + ONE_DAY
         closed_days = 0
@@ -128,7 +128,7 @@ class BusinessHours(BaseModel):
             spans = self._spans_on(day)
             yield from (span for span in spans if span[1] > start)
             closed_days = 0 if spans else closed_days + 1
-            if closed_days > HORIZON_DAYS:
+            if last is None and closed_days > HORIZON_DAYS:
                 raise ValueError(
                     f"no business hours in the {HORIZON_DAYS} days up to {day} in "
                     f"{self.time_zone}: are all the open days holidays?"
