@@ -293,13 +293,28 @@ SlaTarget = Literal["first_reply", "next_reply", "resolution"]
 
 
 class SlaEvent(EventData):
+    """A reply-time clock of a conversation moved (responder). Times are event times: the
+    fan's message's on the platform, the agent's action's on responder's clock."""
+
     topic: ClassVar[str] = topics.SLA
 
     conversation_id: str
     fan_key: str
     policy_id: str
     target: SlaTarget
-    deadline: AwareDatetime
+    deadline: AwareDatetime = Field(description="when the target is due (as it stood then)")
+    # Added compatibly: absent in the events written before clocks ran.
+    clock_id: str | None = Field(default=None, description="the clock: one per target started")
+    platform: Platform | None = None
+    account: str | None = Field(default=None, description="the brand account on the platform")
+
+
+@register
+class SlaStarted(SlaEvent):
+    event_type = "scrm.sla.started.v1"
+
+    started_at: AwareDatetime
+    reason: Literal["message", "reopened", "reply_failed"] = "message"
 
 
 @register
@@ -317,6 +332,26 @@ class SlaMet(SlaEvent):
     event_type = "scrm.sla.met.v1"
 
     met_at: AwareDatetime
+    latency_seconds: float | None = Field(
+        default=None, ge=0, description="business time from the start to the answer, paused time "
+        "left out",
+    )  # fmt: skip
+
+
+@register
+class SlaPaused(SlaEvent):
+    event_type = "scrm.sla.paused.v1"
+
+    paused_at: AwareDatetime
+    reason: Literal["snoozed", "waiting_on_fan", "resolved"]
+
+
+@register
+class SlaResumed(SlaEvent):
+    event_type = "scrm.sla.resumed.v1"
+
+    resumed_at: AwareDatetime
+    paused_seconds: float = Field(ge=0, description="business time paused so far, in all")
 
 
 class CouponEvent(EventData):

@@ -23,7 +23,6 @@ from shared.kafka import EventProducer
 from shared.logging import configure_logging, get_logger
 from shared.ops import HttpMetricsMiddleware, ReadinessCheck, ops_router
 from shared.outbox import Outbox, OutboxRelay
-from shared.periodic import PeriodicTask
 from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
@@ -33,6 +32,17 @@ STARTUP_FAILURE = 3  # uvicorn's exit code when a server could not start
 class Worker(Protocol):
     @property
     def healthy(self) -> bool: ...
+
+
+class Loop(Worker, Protocol):
+    """A service's own background loop (`PeriodicTask`, responder's timers): started with the
+    service, stopped before its consumers."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,7 @@ def consumer_service(
     tables: InfrastructureTables,
     subscriptions: Callable[[ServiceParts], list[Subscription]],
     routers: Sequence[APIRouter] = (),
-    loops: Callable[[ServiceParts], Sequence[PeriodicTask]] = lambda _: (),
+    loops: Callable[[ServiceParts], Sequence[Loop]] = lambda _: (),
 ) -> FastAPI:
     """The app of a service built from the shared parts alone (scoring, responder, coupons):
     its lifespan runs them and the service's own background `loops` (stopped first), its

@@ -1,3 +1,6 @@
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -8,3 +11,33 @@ class ResponderSettings(BaseServiceSettings):
     service_name = "responder"
 
     http_port: int = 8003
+    clock: Literal["system", "simulated"] = Field(
+        default="system",
+        description="the clock responder reads the time from: the system's, or a simulated one "
+        "an admin sets and advances (PUT /v1/admin/clock, POST /v1/admin/clock/advance), for "
+        "tests, demos and what-if runs",
+    )
+    simulated_start: AwareDatetime | None = Field(
+        default=None, description="where a simulated clock starts; unset: the time at start-up"
+    )
+    timer_scan_seconds: float = Field(
+        default=5.0, gt=0, le=300,
+        description="how often each replica reads the pending deadlines due within the horizon "
+        "from the database (what other replicas set, or one that crashed left)",
+    )  # fmt: skip
+    timer_horizon_seconds: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="how far ahead a scan reads deadlines; more than the scan interval",
+    )  # fmt: skip
+    timer_batch: int = Field(default=500, ge=1, le=10_000, description="timers fired at once")
+    agent_token: SecretStr | None = Field(
+        default=None, description="bearer token of the conversations API (reply, snooze, "
+        "resolve, reopen); unset: it is off",
+    )  # fmt: skip
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token of the admin API (SLA policies, the simulated "
+        "clock); unset: it is off",
+    )  # fmt: skip
+    gauges_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="how often open conversations are counted for metrics"
+    )

@@ -2,22 +2,31 @@
 
 from fastapi import FastAPI
 
-from services.responder import api, handlers
+from services.responder import admin_api, api, handlers
 from services.responder.config import ResponderSettings
 from services.responder.models import infrastructure
+from services.responder.runtime import Runtime
 from shared import topics
-from shared.service import ServiceParts, Subscription, consumer_service
+from shared.service import Loop, ServiceParts, Subscription, consumer_service
 
 
 def create_app(settings: ResponderSettings) -> FastAPI:
-    def subscriptions(_: ServiceParts) -> list[Subscription]:
-        consumed = [settings.topic(topics.EVENTS), settings.topic(topics.PROFILES)]
-        return [Subscription(consumed, handlers.REGISTRY)]
+    runtime = Runtime(settings)
 
-    return consumer_service(
+    def subscriptions(parts: ServiceParts) -> list[Subscription]:
+        consumed = [settings.topic(topics.EVENTS), settings.topic(topics.PROFILES)]
+        return [Subscription(consumed, handlers.registry(runtime.bind(parts)))]
+
+    def loops(_: ServiceParts) -> list[Loop]:
+        return list(runtime.loops())
+
+    app = consumer_service(
         settings,
         title="SCRM responder",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router],
+        routers=[api.router, api.actions, admin_api.router],
+        loops=loops,
     )
+    app.state.runtime = runtime
+    return app

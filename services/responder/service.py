@@ -1,23 +1,252 @@
-"""responder's rules. Takes the session first; flushes, never commits."""
+"""responder's rules. Takes the session first; flushes, never commits.
+
+Every change to a conversation locks its row first (and then its running clocks), runs one
+step of `sla.conversation` on it, and writes the result back with `clocks.write`: the same
+order for fan messages, agents' actions, delivery reports and timers."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder import metrics, repository
+from services.responder import clocks, metrics, repository
+from services.responder.clocks import Schedule
 from services.responder.domain import needs_answer
-from services.responder.models import Conversation
-from shared.contracts import FanEvent
+from services.responder.models import Conversation as ConversationRow
+from services.responder.policies import PolicyBook
+from services.responder.sla import conversation as sla
+from services.responder.sla.policy import MatchContext
+from services.responder.timers import Timer
+from shared.contracts import (
+    CommentCreated,
+    FanEvent,
+    MessageReceived,
+    ProfileUpdated,
+    ReplyDelivered,
+    ReplyFailed,
+    ReplyRequested,
+)
 from shared.db import after_commit
+from shared.events import CloudEvent
+from shared.outbox import Outbox
+
+SOURCE = "scrm/responder"
+TEXT_KEPT = 4000  # characters of a message kept on the conversation
 
 
-async def open_conversation(session: AsyncSession, event: FanEvent) -> Conversation | None:
-    if not needs_answer(event):
-        return None
+@dataclass(frozen=True)
+class Deps:
+    """What every change needs besides the session."""
+
+    outbox: Outbox
+    schedule: Schedule
+    policies: PolicyBook
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Refused(ValueError):
+    """The action does not fit the conversation as it is (e.g. reopening one not resolved)."""
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+async def receive_message(
+    session: AsyncSession, event: CloudEvent[FanEvent], *, deps: Deps
+) -> None:
+    """A fan's message or comment: kept on the fan's conversation of its thread, which it
+    opens (or reopens); one that needs an answer starts the reply clock if none runs."""
+    data = event.data
+    if not needs_answer(data):
+        return
+    row, new = await repository.lock_conversation_of(
+        session, data, thread_key=data.thread_ref or ""
+    )
+    text = data.text if isinstance(data, MessageReceived | CommentCreated) else None
+    kind = data.message_type if isinstance(data, MessageReceived) else None
+    await repository.add_message(
+        session, conversation_id=row.id, direction="in", ref=event.id, at=data.occurred_at,
+        message_type=kind, text=(text or "")[:TEXT_KEPT] or None,
+    )  # fmt: skip
+    row.unanswered_count += 1
+    row.last_inbound_at = max(row.last_inbound_at, data.occurred_at)
+    language = data.language if isinstance(data, MessageReceived) else None
+    context = await _context(session, row, text=text, message_type=kind, language=language)
+    terms = await _terms(session, context, deps=deps)
+    before = (
+        None
+        if new
+        else clocks.conversation_of(row, await repository.running_clocks(session, row.id))
+    )
+    after, facts = sla.fan_message(before, data.occurred_at, terms, _new_id)
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
     after_commit(session, metrics.INBOUND_MESSAGES.inc)
-    return await repository.note_inbound(
-        session, fan_key=event.fan_key, platform=event.platform, account=event.account,
-        received_at=event.occurred_at,
+
+
+async def _context(
+    session: AsyncSession, row: ConversationRow, *, text: str | None = None,
+    message_type: str | None = None, language: str | None = None,
+) -> MatchContext:  # fmt: skip
+    """What the policies are matched on: the message, and what scoring says of the fan."""
+    standing = await repository.standing_of(session, row.fan_key)
+    return MatchContext(
+        platform=row.platform, account=row.account, text=text,  # type: ignore[arg-type]
+        language=language, message_type=message_type,  # type: ignore[arg-type]
+        tier=standing.tier if standing else None,  # type: ignore[arg-type]
+        role=standing.role if standing else None,  # type: ignore[arg-type]
+        priority=standing.priority if standing else None,
     )  # fmt: skip
 
 
-async def open_conversations(session: AsyncSession, *, limit: int) -> list[Conversation]:
+async def _terms(session: AsyncSession, context: MatchContext, *, deps: Deps) -> sla.Terms:
+    policies, _ = await deps.policies.current(session)
+    return clocks.terms_of(policies.match(context))
+
+
+async def _locked(
+    session: AsyncSession, conversation_id: uuid.UUID
+) -> tuple[ConversationRow, sla.Conversation]:
+    row = await repository.lock_conversation(session, conversation_id)
+    if row is None:
+        raise NotFound(f"no conversation {conversation_id}")
+    running = await repository.running_clocks(session, row.id)
+    return row, clocks.conversation_of(row, running)
+
+
+@dataclass(frozen=True)
+class Reply:
+    reply_id: str
+    text: str
+    agent_id: str | None
+
+
+async def reply(
+    session: AsyncSession, conversation_id: uuid.UUID, answer: Reply, *, now: datetime,
+    deps: Deps,
+) -> bool:  # fmt: skip
+    """An agent's answer, sent now: asked of ingest (`scrm.replies.v1`), kept on the
+    conversation, and the reply clock ended. False when this reply id was sent before (the
+    same request again changes nothing)."""
+    row, before = await _locked(session, conversation_id)
+    if not await repository.add_message(
+        session, conversation_id=row.id, direction="out", ref=answer.reply_id, at=now,
+        text=answer.text[:TEXT_KEPT], agent_id=answer.agent_id, delivery="requested",
+    ):  # fmt: skip
+        return False
+    platform, account, user_id = row.fan_key.split(":", 2)
+    request = ReplyRequested(
+        reply_id=answer.reply_id, conversation_id=str(row.id), platform=platform,
+        account=account, user_id=user_id, text=answer.text, agent_id=answer.agent_id,
+    )  # fmt: skip
+    await deps.outbox.add(
+        session, CloudEvent.of(request, id=answer.reply_id, source=SOURCE, subject=row.fan_key)
+    )
+    row.unanswered_count = 0
+    after, facts = sla.agent_reply(before, now, answer.reply_id)
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    return True
+
+
+async def snooze(
+    session: AsyncSession, conversation_id: uuid.UUID, *, until: datetime, now: datetime,
+    deps: Deps,
+) -> None:  # fmt: skip
+    row, before = await _locked(session, conversation_id)
+    if before.status == "resolved":
+        raise Refused("a resolved conversation cannot be snoozed: reopen it first")
+    if until <= now:
+        raise Refused("snooze until a time to come")
+    after, facts = sla.snooze(before, now, until)
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+
+
+async def resolve(
+    session: AsyncSession, conversation_id: uuid.UUID, *, now: datetime, deps: Deps
+) -> None:
+    row, before = await _locked(session, conversation_id)
+    after, facts = sla.resolve(before, now)
+    row.resolved_at, row.unanswered_count = now, 0
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+
+
+async def reopen(
+    session: AsyncSession, conversation_id: uuid.UUID, *, now: datetime, deps: Deps
+) -> None:
+    row, before = await _locked(session, conversation_id)
+    if before.status != "resolved":
+        raise Refused("only a resolved conversation can be reopened")
+    terms = await _terms(session, await _context(session, row), deps=deps)
+    after, facts = sla.reopen(before, now, terms, _new_id)
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+
+
+async def wake(
+    session: AsyncSession, conversation_ids: Sequence[uuid.UUID], *, now: datetime, deps: Deps
+) -> None:
+    """Conversations whose snooze has ended (or that an agent took back up): their clocks run
+    again."""
+    for conversation_id in sorted(conversation_ids):
+        row, before = await _locked(session, conversation_id)
+        if before.status == "snoozed" and (before.snoozed_until or now) <= now:
+            after, facts = sla.wake(before, now)
+            await clocks.write(
+                session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule
+            )
+
+
+async def delivery_reported(
+    session: AsyncSession, event: CloudEvent[FanEvent], *, deps: Deps
+) -> None:
+    """What ingest says of a reply: delivered, or failed; a failed reply did not answer, so
+    its clock runs again from its start and the conversation is flagged."""
+    data = event.data
+    if not isinstance(data, ReplyDelivered | ReplyFailed):
+        return
+    reply_id = data.reply_id
+    message = await repository.outbound(session, reply_id)
+    if message is None:
+        return  # not one of ours (an older deployment's, or sent some other way)
+    message.delivery = "failed" if isinstance(data, ReplyFailed) else "delivered"
+    message.delivery_error = data.error if isinstance(data, ReplyFailed) else None
+    if not isinstance(data, ReplyFailed):
+        return
+    row, before = await _locked(session, message.conversation_id)
+    row.delivery_failed = True
+    met = await repository.clock_met_by(session, reply_id)
+    if met is None:
+        return
+    after, facts = sla.reply_failed(before, clocks.clock_of(met))
+    if facts:
+        await repository.end_clock(session, met.id, ended_at=None, outcome=None, reply_id=None)
+    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+
+
+async def standing_updated(session: AsyncSession, event: CloudEvent[ProfileUpdated]) -> None:
+    await repository.save_standing(session, event.data, at=event.time)
+
+
+async def fire(
+    session: AsyncSession, timers: Sequence[Timer], *, now: datetime, deps: Deps
+) -> None:
+    """What the timers found due at `now`: warnings and breaches flagged in one statement each
+    (a clock ended or moved meanwhile is left out), snoozes ended."""
+    for kind, flag in (("warning", "warned"), ("breach", "breached")):
+        ids = [timer.ref for timer in timers if timer.kind == kind]
+        if ids:
+            rows = await repository.mark_due(session, ids, flag=flag, now=now)
+            await deps.outbox.add_all(session, clocks.flagged_events(rows, flag=flag))
+            after_commit(session, clocks.counted_flags(rows, flag=flag, now=now))
+    wakes = [timer.ref for timer in timers if timer.kind == "wake"]
+    if wakes:
+        await wake(session, await repository.snoozed_due(session, wakes, now=now), now=now,
+                   deps=deps)  # fmt: skip
+
+
+async def open_conversations(session: AsyncSession, *, limit: int) -> list[ConversationRow]:
     return await repository.list_open(session, limit=limit)

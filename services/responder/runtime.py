@@ -1,0 +1,79 @@
+"""What responder's parts share in one process: its clock, its timers, the policies in force,
+and the gauges of its conversations; made once per app, bound to its database and outbox when
+the service starts."""
+
+from datetime import timedelta
+
+from services.responder import metrics, repository, service
+from services.responder.config import ResponderSettings
+from services.responder.policies import PolicyBook
+from services.responder.service import Deps
+from services.responder.time_source import SimulatedClock, SystemClock, TimeSource
+from services.responder.timers import Timer, Timers
+from shared.db import transaction
+from shared.periodic import PeriodicTask
+from shared.service import ServiceParts
+
+
+class Runtime:
+    def __init__(self, settings: ResponderSettings) -> None:
+        self.settings = settings
+        self.clock: TimeSource = (
+            SimulatedClock(settings.simulated_start or SystemClock().now())
+            if settings.clock == "simulated"
+            else SystemClock()
+        )
+        self.policies = PolicyBook()
+        self._parts: ServiceParts | None = None
+        self._timers: Timers | None = None
+
+    def bind(self, parts: ServiceParts) -> Deps:
+        """The dependencies of every change, for the service's database and outbox."""
+        self._parts = parts
+        return self.deps
+
+    @property
+    def parts(self) -> ServiceParts:
+        if self._parts is None:
+            raise RuntimeError("responder's runtime is not bound to a running service yet")
+        return self._parts
+
+    @property
+    def deps(self) -> Deps:
+        return Deps(self.parts.outbox, self.timers.schedule, self.policies)
+
+    @property
+    def timers(self) -> Timers:
+        if self._timers is None:
+            self._timers = Timers(
+                self.clock, fire=self._fire, scan=self._scan,
+                scan_seconds=self.settings.timer_scan_seconds,
+                horizon=timedelta(seconds=self.settings.timer_horizon_seconds),
+                batch=self.settings.timer_batch,
+            )  # fmt: skip
+        return self._timers
+
+    async def _fire(self, due: list[Timer]) -> None:
+        async with transaction(self.parts.sessionmaker) as session:
+            await service.fire(session, due, now=self.clock.now(), deps=self.deps)
+
+    async def _scan(self, horizon_end: object) -> list[Timer]:
+        async with self.parts.sessionmaker() as session:
+            rows = await repository.timers_due_by(session, horizon_end)  # type: ignore[arg-type]
+        return [Timer(at, kind, ref) for kind, ref, at in rows]  # type: ignore[arg-type]
+
+    def loops(self) -> list[PeriodicTask | Timers]:
+        gauges = PeriodicTask("conversation-gauges", self.settings.gauges_refresh_seconds,
+                              self._count_conversations)  # fmt: skip
+        return [self.timers, gauges]
+
+    async def _count_conversations(self) -> None:
+        async with self.parts.sessionmaker() as session:
+            counts = await repository.open_counts(session)
+            oldest = await repository.oldest_awaiting(session)
+        for status in ("open", "pending", "snoozed"):
+            metrics.OPEN_CONVERSATIONS.labels(status).set(counts.get(status, 0))
+        age = (self.clock.now() - oldest).total_seconds() if oldest else 0.0
+        metrics.OLDEST_UNANSWERED.set(max(age, 0.0))
+        total = sum(counts.values())
+        metrics.UNANSWERED_SHARE.set(counts.get("open", 0) / total if total else 0.0)
