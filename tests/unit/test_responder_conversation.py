@@ -2,7 +2,9 @@
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from services.responder.clocks import terms_of
 from services.responder.sla.conversation import (
     Breached,
     Cancelled,
@@ -24,6 +26,7 @@ from services.responder.sla.conversation import (
     snooze,
     wake,
 )
+from services.responder.sla.policy import SlaPolicy
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -179,3 +182,32 @@ def test_cancelled_is_reported_with_its_time() -> None:
     _, facts = resolve(opened(), at(1))
     cancelled = [f for f in facts if isinstance(f, Cancelled)]
     assert [f.at for f in cancelled] == [at(1)]
+
+
+class TestTheReadmesWorkedExample:
+    """README, "Reply-time SLAs": the Shanghai desk, a Friday message answered on Monday."""
+
+    def test_business_hours_a_snooze_and_lunch_give_the_deadline_and_latency(self) -> None:
+        shanghai = ZoneInfo("Asia/Shanghai")
+        week = {day: ["09:00-12:00", "13:30-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+        desk = terms_of(SlaPolicy.model_validate({
+            "id": "shanghai-desk", "name": "Shanghai desk", "first_reply_seconds": 600,
+            "next_reply_seconds": 600, "resolution_seconds": 86400, "warning_before_seconds": 120,
+            "business_hours": {"time_zone": "Asia/Shanghai", "intervals": week,
+                               "holidays": ["2026-10-01"]},
+        }))  # fmt: skip
+
+        def local(day: int, hour: int, minute: int) -> datetime:
+            return datetime(2026, 11, day, hour, minute, tzinfo=shanghai)
+
+        conversation, _ = fan_message(None, local(27, 17, 55), desk, iter(["r", "f"]).__next__)
+        first = reply_clock(conversation).clock
+        assert (first.warning_at, first.deadline) == (local(30, 9, 3), local(30, 9, 5))
+        conversation, _ = snooze(conversation, local(30, 9, 1), until=local(30, 11, 58))
+        conversation, _ = wake(conversation, local(30, 11, 58))
+        first = reply_clock(conversation).clock
+        assert (first.warning_at, first.deadline) == (local(30, 12, 0), local(30, 13, 32))
+        _, facts = agent_reply(conversation, local(30, 13, 31), "r1")
+        met = facts[0]
+        assert isinstance(met, Met)
+        assert (met.in_time, met.latency) == (True, timedelta(minutes=9))
