@@ -314,7 +314,11 @@ class SlaStarted(SlaEvent):
     event_type = "scrm.sla.started.v1"
 
     started_at: AwareDatetime
-    reason: Literal["message", "reopened", "reply_failed"] = "message"
+    reason: Literal["message", "reopened", "reply_failed", "policy_changed"] = Field(
+        default="message",
+        description="policy_changed: the fan's standing changed (scoring) and another policy "
+        "now matches; the clock keeps its start, its deadline moves",
+    )
 
 
 @register

@@ -185,6 +185,11 @@ def _common(clock: Clock, row: ConversationRow) -> dict[str, Any]:
 def _event(fact: Fact, common: dict[str, Any]) -> tuple[SlaEvent, str] | None:
     """The event a fact is told as, and what makes its id unique for its clock."""
     match fact:
+        case Started(clock=clock, reason="policy_changed"):
+            started = SlaStarted(
+                **common, started_at=clock.clock.started_at, reason="policy_changed"
+            )
+            return started, f"started:policy_changed:{clock.policy_id}"
         case Started(clock=clock, reason=reason):
             return SlaStarted(**common, started_at=clock.clock.started_at, reason=reason), (
                 f"started:{reason}"

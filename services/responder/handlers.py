@@ -27,7 +27,7 @@ def registry(deps: Deps) -> HandlerRegistry:
         await service.delivery_reported(session, event, deps=deps)
 
     async def keep_fan_standing(session: AsyncSession, event: CloudEvent[ProfileUpdated]) -> None:
-        await service.standing_updated(session, event)
+        await service.standing_updated(session, event, deps=deps)
 
     return {
         MessageReceived: open_conversation_on_message,

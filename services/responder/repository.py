@@ -132,20 +132,47 @@ async def standing_of(session: AsyncSession, fan_key: str) -> FanStanding | None
     return await session.get(FanStanding, fan_key)
 
 
-async def save_standing(session: AsyncSession, update_: ProfileUpdated, *, at: datetime) -> None:
-    """Keep what scoring says of a fan, unless a later snapshot is kept already."""
+async def save_standing(session: AsyncSession, update_: ProfileUpdated, *, at: datetime) -> bool:
+    """Keep what scoring says of a fan, unless a later snapshot is kept already; True when
+    kept."""
     values = {
         "fan_key": update_.fan_key, "tier": update_.tier, "role": update_.role,
         "priority": update_.priority, "person_key": update_.person_key, "updated_at": at,
     }  # fmt: skip
     new = insert(FanStanding).values(values)
-    await session.execute(
+    kept = await session.execute(
         new.on_conflict_do_update(
             index_elements=["fan_key"],
             set_={name: new.excluded[name] for name in values if name != "fan_key"},
             where=FanStanding.updated_at <= new.excluded.updated_at,
-        )
+        ).returning(FanStanding.fan_key)
     )
+    return kept.first() is not None
+
+
+async def waiting_conversations_of(session: AsyncSession, fan_key: str) -> list[uuid.UUID]:
+    """The fan's conversations waiting on an agent."""
+    found = await session.scalars(
+        select(Conversation.id)
+        .where(Conversation.fan_key == fan_key, Conversation.status == "open")
+        .order_by(Conversation.id)
+    )
+    return list(found)
+
+
+async def last_inbound(
+    session: AsyncSession, conversation_id: uuid.UUID
+) -> ConversationMessage | None:
+    found = await session.scalars(
+        select(ConversationMessage)
+        .where(
+            ConversationMessage.conversation_id == conversation_id,
+            ConversationMessage.direction == "in",
+        )
+        .order_by(ConversationMessage.at.desc())
+        .limit(1)
+    )
+    return found.first()
 
 
 async def policies(session: AsyncSession) -> SlaPolicies | None:

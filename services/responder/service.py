@@ -227,8 +227,26 @@ async def delivery_reported(
     await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
 
 
-async def standing_updated(session: AsyncSession, event: CloudEvent[ProfileUpdated]) -> None:
-    await repository.save_standing(session, event.data, at=event.time)
+async def standing_updated(
+    session: AsyncSession, event: CloudEvent[ProfileUpdated], *, deps: Deps
+) -> None:
+    """What scoring says of a fan: kept for the policies to match on. A reply clock of the
+    fan's already running takes the policy that now matches its message (a fan just found to
+    be a KOL gets the KOL's targets, counted from the message)."""
+    if not await repository.save_standing(session, event.data, at=event.time):
+        return  # older than the one kept
+    for conversation_id in await repository.waiting_conversations_of(session, event.data.fan_key):
+        row, before = await _locked(session, conversation_id)
+        last = await repository.last_inbound(session, row.id)
+        context = await _context(
+            session, row, text=last.text if last else None,
+            message_type=last.message_type if last else None,
+        )  # fmt: skip
+        after, facts = sla.retarget(before, await _terms(session, context, deps=deps))
+        if facts:
+            await clocks.write(
+                session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule
+            )
 
 
 async def fire(

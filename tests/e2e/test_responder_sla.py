@@ -178,6 +178,40 @@ class TestClocksOnASimulatedDay:
         assert (first["policy_id"], first["deadline"]) == ("kols", "2026-03-02T09:05:00Z")
 
 
+class TestStandingsFromScoring:
+    async def test_a_fan_found_to_be_a_kol_after_writing_gets_the_kol_targets(
+        self, responder_settings: ResponderSettings, producer: EventProducer,
+        infrastructure: Infrastructure,
+    ) -> None:  # fmt: skip
+        await producer.publish(message("rising", 1))
+        async with running(create_app(responder_settings)) as client:
+            found = await opened(client, "rising")
+            assert found["clocks"][-1]["deadline"] == "2026-03-02T09:11:00Z"
+            kol = ProfileUpdated(
+                fan_key="weibo:brand:rising", interaction_count=1, first_seen_at=T0,
+                last_seen_at=T0, role="kol", tier="occasional", priority=70,
+            )  # fmt: skip
+            await producer.publish(
+                CloudEvent.of(kol, id="p-rising", source="test", subject=kol.fan_key)
+            )
+            retargeted = await eventually(lambda: _first_with_policy(client, "rising", "kols"))
+            assert retargeted is not None
+            assert retargeted["deadline"] == "2026-03-02T09:06:00Z", "5 minutes from the message"
+        events = await sla_events(infrastructure, responder_settings, expect=2)
+        assert [(kind, data.reason) for kind, data, _ in events] == [
+            ("started", "message"),
+            ("started", "policy_changed"),
+        ]
+
+
+async def _first_with_policy(
+    client: httpx.AsyncClient, user: str, policy: str
+) -> dict[str, Any] | None:
+    found = await conversation_of(client, user) or {"clocks": []}
+    return next((c for c in found["clocks"]
+                 if c["target"] == "first_reply" and c["policy_id"] == policy), None)  # fmt: skip
+
+
 async def _flag(client: httpx.AsyncClient, user: str, flag: str) -> bool:
     found = await conversation_of(client, user) or {"clocks": []}
     return any(c[flag] for c in found["clocks"] if c["target"] == "first_reply")

@@ -23,6 +23,7 @@ from services.responder.sla.conversation import (
     reopen,
     reply_failed,
     resolve,
+    retarget,
     snooze,
     wake,
 )
@@ -182,6 +183,20 @@ def test_cancelled_is_reported_with_its_time() -> None:
     _, facts = resolve(opened(), at(1))
     cancelled = [f for f in facts if isinstance(f, Cancelled)]
     assert [f.at for f in cancelled] == [at(1)]
+
+
+class TestRetargeting:
+    def test_a_new_policy_keeps_the_start_and_takes_the_new_targets(self) -> None:
+        kols = Terms(
+            policy_id="kols", first_reply=timedelta(minutes=5), next_reply=timedelta(minutes=5),
+            resolution=None, warning_before=None, hours=AlwaysOpen(),
+        )  # fmt: skip
+        conversation, facts = retarget(opened(1), kols)
+        first = reply_clock(conversation)
+        assert (first.policy_id, first.clock.deadline) == ("kols", at(6))
+        assert first.clock.warning_at == at(5)
+        assert facts == [Started(first, "policy_changed")]
+        assert retarget(conversation, kols)[1] == [], "the same policy: nothing moves"
 
 
 class TestTheReadmesWorkedExample:

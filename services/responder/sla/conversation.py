@@ -64,9 +64,12 @@ class Clock:
         return self.clock.target
 
 
+StartReason = Literal["message", "reopened", "reply_failed", "policy_changed"]
+
+
 class Started(NamedTuple):
     clock: Clock
-    reason: Literal["message", "reopened", "reply_failed"]
+    reason: StartReason
 
 
 class Met(NamedTuple):
@@ -134,7 +137,7 @@ Step = tuple[Conversation, list[Fact]]
 
 def _start(
     conversation: Conversation, target: SlaTarget, at: datetime, terms: Terms, new_id: NewId,
-    reason: Literal["message", "reopened", "reply_failed"],
+    reason: StartReason,
 ) -> Step:  # fmt: skip
     budget = terms.budget(target)
     if budget is None:
@@ -295,3 +298,19 @@ def due(conversation: Conversation, clock_id: str, now: datetime) -> Step:
         clock = replace(clock, breached=True)
         facts.append(Breached(clock))
     return conversation.with_clock(clock), facts
+
+
+def retarget(conversation: Conversation, terms: Terms) -> Step:
+    """Another policy now matches the message the reply clock waits on (what scoring says of
+    the fan changed): the clock keeps its start and pauses, and takes the new targets."""
+    running = conversation.reply_clock
+    if running is None or running.policy_id == terms.policy_id:
+        return conversation, []
+    budget = terms.budget(running.target)
+    assert budget is not None  # noqa: S101 (reply targets are never optional)
+    moved = replace(
+        running, policy_id=terms.policy_id,
+        clock=replace(running.clock, budget=budget, warning_before=terms.warning(budget),
+                      hours=terms.hours),
+    )  # fmt: skip
+    return conversation.with_clock(moved), [Started(moved, "policy_changed")]
