@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from services.responder.config import ResponderSettings
 from services.responder.main import create_app
-from shared.contracts import MessageReceived, ProfileUpdated
+from shared.contracts import MessageReceived, ProfileUpdated, ReplyFailed
 from shared.db import create_engine
 from shared.events import CloudEvent, decode
 from shared.kafka import EventProducer
@@ -176,6 +176,50 @@ class TestClocksOnASimulatedDay:
             found = await opened(client, "star")
         first = next(c for c in found["clocks"] if c["target"] == "first_reply")
         assert (first["policy_id"], first["deadline"]) == ("kols", "2026-03-02T09:05:00Z")
+
+
+class TestDeliveryReports:
+    async def test_a_reply_never_delivered_does_not_answer_and_flags_the_conversation(
+        self, responder_settings: ResponderSettings, producer: EventProducer,
+        infrastructure: Infrastructure,
+    ) -> None:  # fmt: skip
+        await producer.publish(message("unlucky", 0))
+        async with running(create_app(responder_settings)) as client:
+            found = await opened(client, "unlucky")
+            await advance(client, 3)
+            answered = await client.post(
+                f"/v1/conversations/{found['id']}/replies", headers=AGENT,
+                json={"text": "Sorry!", "reply_id": "r-lost"},
+            )  # fmt: skip
+            assert answered.status_code == 202
+            failed = ReplyFailed(
+                platform="weibo", account="brand", user_id="unlucky", reply_id="r-lost",
+                occurred_at=T0 + timedelta(minutes=3), status_code=403, error="blocked by user",
+            )  # fmt: skip
+            await producer.publish(
+                CloudEvent.of(failed, id="f-1", source="test", subject=failed.fan_key)
+            )
+            flagged = await eventually(lambda: _flagged(client, "unlucky"))
+            assert flagged is not None
+            first = next(c for c in flagged["clocks"] if c["target"] == "first_reply")
+            assert (first["ended_at"], first["deadline"]) == (None, "2026-03-02T09:10:00Z")
+            reply = next(m for m in flagged["messages"] if m["direction"] == "out")
+            assert (reply["delivery"], reply["delivery_error"]) == ("failed", "blocked by user")
+            await advance(client, 8)
+            await eventually(lambda: _flag(client, "unlucky", "breached"))
+        events = await sla_events(infrastructure, responder_settings, expect=5)
+        assert [(kind, getattr(data, "reason", None)) for kind, data, _ in events] == [
+            ("started", "message"),
+            ("met", None),
+            ("started", "reply_failed"),
+            ("warning", None),
+            ("breached", None),
+        ]
+
+
+async def _flagged(client: httpx.AsyncClient, user: str) -> dict[str, Any] | None:
+    found = await conversation_of(client, user)
+    return found if found and found["delivery_failed"] else None
 
 
 class TestStandingsFromScoring:
