@@ -6,6 +6,7 @@ import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.responder import metrics, repository
 from services.responder.models import Conversation as ConversationRow
 from services.responder.models import SlaClock
+from services.responder.policies import PolicyBook
 from services.responder.sla.calendar import ALWAYS_OPEN, BusinessHours
 from services.responder.sla.clock import TargetClock
 from services.responder.sla.conversation import (
@@ -48,6 +50,18 @@ from shared.outbox import Outbox
 
 SOURCE = "scrm/responder"
 Schedule = Callable[[list[Timer]], None]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What every change to a conversation needs besides the session."""
+
+    outbox: Outbox
+    schedule: Schedule
+    policies: "PolicyBook"
+    # How much earlier a priority-100 fan's conversation comes up in the queue than its
+    # deadline (a priority-50 fan's, half of it).
+    priority_weight: timedelta = timedelta(minutes=5)
 
 
 def terms_of(policy: SlaPolicy) -> Terms:
@@ -117,11 +131,12 @@ async def write(
     after: Conversation,
     facts: Sequence[Fact],
     *,
-    outbox: Outbox,
-    schedule: Schedule,
+    deps: Deps,
 ) -> None:
     """Store the step's result on the conversation's row and its clocks', publish its facts,
     and set the timers of its deadlines once committed."""
+    outbox, schedule = deps.outbox, deps.schedule
+    row.queue_due = queue_due(after, row.priority, deps.priority_weight)
     row.status, row.answered = after.status, after.answered
     row.awaiting_since, row.last_reply_at = after.awaiting_since, after.last_reply_at
     row.snoozed_until = after.snoozed_until
@@ -148,6 +163,14 @@ async def _end(session: AsyncSession, conversation_id: uuid.UUID, fact: Met | Ca
     else:
         values["outcome"] = "cancelled"
     await repository.save_clock(session, values)
+
+
+def queue_due(conversation: Conversation, priority: int, weight: timedelta) -> datetime | None:
+    """Where the conversation stands in the routing queue: its reply deadline, brought
+    forward by the fan's priority (0-100) times `weight`; None when no reply clock runs."""
+    running = conversation.reply_clock
+    deadline = None if running is None else running.clock.deadline
+    return None if deadline is None else deadline - weight * (priority / 100)
 
 
 def timers_of(conversation: Conversation, conversation_id: uuid.UUID) -> list[Timer]:

@@ -38,6 +38,11 @@ class ResponderSettings(BaseServiceSettings):
         default=None, description="bearer token of the admin API (SLA policies, the simulated "
         "clock); unset: it is off",
     )  # fmt: skip
+    priority_weight_seconds: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="how much earlier than its reply deadline a priority-100 fan's "
+        "conversation comes up in the routing queue (a priority-50 fan's: half of it)",
+    )  # fmt: skip
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="how often open conversations are counted for metrics"
     )

@@ -4,7 +4,7 @@ reports on replies) from the events topic, what scoring says of fans from the pr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.responder import service
-from services.responder.service import Deps
+from services.responder.clocks import Deps
 from shared.consumer import HandlerRegistry
 from shared.contracts import (
     CommentCreated,

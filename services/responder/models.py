@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
@@ -23,7 +23,12 @@ class Conversation(Base):
     __table_args__ = (
         Index("uq_conversations_fan_thread", "fan_key", "thread_key", unique=True),
         Index("ix_conversations_status_awaiting_since", "status", "awaiting_since"),
-    )
+        Index(
+            "ix_conversations_queue", "queue_due", "awaiting_since",
+            postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+        ),
+        Index("ix_conversations_assignee_id", "assignee_id"),
+    )  # fmt: skip
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     fan_key: Mapped[str] = mapped_column(String(400))
@@ -40,6 +45,13 @@ class Conversation(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivery_failed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Routing: who holds it, who held it last (preferred next time), and its place in the queue
+    # (`routing.queue_due`: its reply deadline brought forward by the fan's priority).
+    assignee_id: Mapped[str | None] = mapped_column(String(64))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_agent_id: Mapped[str | None] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(server_default="0")
+    queue_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ConversationMessage(Base):
@@ -128,3 +140,31 @@ class SlaPolicies(Base):
     version: Mapped[int]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Agent(Base):
+    """Someone who answers fans: what they can take (capacity per platform, `*` for any other;
+    skills: languages, platforms, VIPs), whether they are there (presence from heartbeats), and
+    how they sign in (a token, kept hashed)."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), server_default="agent")  # agent, admin
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    capacity: Mapped[dict[str, int]] = mapped_column(JSONB)
+    languages: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    platforms: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    vip: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    presence: Mapped[str] = mapped_column(String(16), server_default="offline")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lapsed_offers: Mapped[int] = mapped_column(server_default="0")

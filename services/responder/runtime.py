@@ -5,9 +5,9 @@ the service starts."""
 from datetime import timedelta
 
 from services.responder import metrics, repository, service
+from services.responder.clocks import Deps
 from services.responder.config import ResponderSettings
 from services.responder.policies import PolicyBook
-from services.responder.service import Deps
 from services.responder.time_source import SimulatedClock, SystemClock, TimeSource
 from services.responder.timers import Timer, Timers
 from shared.db import transaction
@@ -40,7 +40,8 @@ class Runtime:
 
     @property
     def deps(self) -> Deps:
-        return Deps(self.parts.outbox, self.timers.schedule, self.policies)
+        weight = timedelta(seconds=self.settings.priority_weight_seconds)
+        return Deps(self.parts.outbox, self.timers.schedule, self.policies, weight)
 
     @property
     def timers(self) -> Timers:

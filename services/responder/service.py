@@ -12,10 +12,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.responder import clocks, metrics, repository
-from services.responder.clocks import Schedule
+from services.responder.clocks import Deps
 from services.responder.domain import needs_answer
 from services.responder.models import Conversation as ConversationRow
-from services.responder.policies import PolicyBook
 from services.responder.sla import conversation as sla
 from services.responder.sla.policy import MatchContext
 from services.responder.timers import Timer
@@ -30,19 +29,9 @@ from shared.contracts import (
 )
 from shared.db import after_commit
 from shared.events import CloudEvent
-from shared.outbox import Outbox
 
 SOURCE = "scrm/responder"
 TEXT_KEPT = 4000  # characters of a message kept on the conversation
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What every change needs besides the session."""
-
-    outbox: Outbox
-    schedule: Schedule
-    policies: PolicyBook
 
 
 class NotFound(LookupError):
@@ -79,13 +68,14 @@ async def receive_message(
     language = data.language if isinstance(data, MessageReceived) else None
     context = await _context(session, row, text=text, message_type=kind, language=language)
     terms = await _terms(session, context, deps=deps)
+    row.priority = context.priority or 0
     before = (
         None
         if new
         else clocks.conversation_of(row, await repository.running_clocks(session, row.id))
     )
     after, facts = sla.fan_message(before, data.occurred_at, terms, _new_id)
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
     after_commit(session, metrics.INBOUND_MESSAGES.inc)
 
 
@@ -149,7 +139,7 @@ async def reply(
     )
     row.unanswered_count = 0
     after, facts = sla.agent_reply(before, now, answer.reply_id)
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
     return True
 
 
@@ -163,7 +153,7 @@ async def snooze(
     if until <= now:
         raise Refused("snooze until a time to come")
     after, facts = sla.snooze(before, now, until)
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def resolve(
@@ -172,7 +162,7 @@ async def resolve(
     row, before = await _locked(session, conversation_id)
     after, facts = sla.resolve(before, now)
     row.resolved_at, row.unanswered_count = now, 0
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def reopen(
@@ -183,7 +173,7 @@ async def reopen(
         raise Refused("only a resolved conversation can be reopened")
     terms = await _terms(session, await _context(session, row), deps=deps)
     after, facts = sla.reopen(before, now, terms, _new_id)
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def wake(
@@ -195,9 +185,7 @@ async def wake(
         row, before = await _locked(session, conversation_id)
         if before.status == "snoozed" and (before.snoozed_until or now) <= now:
             after, facts = sla.wake(before, now)
-            await clocks.write(
-                session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule
-            )
+            await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def delivery_reported(
@@ -224,7 +212,7 @@ async def delivery_reported(
     after, facts = sla.reply_failed(before, clocks.clock_of(met))
     if facts:
         await repository.end_clock(session, met.id, ended_at=None, outcome=None, reply_id=None)
-    await clocks.write(session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule)
+    await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def standing_updated(
@@ -243,10 +231,8 @@ async def standing_updated(
             message_type=last.message_type if last else None,
         )  # fmt: skip
         after, facts = sla.retarget(before, await _terms(session, context, deps=deps))
-        if facts:
-            await clocks.write(
-                session, row, after, facts, outbox=deps.outbox, schedule=deps.schedule
-            )
+        row.priority = event.data.priority  # its place in the queue moves with it
+        await clocks.write(session, row, after, facts, deps=deps)
 
 
 async def fire(

@@ -1,0 +1,69 @@
+"""responder: agents and teams, and conversations' places in the routing queue
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+SCHEMA = "responder"
+_WHEN = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "teams",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_teams"),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "agents",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("role", sa.String(16), nullable=False, server_default="agent"),
+        sa.Column("team_id", sa.String(64)),
+        sa.Column("token_sha256", sa.String(64), nullable=False),
+        sa.Column("capacity", JSONB, nullable=False),
+        sa.Column("languages", ARRAY(sa.Text()), nullable=False, server_default="{}"),
+        sa.Column("platforms", ARRAY(sa.Text()), nullable=False, server_default="{}"),
+        sa.Column("vip", sa.Boolean(), nullable=False, server_default=sa.text("false")),
+        sa.Column("presence", sa.String(16), nullable=False, server_default="offline"),
+        sa.Column("heartbeat_at", _WHEN),
+        sa.Column("lapsed_offers", sa.Integer(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("id", name="pk_agents"),
+        sa.ForeignKeyConstraint(
+            ["team_id"], [f"{SCHEMA}.teams.id"], name="fk_agents_team_id_teams"
+        ),
+        sa.UniqueConstraint("token_sha256", name="uq_agents_token_sha256"),
+        schema=SCHEMA,
+    )
+    for column in (
+        sa.Column("assignee_id", sa.String(64)),
+        sa.Column("assigned_at", _WHEN),
+        sa.Column("last_agent_id", sa.String(64)),
+        sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("queue_due", _WHEN),
+    ):
+        op.add_column("conversations", column, schema=SCHEMA)
+    op.create_index(
+        "ix_conversations_queue", "conversations", ["queue_due", "awaiting_since"], schema=SCHEMA,
+        postgresql_where=sa.text("status = 'open' AND assignee_id IS NULL"),
+    )  # fmt: skip
+    op.create_index("ix_conversations_assignee_id", "conversations", ["assignee_id"], schema=SCHEMA)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_conversations_assignee_id", "conversations", schema=SCHEMA)
+    op.drop_index("ix_conversations_queue", "conversations", schema=SCHEMA)
+    for column in ("queue_due", "priority", "last_agent_id", "assigned_at", "assignee_id"):
+        op.drop_column("conversations", column, schema=SCHEMA)
+    op.drop_table("agents", schema=SCHEMA)
+    op.drop_table("teams", schema=SCHEMA)
