@@ -1,31 +1,35 @@
-"""The admin API (bearer `RESPONDER_ADMIN_TOKEN`): the SLA policies in force, and the simulated
-clock (`RESPONDER_CLOCK=simulated`)."""
+"""The admin API (bearer `RESPONDER_ADMIN_TOKEN`, or an admin agent's token): the SLA policies
+in force, the simulated clock (`RESPONDER_CLOCK=simulated`), agents and teams."""
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import SecretStr
+from fastapi import APIRouter, Depends, HTTPException
 
-from services.responder import policies
+from services.responder import policies, routing, routing_repository
+from services.responder.agent_auth import require_admin
 from services.responder.api import RuntimeDep
-from services.responder.config import ResponderSettings
-from services.responder.schemas import AdvanceIn, ClockIn, ClockOutNow, PoliciesIn, PoliciesOut
+from services.responder.schemas import (
+    AdvanceIn,
+    AgentCreated,
+    AgentIn,
+    AgentOut,
+    ClockIn,
+    ClockOutNow,
+    PoliciesIn,
+    PoliciesOut,
+    Slug,
+    TeamIn,
+    TeamOut,
+)
 from services.responder.sla.policy import PolicySet
 from services.responder.time_source import ClockWentBack, SimulatedClock
-from shared.auth import RESPONSES, bearer_guard
 from shared.deps import SessionDep
-from shared.service import parts_of
-
-
-def _admin_token(request: Request) -> SecretStr | None:
-    settings = parts_of(request.app).settings
-    return settings.admin_token if isinstance(settings, ResponderSettings) else None
-
 
 router = APIRouter(
-    prefix="/v1/admin", tags=["admin"], responses=dict(RESPONSES),
-    dependencies=[Depends(bearer_guard("admin API", "RESPONDER_ADMIN_TOKEN", _admin_token))],
+    prefix="/v1/admin", tags=["admin"], dependencies=[Depends(require_admin)],
+    responses={401: {"description": "no or a wrong token"},
+               403: {"description": "an agent's token, not an admin's"}},
 )  # fmt: skip
 
 
@@ -80,3 +84,24 @@ async def set_clock(body: ClockIn, clock: SimulatedDep) -> ClockOutNow:
 @router.post("/clock/advance", response_model=ClockOutNow)
 async def advance_clock(body: AdvanceIn, clock: SimulatedDep) -> ClockOutNow:
     return ClockOutNow(mode="simulated", now=clock.advance(timedelta(seconds=body.seconds)))
+
+
+@router.post("/agents", status_code=201, response_model=AgentCreated)
+async def add_agent(body: AgentIn, session: SessionDep) -> AgentCreated:
+    """Add an agent; the answer carries their sign-in token, shown this once."""
+    try:
+        token = await routing.add_agent(session, body.new_agent())
+    except routing.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    return AgentCreated(id=body.id, token=token)
+
+
+@router.get("/agents", response_model=list[AgentOut])
+async def list_agents(session: SessionDep) -> list[AgentOut]:
+    return [AgentOut.model_validate(agent) for agent in await routing_repository.agents(session)]
+
+
+@router.put("/teams/{team_id}", response_model=TeamOut)
+async def save_team(team_id: Slug, body: TeamIn, session: SessionDep) -> TeamOut:
+    await routing_repository.save_team(session, team_id, body.name)
+    return TeamOut(id=team_id, name=body.name)

@@ -43,6 +43,16 @@ class ResponderSettings(BaseServiceSettings):
         description="how much earlier than its reply deadline a priority-100 fan's "
         "conversation comes up in the routing queue (a priority-50 fan's: half of it)",
     )  # fmt: skip
+    vip_priority: int = Field(
+        default=80, ge=0, le=101,
+        description="a fan of this priority (from scoring) or more is a VIP: only agents who "
+        "handle VIPs take their conversations (101: nobody is)",
+    )  # fmt: skip
+    heartbeat_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600,
+        description="an agent without a heartbeat for this long is offline, and what they held "
+        "waiting on an agent goes back to the queue",
+    )  # fmt: skip
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="how often open conversations are counted for metrics"
     )

@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from services.responder import admin_api, api, handlers
+from services.responder import admin_api, agent_api, api, handlers
 from services.responder.config import ResponderSettings
 from services.responder.models import infrastructure
 from services.responder.runtime import Runtime
@@ -25,7 +25,7 @@ def create_app(settings: ResponderSettings) -> FastAPI:
         title="SCRM responder",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router, api.actions, admin_api.router],
+        routers=[api.router, api.actions, agent_api.router, admin_api.router],
         loops=loops,
     )
     app.state.runtime = runtime

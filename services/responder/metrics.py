@@ -44,3 +44,32 @@ UNANSWERED_SHARE = Gauge(
     "scrm_responder_unanswered_share",
     "Share of the conversations not resolved that wait on an agent (0 to 1).",
 )
+TIME_TO_ASSIGNMENT = Histogram(
+    "scrm_responder_time_to_assignment_seconds",
+    "From the fan's earliest unanswered message to an agent taking the conversation.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400),
+)
+REASSIGNED = Counter(
+    "scrm_responder_reassigned_total",
+    "Conversations taken from an agent and put back in the queue, by why: agent_offline, "
+    "warning_unanswered.",
+    ["reason"],
+)
+CLAIMS = Counter(
+    "scrm_responder_claims_total",
+    "Claims of the next conversation, by outcome: claimed, empty (nothing the agent can take), "
+    "full (no room left).",
+    ["outcome"],
+)
+AGENTS = Gauge("scrm_responder_agents", "Agents by presence.", ["presence"])
+QUEUE_DEPTH = Gauge(
+    "scrm_responder_queue_depth", "Conversations waiting on an agent that no agent holds."
+)
+OLDEST_QUEUED = Gauge(
+    "scrm_responder_oldest_queued_age_seconds",
+    "Age of the oldest unanswered message of a conversation no agent holds (0: none).",
+)
+CAPACITY_IN_USE = Gauge(
+    "scrm_responder_capacity_in_use",
+    "Conversations held by agents online against what they can hold, 0 to 1.",
+)

@@ -51,6 +51,7 @@ class Conversation(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_agent_id: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[int] = mapped_column(server_default="0")
+    language: Mapped[str | None] = mapped_column(String(35))  # of the fan's latest message
     queue_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

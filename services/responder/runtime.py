@@ -4,7 +4,7 @@ the service starts."""
 
 from datetime import timedelta
 
-from services.responder import metrics, repository, service
+from services.responder import metrics, repository, routing, routing_repository, service
 from services.responder.clocks import Deps
 from services.responder.config import ResponderSettings
 from services.responder.policies import PolicyBook
@@ -66,7 +66,14 @@ class Runtime:
     def loops(self) -> list[PeriodicTask | Timers]:
         gauges = PeriodicTask("conversation-gauges", self.settings.gauges_refresh_seconds,
                               self._count_conversations)  # fmt: skip
-        return [self.timers, gauges]
+        silence = self.settings.heartbeat_timeout_seconds
+        presence = PeriodicTask("agent-presence", min(10.0, silence / 3), self._sweep_presence)
+        return [self.timers, gauges, presence]
+
+    async def _sweep_presence(self) -> None:
+        silence = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
+        async with transaction(self.parts.sessionmaker) as session:
+            await routing.sweep_presence(session, now=self.clock.now(), silence=silence)
 
     async def _count_conversations(self) -> None:
         async with self.parts.sessionmaker() as session:
@@ -78,3 +85,16 @@ class Runtime:
         metrics.OLDEST_UNANSWERED.set(max(age, 0.0))
         total = sum(counts.values())
         metrics.UNANSWERED_SHARE.set(counts.get("open", 0) / total if total else 0.0)
+        await self._count_routing()
+
+    async def _count_routing(self) -> None:
+        async with self.parts.sessionmaker() as session:
+            depth, oldest = await routing_repository.queue_stats(session)
+            presences = await routing_repository.presence_counts(session)
+            held, capacity = await routing_repository.online_load(session)
+        metrics.QUEUE_DEPTH.set(depth)
+        age = (self.clock.now() - oldest).total_seconds() if oldest else 0.0
+        metrics.OLDEST_QUEUED.set(max(age, 0.0))
+        for presence in ("online", "away", "offline"):
+            metrics.AGENTS.labels(presence).set(presences.get(presence, 0))
+        metrics.CAPACITY_IN_USE.set(held / capacity if capacity else 0.0)

@@ -4,8 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.responder.routing import NewAgent
 from services.responder.sla.policy import SlaPolicy
 from shared.contracts import PRINTABLE
 
@@ -122,3 +124,82 @@ class AdvanceIn(BaseModel):
 class ClockOutNow(BaseModel):
     mode: Literal["system", "simulated"]
     now: datetime
+
+
+Slug = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+AgentSlug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+PlatformName = Annotated[str, Field(pattern=r"^([a-z]{1,32}|\*)$")]
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "id": "mei", "name": "Mei", "team_id": "shanghai", "capacity": {"wechat": 3, "*": 2},
+            "languages": ["zh", "en"], "platforms": [], "vip": True,
+        }]},
+    )  # fmt: skip
+
+    id: AgentSlug
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+    role: Literal["agent", "admin"] = "agent"
+    team_id: AgentSlug | None = None
+    capacity: dict[PlatformName, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default={"*": 5},
+        description="conversations held at once per platform; `*`: each platform not named",
+    )
+    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]] = []
+    platforms: list[Annotated[str, Field(pattern=r"^[a-z]{1,32}$")]] = Field(
+        default=[], description="the platforms the agent works; none: all"
+    )
+    vip: bool = Field(default=False, description="takes VIPs' conversations")
+
+    def new_agent(self) -> NewAgent:
+        return NewAgent(
+            id=self.id, name=self.name, role=self.role, team_id=self.team_id,
+            capacity=self.capacity, languages=tuple(self.languages),
+            platforms=tuple(self.platforms), vip=self.vip,
+        )  # fmt: skip
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    role: str
+    team_id: str | None
+    capacity: dict[str, int]
+    languages: list[str]
+    platforms: list[str]
+    vip: bool
+    presence: Literal["online", "away", "offline"]
+    heartbeat_at: datetime | None
+
+
+class AgentCreated(BaseModel):
+    id: str
+    token: str = Field(description="the agent's sign-in token: shown once, kept only hashed")
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+
+
+class TeamOut(BaseModel):
+    id: str
+    name: str
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    presence: Literal["online", "away"] = "online"
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: AgentSlug | None = Field(description="the agent who takes it; null: back to the queue")

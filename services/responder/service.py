@@ -69,6 +69,7 @@ async def receive_message(
     context = await _context(session, row, text=text, message_type=kind, language=language)
     terms = await _terms(session, context, deps=deps)
     row.priority = context.priority or 0
+    row.language = (language or "").lower()[:35] or row.language
     before = (
         None
         if new

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("assigned_at", _WHEN),
         sa.Column("last_agent_id", sa.String(64)),
         sa.Column("priority", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("language", sa.String(35)),
         sa.Column("queue_due", _WHEN),
     ):
         op.add_column("conversations", column, schema=SCHEMA)
@@ -63,7 +64,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_conversations_assignee_id", "conversations", schema=SCHEMA)
     op.drop_index("ix_conversations_queue", "conversations", schema=SCHEMA)
-    for column in ("queue_due", "priority", "last_agent_id", "assigned_at", "assignee_id"):
+    for column in ("queue_due", "language", "priority", "last_agent_id", "assigned_at",
+                   "assignee_id"):  # fmt: skip
         op.drop_column("conversations", column, schema=SCHEMA)
     op.drop_table("agents", schema=SCHEMA)
     op.drop_table("teams", schema=SCHEMA)
