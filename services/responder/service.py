@@ -181,11 +181,13 @@ async def wake(
     session: AsyncSession, conversation_ids: Sequence[uuid.UUID], *, now: datetime, deps: Deps
 ) -> None:
     """Conversations whose snooze has ended (or that an agent took back up): their clocks run
-    again."""
+    again from the snooze's end, however late the timer fires (after a restart, or a jump of
+    the simulated clock): the pause lasts what the agent asked, not what responder's uptime
+    made of it."""
     for conversation_id in sorted(conversation_ids):
         row, before = await _locked(session, conversation_id)
         if before.status == "snoozed" and (before.snoozed_until or now) <= now:
-            after, facts = sla.wake(before, now)
+            after, facts = sla.wake(before, before.snoozed_until or now)
             await clocks.write(session, row, after, facts, deps=deps)
 
 

@@ -12,8 +12,8 @@ step produced (a clock started, met, paused, ...), which the service stores and 
 - The resolution clock (when the policy has one) runs from the opening (or a reopening) to the
   resolution, paused while the conversation waits on the fan or is snoozed.
 - Snoozing pauses every clock; a fan message, the snooze's end or an agent wakes it.
-- Resolving ends the reply clock unmet and unbreached (nobody answered, nobody is waiting: the
-  resolution was the answer) and meets the resolution clock.
+- Resolving ends the reply clock unmet (nobody answered, nobody is waiting: the resolution was
+  the answer), breached only if its target had run out, and meets the resolution clock.
 """
 
 from collections.abc import Callable
@@ -249,12 +249,18 @@ def wake(conversation: Conversation, at: datetime) -> Step:
 
 
 def resolve(conversation: Conversation, at: datetime) -> Step:
-    """Resolved: the resolution clock met, a reply clock ended without an answer."""
+    """Resolved: the resolution clock met, a reply clock ended without an answer. A clock
+    already over its target is breached first, if no timer said so yet: the outcome is the
+    events', not the timers' (as for a late reply)."""
     facts: list[Fact] = []
-    for clock in conversation.clocks:
+    for running in conversation.clocks:
+        latency = running.clock.elapsed(at)
+        in_time = latency <= running.clock.budget
+        clock = running if in_time or running.breached else replace(running, breached=True)
+        if clock is not running:
+            facts.append(Breached(clock))
         if clock.target == "resolution":
-            latency = clock.clock.elapsed(at)
-            facts.append(Met(clock, at, latency, latency <= clock.clock.budget, None))
+            facts.append(Met(clock, at, latency, in_time, None))
         else:
             facts.append(Cancelled(clock, at))
     resolved = replace(
