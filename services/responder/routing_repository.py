@@ -140,6 +140,30 @@ async def gone_silent(session: AsyncSession, *, before: datetime) -> list[str]:
     return sorted(rows)
 
 
+async def release(session: AsyncSession, conversation_ids: Sequence[Any]) -> list[Any]:
+    """Put these conversations back in the queue, those an agent holds and that wait on one.
+    One another transaction holds is passed over (SKIP LOCKED): its agent is acting on it, and
+    the caller (a timer holding clocks) must not wait for a transaction that waits for them."""
+    if not conversation_ids:
+        return []
+    free = (
+        select(Conversation.id)
+        .where(
+            Conversation.id.in_(sorted(set(conversation_ids))),
+            Conversation.assignee_id.is_not(None),
+            Conversation.status == "open",
+        )
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(free.scalar_subquery()))
+        .values(assignee_id=None, assigned_at=None)
+        .returning(Conversation.id)
+    )
+    return list(rows.scalars())
+
+
 async def release_held_by(session: AsyncSession, agent_ids: Sequence[str]) -> list[Any]:
     """Put back in the queue what these agents hold and waits on an agent."""
     if not agent_ids:

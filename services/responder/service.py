@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder import clocks, metrics, repository
+from services.responder import clocks, metrics, repository, routing_repository
 from services.responder.clocks import Deps
 from services.responder.domain import needs_answer
 from services.responder.models import Conversation as ConversationRow
@@ -249,10 +250,22 @@ async def fire(
             rows = await repository.mark_due(session, ids, flag=flag, now=now)
             await deps.outbox.add_all(session, clocks.flagged_events(rows, flag=flag))
             after_commit(session, clocks.counted_flags(rows, flag=flag, now=now))
+            if flag == "warned":
+                await _reassign_unanswered(session, rows)
     wakes = [timer.ref for timer in timers if timer.kind == "wake"]
     if wakes:
         await wake(session, await repository.snoozed_due(session, wakes, now=now), now=now,
                    deps=deps)  # fmt: skip
+
+
+async def _reassign_unanswered(session: AsyncSession, warned: Sequence[Any]) -> None:
+    """A reply clock warned with its agent still silent: the conversation goes back to the
+    queue for whoever can answer first (its agent may claim it again)."""
+    waiting = [row.conversation_id for row in warned if row.target in sla.REPLY_TARGETS]
+    released = await routing_repository.release(session, waiting)
+    if released:
+        count = len(released)
+        after_commit(session, lambda: metrics.REASSIGNED.labels("warning_unanswered").inc(count))
 
 
 async def open_conversations(session: AsyncSession, *, limit: int) -> list[ConversationRow]:

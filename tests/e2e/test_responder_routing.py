@@ -182,6 +182,22 @@ class TestTeamsAndPresence:
             queued = await client.get("/v1/agent/queue", headers=await agent(client, "eve"))
             assert [c["fan_key"] for c in queued.json()] == ["weibo:brand:left"]
 
+    async def test_a_warning_unanswered_puts_the_conversation_back_in_the_queue(
+        self, responder_settings: ResponderSettings, producer: EventProducer
+    ) -> None:
+        await producer.publish(message("slow", 0))
+        async with running(create_app(responder_settings)) as client:
+            await eventually(lambda: waiting(client, 1))
+            hal = await agent(client, "hal")
+            assert await claim(client, hal) == "slow"
+            moved = await client.post(
+                "/v1/admin/clock/advance", headers=ADMIN, json={"seconds": 8 * 60}
+            )
+            assert moved.status_code == 200
+            await eventually(lambda: _queued(client, hal, "weibo:brand:slow"))
+            mine = (await client.get("/v1/agent/conversations", headers=hal)).json()
+            assert mine == []
+
     async def test_only_an_admin_adds_agents_and_a_token_is_shown_once(
         self, responder_settings: ResponderSettings
     ) -> None:
@@ -205,6 +221,11 @@ class TestTeamsAndPresence:
         assert (refused.status_code, by_boss.status_code, again.status_code) == (403, 201, 409)
         assert all("token" not in item for item in listed)
         assert anonymous.status_code == 401
+
+
+async def _queued(client: httpx.AsyncClient, auth: dict[str, str], fan_key: str) -> bool:
+    queued = (await client.get("/v1/agent/queue", headers=auth)).json()
+    return [c["fan_key"] for c in queued] == [fan_key]
 
 
 async def _offline(client: httpx.AsyncClient, agent_id: str) -> bool:
