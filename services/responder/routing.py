@@ -108,6 +108,8 @@ async def claim_next(
     conversation = None if able is None else await repository.next_for(session, able)
     if conversation is not None:
         _assign(session, conversation, agent.id, now=now)
+    outcome = "full" if able is None else "empty" if conversation is None else "claimed"
+    after_commit(session, metrics.CLAIMS.labels(outcome).inc)
     return conversation
 
 
