@@ -5,13 +5,20 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
 
-from services.responder import routing
+from services.responder import offers, offers_repository, routing
 from services.responder import routing_repository as repository
 from services.responder.agent_auth import AgentDep
 from services.responder.api import RuntimeDep
 from services.responder.models import Agent, Conversation
-from services.responder.schemas import AgentOut, ConversationOut, HeartbeatIn, TransferIn
+from services.responder.schemas import (
+    AgentOut,
+    ConversationOut,
+    HeartbeatIn,
+    OfferOut,
+    TransferIn,
+)
 from shared.deps import SessionDep
 
 router = APIRouter(
@@ -107,3 +114,39 @@ async def _visible(session: SessionDep, agent: Agent, conversation_id: uuid.UUID
     )
     if holder is None or holder.team_id is None or holder.team_id != agent.team_id:
         raise HTTPException(404, f"no conversation {conversation_id}")
+
+
+@router.get("/offers", response_model=list[OfferOut])
+async def my_offers(agent: AgentDep, session: SessionDep) -> list[OfferOut]:
+    """The conversation offered to the agent, waiting for them to accept or decline."""
+    pending = await offers_repository.pending_for(session, agent.id)
+    return [OfferOut.of(offer, conversation) for offer, conversation in pending]
+
+
+@router.post("/offers/{offer_id}/accept", response_model=ConversationOut,
+             responses={409: {"description": "lapsed, decided, or taken meanwhile"}})  # fmt: skip
+async def accept_offer(
+    offer_id: uuid.UUID, agent: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> ConversationOut | JSONResponse:
+    try:
+        taken = await offers.accept(session, offer_id, agent.id, now=runtime.clock.now())
+    except routing.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except routing.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+    if isinstance(taken, str):  # answered, not raised: the offer's end is committed
+        return JSONResponse({"detail": taken}, status_code=409)
+    return ConversationOut.model_validate(taken)
+
+
+@router.post("/offers/{offer_id}/decline", status_code=204)
+async def decline_offer(
+    offer_id: uuid.UUID, agent: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    """Pass: the conversation goes to the next agent, and is not offered to this one again."""
+    try:
+        await offers.decline(session, offer_id, agent.id, now=runtime.clock.now())
+    except routing.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except routing.Refused as exc:
+        raise HTTPException(409, str(exc)) from None

@@ -53,6 +53,21 @@ class ResponderSettings(BaseServiceSettings):
         description="an agent without a heartbeat for this long is offline, and what they held "
         "waiting on an agent goes back to the queue",
     )  # fmt: skip
+    push_routing: bool = Field(
+        default=True,
+        description="offer the queue's conversations to agents (accept, decline, or lapse); "
+        "off: agents only claim",
+    )
+    offer_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="how long an offer waits for its agent"
+    )
+    offer_lapses_before_away: int = Field(
+        default=2, ge=1, le=100,
+        description="offers an agent lets lapse in a row before they are set away",
+    )  # fmt: skip
+    offer_interval_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often waiting conversations are offered"
+    )
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="how often open conversations are counted for metrics"
     )

@@ -73,3 +73,14 @@ CAPACITY_IN_USE = Gauge(
     "scrm_responder_capacity_in_use",
     "Conversations held by agents online against what they can hold, 0 to 1.",
 )
+OFFERS = Counter(
+    "scrm_responder_offers_total",
+    "Offers of conversations to agents (push routing), by outcome: made, accepted, declined, "
+    "lapsed.",
+    ["outcome"],
+)
+TIME_TO_FIRST_OFFER = Histogram(
+    "scrm_responder_time_to_first_offer_seconds",
+    "From the fan's earliest unanswered message to the conversation's first offer to an agent.",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)

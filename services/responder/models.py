@@ -169,3 +169,25 @@ class Agent(Base):
     presence: Mapped[str] = mapped_column(String(16), server_default="offline")
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lapsed_offers: Mapped[int] = mapped_column(server_default="0")
+
+
+class Offer(Base):
+    """A conversation offered to an agent (push routing): accepted, declined, or lapsed after
+    its time; at most one pending per conversation and one per agent."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index("uq_offers_pending_conversation", "conversation_id", unique=True,
+              postgresql_where=text("status = 'pending'")),
+        Index("uq_offers_pending_agent", "agent_id", unique=True,
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_offers_expires_at", "expires_at", postgresql_where=text("status = 'pending'")),
+    )  # fmt: skip
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -107,13 +107,13 @@ async def claim_next(
     able = await _able(session, agent, vip_priority=vip_priority)
     conversation = None if able is None else await repository.next_for(session, able)
     if conversation is not None:
-        _assign(session, conversation, agent.id, now=now)
+        assign(session, conversation, agent.id, now=now)
     outcome = "full" if able is None else "empty" if conversation is None else "claimed"
     after_commit(session, metrics.CLAIMS.labels(outcome).inc)
     return conversation
 
 
-def _assign(
+def assign(
     session: AsyncSession, conversation: Conversation, agent_id: str, *, now: datetime
 ) -> None:
     waited = (now - conversation.awaiting_since) if conversation.awaiting_since else timedelta(0)
@@ -144,7 +144,7 @@ async def transfer(
         return
     if await repository.lock_agent(session, to) is None:
         raise NotFound(f"no agent {to}")
-    _assign(session, conversation, to, now=now)
+    assign(session, conversation, to, now=now)
 
 
 async def sweep_presence(session: AsyncSession, *, now: datetime, silence: timedelta) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder.models import Agent, Conversation, Team
+from services.responder.models import Agent, Conversation, Offer, Team
 
 ANY_PLATFORM = "*"  # the capacity key of every platform an agent's capacity does not name
 
@@ -87,10 +87,17 @@ async def next_for(
     session: AsyncSession, conditions: Sequence[ColumnElement[bool]]
 ) -> Conversation | None:
     """The first conversation of the queue these conditions let through, locked; one another
-    transaction is claiming is passed over (SKIP LOCKED), never waited for nor taken twice."""
+    transaction is claiming is passed over (SKIP LOCKED), never waited for nor taken twice, and
+    so is one on offer to an agent."""
+    on_offer = select(Offer.conversation_id).where(Offer.status == "pending")
     found = await session.scalars(
         select(Conversation)
-        .where(Conversation.status == "open", Conversation.assignee_id.is_(None), *conditions)
+        .where(
+            Conversation.status == "open",
+            Conversation.assignee_id.is_(None),
+            Conversation.id.not_in(on_offer),
+            *conditions,
+        )
         .order_by(Conversation.queue_due.asc().nulls_last(), Conversation.awaiting_since)
         .limit(1)
         .with_for_update(skip_locked=True)

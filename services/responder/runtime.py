@@ -4,9 +4,17 @@ the service starts."""
 
 from datetime import timedelta
 
-from services.responder import metrics, repository, routing, routing_repository, service
+from services.responder import (
+    metrics,
+    offers,
+    repository,
+    routing,
+    routing_repository,
+    service,
+)
 from services.responder.clocks import Deps
 from services.responder.config import ResponderSettings
+from services.responder.offers import OfferRules
 from services.responder.policies import PolicyBook
 from services.responder.time_source import SimulatedClock, SystemClock, TimeSource
 from services.responder.timers import Timer, Timers
@@ -68,7 +76,24 @@ class Runtime:
                               self._count_conversations)  # fmt: skip
         silence = self.settings.heartbeat_timeout_seconds
         presence = PeriodicTask("agent-presence", min(10.0, silence / 3), self._sweep_presence)
-        return [self.timers, gauges, presence]
+        loops: list[PeriodicTask | Timers] = [self.timers, gauges, presence]
+        if self.settings.push_routing:
+            loops.append(PeriodicTask("offers", self.settings.offer_interval_seconds,
+                                      self._make_offers, drain=True))  # fmt: skip
+        return loops
+
+    @property
+    def offer_rules(self) -> OfferRules:
+        settings = self.settings
+        return OfferRules(
+            lifetime=timedelta(seconds=settings.offer_seconds),
+            lapses_before_away=settings.offer_lapses_before_away,
+            vip_priority=settings.vip_priority,
+        )
+
+    async def _make_offers(self) -> int:
+        async with transaction(self.parts.sessionmaker) as session:
+            return await offers.make_offers(session, now=self.clock.now(), rules=self.offer_rules)
 
     async def _sweep_presence(self) -> None:
         silence = timedelta(seconds=self.settings.heartbeat_timeout_seconds)

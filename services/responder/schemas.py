@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -34,6 +34,12 @@ class ConversationOut(BaseModel):
     snoozed_until: datetime | None
     resolved_at: datetime | None
     delivery_failed: bool = Field(description="a reply was reported undelivered")
+    assignee_id: str | None = Field(default=None, description="the agent who holds it")
+    priority: int = Field(default=0, description="the fan's priority from scoring, 0-100")
+    queue_due: datetime | None = Field(
+        default=None, description="its place in the queue: the reply deadline brought forward "
+        "by the fan's priority",
+    )  # fmt: skip
 
 
 class MessageOut(BaseModel):
@@ -203,3 +209,17 @@ class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: AgentSlug | None = Field(description="the agent who takes it; null: back to the queue")
+
+
+class OfferOut(BaseModel):
+    id: uuid.UUID
+    offered_at: datetime
+    expires_at: datetime
+    conversation: ConversationOut
+
+    @classmethod
+    def of(cls, offer: Any, conversation: Any) -> "OfferOut":
+        return cls(
+            id=offer.id, offered_at=offer.offered_at, expires_at=offer.expires_at,
+            conversation=ConversationOut.model_validate(conversation),
+        )  # fmt: skip

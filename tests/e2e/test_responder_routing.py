@@ -1,6 +1,7 @@
-"""The routing queue through the agent API: agents added by an admin, their presence, claims in
-the queue's order (deadline brought forward by the fan's priority), capacity and skills, the
-team's work, transfers, and no conversation held by two agents however many claim at once."""
+"""The routing queue through the agent API, claims only (pull routing; offers are
+test_responder_offers.py): agents added by an admin, their presence, claims in the queue's
+order (deadline brought forward by the fan's priority), capacity and skills, the team's work,
+transfers, and no conversation held by two agents however many claim at once."""
 
 import asyncio
 import uuid
@@ -30,7 +31,7 @@ ADMIN = {"Authorization": "Bearer admin-secret"}
 def responder_settings(settings_for: Callable[..., Any]) -> ResponderSettings:
     settings: ResponderSettings = settings_for(
         ResponderSettings, clock="simulated", simulated_start=T0, admin_token="admin-secret",
-        timer_scan_seconds=0.2, heartbeat_timeout_seconds=30,
+        timer_scan_seconds=0.2, heartbeat_timeout_seconds=30, push_routing=False,
     )  # fmt: skip
     return settings
 
@@ -171,8 +172,9 @@ class TestTeamsAndPresence:
         self, settings_for: Callable[..., Any], producer: EventProducer
     ) -> None:
         quick = settings_for(
-            ResponderSettings, admin_token="admin-secret", heartbeat_timeout_seconds=1.5
-        )
+            ResponderSettings, admin_token="admin-secret", heartbeat_timeout_seconds=1.5,
+            push_routing=False,
+        )  # fmt: skip
         await producer.publish(message("left", 0))
         async with running(create_app(quick)) as client:
             await eventually(lambda: waiting(client, 1))

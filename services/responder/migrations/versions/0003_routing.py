@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_sha256", name="uq_agents_token_sha256"),
         schema=SCHEMA,
     )
+    _offers()
     for column in (
         sa.Column("assignee_id", sa.String(64)),
         sa.Column("assigned_at", _WHEN),
@@ -61,11 +62,42 @@ def upgrade() -> None:
     op.create_index("ix_conversations_assignee_id", "conversations", ["assignee_id"], schema=SCHEMA)
 
 
+def _offers() -> None:
+    op.create_table(
+        "offers",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("conversation_id", sa.Uuid(), nullable=False),
+        sa.Column("agent_id", sa.String(64), nullable=False),
+        sa.Column("offered_at", _WHEN, nullable=False),
+        sa.Column("expires_at", _WHEN, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("decided_at", _WHEN),
+        sa.PrimaryKeyConstraint("id", name="pk_offers"),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            [f"{SCHEMA}.conversations.id"],
+            name="fk_offers_conversation_id_conversations",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], [f"{SCHEMA}.agents.id"], name="fk_offers_agent_id_agents"
+        ),
+        schema=SCHEMA,
+    )
+    pending = sa.text("status = 'pending'")
+    op.create_index("uq_offers_pending_conversation", "offers", ["conversation_id"], unique=True,
+                    schema=SCHEMA, postgresql_where=pending)  # fmt: skip
+    op.create_index("uq_offers_pending_agent", "offers", ["agent_id"], unique=True,
+                    schema=SCHEMA, postgresql_where=pending)  # fmt: skip
+    op.create_index("ix_offers_expires_at", "offers", ["expires_at"], schema=SCHEMA,
+                    postgresql_where=pending)  # fmt: skip
+
+
 def downgrade() -> None:
     op.drop_index("ix_conversations_assignee_id", "conversations", schema=SCHEMA)
     op.drop_index("ix_conversations_queue", "conversations", schema=SCHEMA)
     for column in ("queue_due", "language", "priority", "last_agent_id", "assigned_at",
                    "assignee_id"):  # fmt: skip
         op.drop_column("conversations", column, schema=SCHEMA)
+    op.drop_table("offers", schema=SCHEMA)
     op.drop_table("agents", schema=SCHEMA)
     op.drop_table("teams", schema=SCHEMA)
