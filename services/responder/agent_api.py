@@ -2,21 +2,29 @@
 their team's conversations, and what they do with them."""
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from services.responder import offers, offers_repository, routing
+from services.responder import agent_view, offers, offers_repository, routing, service
+from services.responder import repository as repository_
 from services.responder import routing_repository as repository
 from services.responder.agent_auth import AgentDep
 from services.responder.api import RuntimeDep
 from services.responder.models import Agent, Conversation
 from services.responder.schemas import (
     AgentOut,
+    ClockOut,
+    ConversationDetail,
     ConversationOut,
     HeartbeatIn,
+    MessageOut,
     OfferOut,
+    ReplyAccepted,
+    ReplyIn,
+    SnoozeIn,
     TransferIn,
 )
 from shared.deps import SessionDep
@@ -26,6 +34,7 @@ router = APIRouter(
     responses={401: {"description": "no or a wrong agent token"}},
 )  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=200)]
+T = TypeVar("T")
 
 
 @router.get("/me", response_model=AgentOut)
@@ -101,19 +110,24 @@ async def transfer(
         raise HTTPException(404, str(exc)) from None
 
 
-async def _visible(session: SessionDep, agent: Agent, conversation_id: uuid.UUID) -> None:
-    """404 for a conversation the agent may not see: neither theirs nor their team's (an admin
-    sees every one)."""
+async def _visible(
+    session: SessionDep, agent: Agent, conversation_id: uuid.UUID, *, waiting_too: bool = False
+) -> Conversation:
+    """The conversation, if the agent may see it: theirs or their team's (an admin sees every
+    one), or with `waiting_too` one nobody holds (offered, or in the queue); else 404."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(404, f"no conversation {conversation_id}")
     if agent.role == "admin" or conversation.assignee_id == agent.id:
-        return
+        return conversation
+    if waiting_too and conversation.assignee_id is None:
+        return conversation
     holder = (
         await session.get(Agent, conversation.assignee_id) if conversation.assignee_id else None
     )
     if holder is None or holder.team_id is None or holder.team_id != agent.team_id:
         raise HTTPException(404, f"no conversation {conversation_id}")
+    return conversation
 
 
 @router.get("/offers", response_model=list[OfferOut])
@@ -149,4 +163,102 @@ async def decline_offer(
     except routing.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except routing.Refused as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.get("/view")
+async def view(agent: AgentDep, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+    """Everything the console shows, once: the agent, their offers, their and their team's
+    conversations with each one's reply clock and the fan's standing, the queue, and
+    responder's time."""
+    return await agent_view.snapshot(
+        session, agent, clock=runtime.clock, vip_priority=runtime.settings.vip_priority
+    )
+
+
+@router.get("/events", response_class=StreamingResponse)
+async def events(agent: AgentDep, request: Request, runtime: RuntimeDep) -> StreamingResponse:
+    """`GET view` as server-sent events (`event: snapshot`), sent whenever it changes: the
+    console never needs a refresh."""
+    stream = agent_view.events(
+        runtime.parts.sessionmaker, agent.id, clock=runtime.clock,
+        vip_priority=runtime.settings.vip_priority, gone=request.is_disconnected,
+    )  # fmt: skip
+    return StreamingResponse(
+        stream, media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )  # fmt: skip
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
+async def conversation(
+    conversation_id: uuid.UUID, agent: AgentDep, session: SessionDep
+) -> dict[str, Any]:
+    """The conversation (the agent's, their team's, or one offered to them or waiting in the
+    queue), its messages and clocks, and what scoring says of the fan."""
+    found = await _visible(session, agent, conversation_id, waiting_too=True)
+    messages = await repository_.messages_of(session, conversation_id)
+    clocks = await repository_.clocks_of(session, conversation_id)
+    fans = await agent_view.standings(session, [found.fan_key])
+    return {
+        **ConversationOut.model_validate(found).model_dump(),
+        "messages": [MessageOut.model_validate(m) for m in messages],
+        "clocks": [ClockOut.model_validate(c) for c in clocks],
+        "fan": fans.get(found.fan_key),
+    }
+
+
+@router.post("/conversations/{conversation_id}/replies", status_code=202,
+             response_model=ReplyAccepted)  # fmt: skip
+async def reply(
+    conversation_id: uuid.UUID, answer: ReplyIn, agent: AgentDep, session: SessionDep,
+    runtime: RuntimeDep,
+) -> ReplyAccepted:  # fmt: skip
+    """Answer the fan as this agent (a conversation they or their team hold)."""
+    await _visible(session, agent, conversation_id)
+    reply_id = answer.reply_id or str(uuid.uuid4())
+    sent = await _acting(service.reply(
+        session, conversation_id, service.Reply(reply_id, answer.text, agent.id),
+        now=runtime.clock.now(), deps=runtime.deps,
+    ))  # fmt: skip
+    return ReplyAccepted(reply_id=reply_id, sent=bool(sent))
+
+
+@router.post("/conversations/{conversation_id}/resolve", status_code=204)
+async def resolve(
+    conversation_id: uuid.UUID, agent: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    await _visible(session, agent, conversation_id)
+    await _acting(service.resolve(
+        session, conversation_id, now=runtime.clock.now(), deps=runtime.deps
+    ))  # fmt: skip
+
+
+@router.post("/conversations/{conversation_id}/snooze", status_code=204)
+async def snooze(
+    conversation_id: uuid.UUID, body: SnoozeIn, agent: AgentDep, session: SessionDep,
+    runtime: RuntimeDep,
+) -> None:  # fmt: skip
+    await _visible(session, agent, conversation_id)
+    await _acting(service.snooze(
+        session, conversation_id, until=body.until, now=runtime.clock.now(), deps=runtime.deps
+    ))  # fmt: skip
+
+
+@router.post("/conversations/{conversation_id}/reopen", status_code=204)
+async def reopen(
+    conversation_id: uuid.UUID, agent: AgentDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    await _visible(session, agent, conversation_id)
+    await _acting(service.reopen(
+        session, conversation_id, now=runtime.clock.now(), deps=runtime.deps
+    ))  # fmt: skip
+
+
+async def _acting(action: Awaitable[T]) -> T:
+    try:
+        return await action
+    except service.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except service.Refused as exc:
         raise HTTPException(409, str(exc)) from None

@@ -126,6 +126,7 @@ class FanStanding(Base):
     tier: Mapped[str] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(16))
     priority: Mapped[int]
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     person_key: Mapped[str | None] = mapped_column(String(400))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

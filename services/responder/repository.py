@@ -138,6 +138,7 @@ async def save_standing(session: AsyncSession, update_: ProfileUpdated, *, at: d
     values = {
         "fan_key": update_.fan_key, "tier": update_.tier, "role": update_.role,
         "priority": update_.priority, "person_key": update_.person_key, "updated_at": at,
+        "tags": list(update_.tags),
     }  # fmt: skip
     new = insert(FanStanding).values(values)
     kept = await session.execute(

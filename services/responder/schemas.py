@@ -74,9 +74,18 @@ class ClockOut(BaseModel):
     latency_seconds: float | None
 
 
+class FanOut(BaseModel):
+    tier: str
+    role: str
+    priority: int
+    tags: list[str]
+    person_key: str | None
+
+
 class ConversationDetail(ConversationOut):
     messages: list[MessageOut]
     clocks: list[ClockOut]
+    fan: FanOut | None = Field(default=None, description="what scoring says of the fan")
 
 
 class ReplyIn(BaseModel):

@@ -4,6 +4,7 @@ agent, and the agent who lets offers lapse set away); offers and claims never ha
 conversation to two agents."""
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from services.responder.config import ResponderSettings
 from services.responder.main import create_app
 from shared.kafka import EventProducer
+from stack.embedded import free_port
 from tests.e2e.test_responder_routing import (
     ADMIN,
     T0,
@@ -21,9 +23,10 @@ from tests.e2e.test_responder_routing import (
     agent,
     claim,
     message,
+    standing,
     waiting,
 )
-from tests.helpers import eventually, running
+from tests.helpers import eventually, running, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -149,3 +152,63 @@ async def _is(client: httpx.AsyncClient, agent_id: str, expected: str) -> bool:
 async def _queued(client: httpx.AsyncClient, auth: dict[str, str]) -> bool:
     """Conversations nobody holds yet (some perhaps on offer to another agent)."""
     return bool((await client.get("/v1/agent/queue", headers=auth)).json())
+
+
+class TestTheConsolesView:
+    async def test_the_view_and_its_events_show_offers_clocks_and_the_fans_standing(
+        self, responder_settings: ResponderSettings, producer: EventProducer
+    ) -> None:
+        await producer.publish(standing("vip", 70))
+        await producer.publish(message("vip", 0))
+        async with running(create_app(responder_settings)) as client:
+            await eventually(lambda: waiting(client, 1))
+            ann = await agent(client, "ann")
+            offer = await an_offer(client, ann)
+            seen = (await client.get("/v1/agent/view", headers=ann)).json()
+            assert seen["now"] == "2026-03-02T09:00:00+00:00"
+            offered = seen["offers"][0]["conversation"]
+            assert offered["clock"]["deadline"] == "2026-03-02T09:10:00+00:00"
+            assert offered["fan"]["priority"] == 70
+            taken = await client.post(f"/v1/agent/offers/{offer['id']}/accept", headers=ann)
+            detail = (
+                await client.get(f"/v1/agent/conversations/{taken.json()['id']}", headers=ann)
+            ).json()
+            assert (detail["fan"]["priority"], len(detail["messages"])) == (70, 1)
+            answered = await client.post(
+                f"/v1/agent/conversations/{detail['id']}/replies", headers=ann,
+                json={"text": "Hello!"},
+            )  # fmt: skip
+            assert answered.status_code == 202, answered.text
+            after = (await client.get("/v1/agent/view", headers=ann)).json()
+            assert after["conversations"][0]["clock"]["outcome"] == "met"
+
+    async def test_the_events_stream_sends_a_snapshot_at_once_and_another_on_a_change(
+        self, responder_settings: ResponderSettings, producer: EventProducer
+    ) -> None:
+        served = ResponderSettings(**{**responder_settings.model_dump(), "http_port": free_port()})
+        await producer.publish(message("fan", 0))
+        async with (
+            serving(create_app(served), served) as port,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as client,
+        ):
+            await eventually(lambda: waiting(client, 1))
+            ann = await agent(client, "ann", capacity={"*": 1})
+            async with client.stream("GET", "/v1/agent/events", headers=ann) as stream:
+                lines = stream.aiter_lines()
+                first = await _next_snapshot(lines)
+                if not first["offers"]:  # the offer came after the first look
+                    first = await _next_snapshot(lines)
+                offer = first["offers"][0]
+                assert offer["conversation"]["fan_key"] == "weibo:brand:fan"
+                await client.post(f"/v1/agent/offers/{offer['id']}/accept", headers=ann)
+                accepted = await _next_snapshot(lines)
+                assert accepted["offers"] == []
+                assert [c["fan_key"] for c in accepted["conversations"]] == ["weibo:brand:fan"]
+
+
+async def _next_snapshot(lines: Any) -> dict[str, Any]:
+    async for line in lines:
+        if line.startswith("data: "):
+            found: dict[str, Any] = json.loads(line.removeprefix("data: "))
+            return found
+    raise AssertionError("the stream ended")

@@ -46,6 +46,11 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     _offers()
+    op.add_column(
+        "fan_standings",
+        sa.Column("tags", ARRAY(sa.Text()), nullable=False, server_default="{}"),
+        schema=SCHEMA,
+    )
     for column in (
         sa.Column("assignee_id", sa.String(64)),
         sa.Column("assigned_at", _WHEN),
@@ -93,6 +98,7 @@ def _offers() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("fan_standings", "tags", schema=SCHEMA)
     op.drop_index("ix_conversations_assignee_id", "conversations", schema=SCHEMA)
     op.drop_index("ix_conversations_queue", "conversations", schema=SCHEMA)
     for column in ("queue_due", "language", "priority", "last_agent_id", "assigned_at",
