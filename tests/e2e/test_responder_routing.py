@@ -144,8 +144,8 @@ class TestTeamsAndPresence:
     async def test_an_agent_sees_their_own_and_their_teams_work_and_can_transfer_it(
         self, responder_settings: ResponderSettings, producer: EventProducer
     ) -> None:
-        for user in ("t1", "t2"):
-            await producer.publish(message(user, 0))
+        for minutes, user in enumerate(("t1", "t2")):
+            await producer.publish(message(user, minutes))
         async with running(create_app(responder_settings)) as client:
             await eventually(lambda: waiting(client, 2))
             for team in ("north", "south"):
