@@ -172,7 +172,7 @@ class TestTeamsAndPresence:
         self, settings_for: Callable[..., Any], producer: EventProducer
     ) -> None:
         quick = settings_for(
-            ResponderSettings, admin_token="admin-secret", heartbeat_timeout_seconds=1.5,
+            ResponderSettings, admin_token="admin-secret", heartbeat_timeout_seconds=4,
             push_routing=False,
         )  # fmt: skip
         await producer.publish(message("left", 0))
@@ -180,7 +180,7 @@ class TestTeamsAndPresence:
             await eventually(lambda: waiting(client, 1))
             dee = await agent(client, "dee")
             assert await claim(client, dee) == "left"
-            await eventually(lambda: _offline(client, "dee"), within=15)
+            await eventually(lambda: _offline(client, "dee"), within=30)
             queued = await client.get("/v1/agent/queue", headers=await agent(client, "eve"))
             assert [c["fan_key"] for c in queued.json()] == ["weibo:brand:left"]
 
