@@ -10,6 +10,8 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The platform's certificate store, so a corporate or egress CA installed there is trusted.
 export UV_SYSTEM_CERTS := 1
 PYTEST_ARGS ?=
+# Debian's chromium, which the browser tests drive through Playwright (never its own downloads).
+CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
 
@@ -33,7 +35,16 @@ run: venv ## Run the whole system on the embedded broker and PostgreSQL (Ctrl-C 
 smoke: venv ## Check a running `make run` end to end with signed webhooks
 	$(PY) -m stack.smoke
 
-test: venv ## Run the tests on the embedded broker and PostgreSQL
+chromium: ## Install Debian's chromium for the browser tests (as root; else they are skipped)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "no $(CHROMIUM) and not root: the browser tests will be skipped"; \
+	fi
+
+test: venv chromium ## Run the tests on the embedded broker and PostgreSQL (the browser's too)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 kafka-up: venv ## Start Apache Kafka (KRaft, from Maven Central) and print its bootstrap address
@@ -73,4 +84,4 @@ schemas: venv ## Export the JSON Schema of every event contract to shared/schema
 clean: ## Remove the environments, caches and the embedded data folder
 	rm -rf $(VENV) $(TOOLS) .cache data .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv run smoke test kafka-up kafka-down test-kafka bench bench-ingest bench-scoring lint fmt schemas clean
+.PHONY: help venv chromium run smoke test kafka-up kafka-down test-kafka bench bench-ingest bench-scoring lint fmt schemas clean

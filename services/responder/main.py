@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.responder import admin_api, agent_api, api, handlers
 from services.responder.config import ResponderSettings
+from services.responder.console.router import router as console_router
 from services.responder.models import infrastructure
 from services.responder.runtime import Runtime
 from shared import topics
@@ -25,7 +26,7 @@ def create_app(settings: ResponderSettings) -> FastAPI:
         title="SCRM responder",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router, api.actions, agent_api.router, admin_api.router],
+        routers=[api.router, api.actions, agent_api.router, admin_api.router, console_router],
         loops=loops,
     )
     app.state.runtime = runtime
