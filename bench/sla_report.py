@@ -133,7 +133,8 @@ def conclude(
     base, wave1 = Lags(baseline), Lags([r.lag_ms for r in check.breaches("w1")])
     second = second_wave_lags(check, restart)
     ratios = {q: wave1.figures()[f"p{q}_ms"] / base.figures()[f"p{q}_ms"] for q in (50, 99)}
-    say(f"bench-sla: {args.warmup + args.conversations} conversations open, the first wave's "
+    say(f"bench-sla: {args.warmup + args.conversations + args.second_wave} conversations open "
+        f"(both waves and the warm-up), the first wave's "
         f"{args.conversations} deadlines over {args.span:.0f} s "
         f"({first.window.per_second:.0f}/s); second wave {args.second_wave} over "
         f"{args.second_span:.0f} s, responder restarted {args.restart_at:.0%} through; "
@@ -197,7 +198,7 @@ def figures(
 ) -> dict[str, object]:  # fmt: skip
     wave, baseline = wave1.figures(), base.figures()
     return {
-        "open_conversations": args.warmup + args.conversations,
+        "open_conversations": args.warmup + args.conversations + args.second_wave,
         "first_wave_conversations": args.conversations, "warmup_conversations": args.warmup,
         "deadline_span_s": args.span, "deadlines_per_s": round(first.window.per_second, 1),
         "breach_lag_p50_ms": wave["p50_ms"], "breach_lag_p99_ms": wave["p99_ms"],
