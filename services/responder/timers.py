@@ -21,6 +21,10 @@ from services.responder.time_source import TimeSource
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+# Timers a scan hands over between two turns of the event loop: a scan re-reads every timer of
+# the horizon (tens of thousands with 100,000 conversations open), which in one go would hold
+# up the loop that fires them.
+SCHEDULE_CHUNK = 1000
 TimerKind = Literal["warning", "breach", "wake"]
 
 
@@ -87,11 +91,17 @@ class Timers:
         """Every `scan_seconds`, the timers due within the horizon, from the database."""
         while not self._stopping.is_set():
             try:
-                self.schedule(await self._scan(self._clock.now() + self._horizon))
+                await self._schedule_in_chunks(await self._scan(self._clock.now() + self._horizon))
             except Exception:
                 log.exception("reading the timers from the database failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._scan_seconds)
+
+    async def _schedule_in_chunks(self, timers: list[Timer]) -> None:
+        """Schedule `timers`, letting the firing loop run between chunks."""
+        for first in range(0, len(timers), SCHEDULE_CHUNK):
+            self.schedule(timers[first : first + SCHEDULE_CHUNK])
+            await asyncio.sleep(0)
 
     async def _fire_when_due(self) -> None:
         while not self._stopping.is_set():
