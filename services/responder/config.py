@@ -26,8 +26,9 @@ class ResponderSettings(BaseServiceSettings):
         "from the database (what other replicas set, or one that crashed left)",
     )  # fmt: skip
     timer_horizon_seconds: float = Field(
-        default=60.0, gt=0, le=3600,
-        description="how far ahead a scan reads deadlines; more than the scan interval",
+        default=15.0, gt=0, le=3600,
+        description="how far ahead a scan reads deadlines; more than the scan interval (each "
+        "deadline is read about horizon / scan times: a longer one costs every replica more)",
     )  # fmt: skip
     timer_batch: int = Field(default=500, ge=1, le=10_000, description="timers fired at once")
     agent_token: SecretStr | None = Field(
