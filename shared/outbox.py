@@ -2,7 +2,7 @@
 then a relay publishes it and deletes the row. Several replicas may relay at once; ``SKIP LOCKED``
 gives each row to one of them."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic_core import to_json
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.contracts import topic_of
-from shared.db import InfrastructureTables, transaction
+from shared.db import InfrastructureTables, after_commit, transaction
 from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
@@ -62,6 +62,7 @@ class Outbox:
     def __init__(self, settings: BaseServiceSettings, tables: InfrastructureTables) -> None:
         self._settings = settings
         self._tables = tables
+        self.on_commit: Callable[[], None] | None = None  # the relay's nudge, in a service
 
     async def add(self, session: AsyncSession, event: CloudEvent[DataT]) -> None:
         await self.add_all(session, [event])
@@ -70,6 +71,9 @@ class Outbox:
         """Several events in one statement: what a batch of the consumer announces."""
         pairs = [(self._settings.topic(topic_of(event.data)), event) for event in events]
         await add_to_outbox(session, self._tables, pairs)
+        if pairs and self.on_commit is not None:
+            # Relayed as soon as they are committed, not at the relay's next poll.
+            after_commit(session, self.on_commit)
 
 
 class OutboxRelay(PeriodicTask):

@@ -31,6 +31,7 @@ class PeriodicTask:
         self._job = job
         self._drains = drain
         self._stopping = asyncio.Event()
+        self._nudged = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -40,6 +41,10 @@ class PeriodicTask:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    def nudge(self) -> None:
+        """Run the job now rather than at the next tick (there is work for it)."""
+        self._nudged.set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -56,13 +61,23 @@ class PeriodicTask:
             last = self._stopping.is_set()
             if last and not self._drains:
                 return
+            self._nudged.clear()  # a nudge during the run runs it again at once
             found_work = await self._run_job()
             if self._drains and found_work:
                 continue
             if last:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._stopped_or_nudged(), self._interval)
+
+    async def _stopped_or_nudged(self) -> None:
+        waits = [asyncio.ensure_future(self._stopping.wait()),
+                 asyncio.ensure_future(self._nudged.wait())]  # fmt: skip
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _run_job(self) -> object:
         """The job's result, or None when it failed."""

@@ -107,7 +107,9 @@ async def service_parts(
     relay = OutboxRelay(
         settings=settings, sessionmaker=sessionmaker, tables=tables, producer=producer
     )
-    parts = ServiceParts(settings, engine, sessionmaker, producer, Outbox(settings, tables), relay)
+    outbox = Outbox(settings, tables)
+    outbox.on_commit = relay.nudge
+    parts = ServiceParts(settings, engine, sessionmaker, producer, outbox, relay)
     try:
         relay.start()
         for subscription in subscriptions(parts):

@@ -11,15 +11,16 @@ from sqlalchemy import func, select
 from services.scoring.config import ScoringSettings
 from services.scoring.models import infrastructure
 from shared.contracts import ProfileUpdated
-from shared.db import create_engine, create_sessionmaker
+from shared.db import create_engine, create_sessionmaker, transaction
 from shared.events import CloudEvent, decode
 from shared.kafka import EventProducer
 from shared.outbox import Outbox, OutboxRelay
 from shared.topics import PROFILES
 from tests.conftest import Infrastructure
-from tests.helpers import read_topic
+from tests.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.integration
+TABLES = infrastructure  # scoring's; the tests' `infrastructure` argument is the broker's
 
 
 class Rollback(Exception):
@@ -94,3 +95,38 @@ class TestOutbox:
             await outbox.add(session, profile_event("x:acct:fan"))
         await relay.stop()
         assert await rows(sessionmaker) == 0
+
+
+class TestRelayNudgedOnCommit:
+    async def test_a_commit_relays_at_once_not_at_the_next_poll(
+        self, settings_for: Callable[..., Any], infrastructure: Infrastructure
+    ) -> None:
+        settings: ScoringSettings = settings_for(ScoringSettings, outbox_poll_seconds=600)
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+        sessionmaker = create_sessionmaker(engine)
+        producer = EventProducer(settings)
+        await producer.start()
+        relay = OutboxRelay(
+            settings=settings, sessionmaker=sessionmaker, tables=TABLES, producer=producer
+        )
+        outbox = Outbox(settings, TABLES)
+        outbox.on_commit = relay.nudge
+        relay.start()
+        try:
+            await eventually(lambda: _empty(sessionmaker))  # its first pass is done
+            async with transaction(sessionmaker) as session:
+                await outbox.add(session, profile_event("x:acct:nudged"))
+            # Ten minutes to the next poll: only the nudge relays it within the wait.
+            await eventually(lambda: _empty(sessionmaker), within=10)
+            records = await read_topic(
+                infrastructure.bootstrap_servers, settings.topic(PROFILES), expect=1
+            )
+            assert len(records) == 1
+        finally:
+            await relay.stop()
+            await producer.stop()
+            await engine.dispose()
+
+
+async def _empty(sessionmaker: Any) -> bool:
+    return await rows(sessionmaker) == 0
