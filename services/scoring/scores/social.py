@@ -67,13 +67,19 @@ NAMES = ("friend_claims", "referred_orders", "referred_order_cents", "shares_rea
 def social_score(
     referrals: Referrals, amplification: Amplification, policy: SocialPolicy
 ) -> Explained:
-    worth, full_at = policy.scale
     values = (
         referrals.friend_claims,
         referrals.first_orders,
         referrals.first_order_cents,
         amplification.shares + amplification.share_reach,
     )
+    return _social_score(values, *policy.scale)
+
+
+@functools.lru_cache(maxsize=4096)  # most fans have the same few values: none at all, mostly
+def _social_score(
+    values: tuple[int, ...], worth: tuple[float, ...], full_at: tuple[float, ...]
+) -> Explained:
     # `log_share`, with the log points of its full marks known
     shares = [
         min(1.0, log_points(value) / full) for value, full in zip(values, full_at, strict=True)

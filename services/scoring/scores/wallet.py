@@ -141,5 +141,10 @@ def wallet_score(
     scores = rfm(purchases, cuts, policy, now=now)
     if scores is None:
         return WalletScore(None, NEVER_BOUGHT)
+    return WalletScore(scores, _points(scores, policy.weights.worth))
+
+
+@functools.lru_cache(maxsize=1024)  # 125 R, F, M scores
+def _points(scores: Rfm, worth: tuple[float, ...]) -> Explained:
     shares = (scores.recency / 5, scores.frequency / 5, scores.monetary / 5)
-    return WalletScore(scores, shares_of_100(NAMES, policy.weights.worth, shares))
+    return shares_of_100(NAMES, worth, shares)
