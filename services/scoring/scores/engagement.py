@@ -145,7 +145,7 @@ def _folded(
 ) -> EngagementState:
     """The state with the days before the horizon capped for good and added to `folded`."""
     horizon = _fold_before(latest_day, policy)
-    if all(day >= horizon for day in days):  # most often: nothing to fold, nothing to copy
+    if min(days, default=horizon) >= horizon:  # most often: nothing to fold, nothing to drop
         return EngagementState(latest_day=latest_day, days=dict(days), folded=dict(folded))
     for day in (day for day in days if day < horizon):
         for kind, tally in days[day].items():
