@@ -2,9 +2,11 @@
 every service has, ``processed_events`` (the idempotent consumer) and ``outbox_messages``, and
 the transaction the edges (a request, a message) open."""
 
+import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -17,7 +19,6 @@ from sqlalchemy import (
     Table,
     bindparam,
     func,
-    literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import ReturningInsert
 
 from shared.logging import get_logger
 
@@ -148,14 +150,23 @@ async def claim_events(
     """
     if not event_ids:
         return set()
-    ids = func.unnest(bindparam("event_ids", list(event_ids), type_=ARRAY(String)))
     inserted = await session.execute(
+        _claim(table), {"consumer": consumer, "event_ids": list(event_ids)}
+    )
+    return set(inserted.scalars())
+
+
+@functools.lru_cache(maxsize=64)
+def _claim(table: Table) -> ReturningInsert[tuple[Any]]:
+    """The statement of `claim_events`, its parameters bound when it runs. Built once: made anew
+    for every batch, its parts (which refer to each other) were left to the cycle collector."""
+    ids = func.unnest(bindparam("event_ids", type_=ARRAY(String)))
+    return (
         insert(table)
-        .from_select(["consumer", "event_id"], select(literal(consumer, String), ids))
+        .from_select(["consumer", "event_id"], select(bindparam("consumer", type_=String), ids))
         .on_conflict_do_nothing()
         .returning(table.c.event_id)
     )
-    return set(inserted.scalars())
 
 
 async def ping(session: AsyncSession) -> None:

@@ -2,11 +2,28 @@
 then a relay publishes it and deletes the row. Several replicas may relay at once; ``SKIP LOCKED``
 gives each row to one of them."""
 
+import functools
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic_core import to_json
-from sqlalchemy import BigInteger, Row, Text, any_, bindparam, cast, delete, func, insert, select
+from pydantic_core import from_json, to_json
+from sqlalchemy import (
+    BigInteger,
+    Delete,
+    Insert,
+    Row,
+    Select,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,27 +50,35 @@ async def add_to_outbox(
     them in this order."""
     if not events:
         return
-    columns: dict[str, list[Any]] = {"topic": [], "key": [], "value": [], "headers": []}
+    columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
     for topic, event in events:
         record = encode(event)
         columns["topic"].append(topic)
         columns["key"].append(record.key)
         columns["value"].append(record.value)
-        columns["headers"].append(
-            to_json([[name, value.decode()] for name, value in record.headers]).decode()
-        )
-    table = tables.outbox
+        # [[name, value], ...]: pydantic-core writes the bytes values as UTF-8 strings
+        columns["headers"].append(to_json(record.headers).decode())
+    await session.execute(_insert(tables.outbox), columns)
+
+
+_COLUMNS = ("topic", "key", "value", "headers")
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(table: Table) -> Insert:
+    """The insert of `add_to_outbox`, its arrays bound when it runs. Built once: made anew for
+    every batch, its parts (which refer to each other) were left to the cycle collector."""
     arrays = [
-        bindparam(name, values, ARRAY(Text if name == "headers" else table.c[name].type))
-        for name, values in columns.items()
+        bindparam(name, type_=ARRAY(Text if name == "headers" else table.c[name].type))
+        for name in _COLUMNS
     ]
-    rows = func.unnest(*arrays).table_valued(*columns).render_derived()
+    rows = func.unnest(*arrays).table_valued(*_COLUMNS).render_derived()
     # WITH ORDINALITY would say it outright; unnest's rows come in the arrays' order, and the
     # ids are drawn in that order
     values = [
-        cast(rows.c.headers, JSONB) if name == "headers" else rows.c[name] for name in columns
+        cast(rows.c.headers, JSONB) if name == "headers" else rows.c[name] for name in _COLUMNS
     ]
-    await session.execute(insert(table).from_select(list(columns), select(*values)))
+    return insert(table).from_select(list(_COLUMNS), select(*values))
 
 
 class Outbox:
@@ -95,23 +120,15 @@ class OutboxRelay(PeriodicTask):
         self._producer = producer
 
     async def relay_once(self) -> int:
+        table = self._table
         async with transaction(self._sessionmaker) as session:
-            rows = (
-                await session.execute(
-                    select(self._table)
-                    .order_by(self._table.c.id)
-                    .limit(RELAY_BATCH)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(_oldest(table))).all()
             if not rows:
                 return 0
             await self._producer.send_many([(row.topic, _record(row)) for row in rows])
-            ids = bindparam("ids", [r.id for r in rows], ARRAY(BigInteger))
-            # one array parameter: the statement is the same whatever the count, prepared once
-            await session.execute(delete(self._table).where(self._table.c.id == any_(ids)))
-        for row in rows:
-            metrics.OUTBOX_RELAYED.labels(self._settings.service_name, row.topic).inc()
+            await session.execute(_delete(table), {"ids": [row.id for row in rows]})
+        for topic, relayed in Counter(row.topic for row in rows).items():
+            metrics.OUTBOX_RELAYED.labels(self._settings.service_name, topic).inc(relayed)
         return len(rows)
 
     async def pending(self) -> int:
@@ -131,9 +148,29 @@ class OutboxRelay(PeriodicTask):
         return relayed
 
 
+@functools.lru_cache(maxsize=64)
+def _oldest(table: Table) -> Select[Any]:
+    """The oldest rows no other relay holds, their headers as JSON text: pydantic-core reads it
+    in half the time the standard library's json took as the driver's JSONB decoder."""
+    columns = (table.c.id, table.c.topic, table.c.key, table.c.value)
+    return (
+        select(*columns, cast(table.c.headers, Text).label("headers"))
+        .order_by(table.c.id)
+        .limit(RELAY_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _delete(table: Table) -> Delete:
+    """The relayed rows' deletion: one array parameter, so the statement is the same whatever
+    the count, prepared once."""
+    return delete(table).where(table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+
+
 def _record(row: Row[Any]) -> KafkaRecord:
     return KafkaRecord(
         key=row.key or b"",
         value=row.value,
-        headers=[(name, value.encode()) for name, value in row.headers],
+        headers=[(name, value.encode()) for name, value in from_json(row.headers)],
     )

@@ -215,6 +215,11 @@ def serve(app: FastAPI, settings: BaseServiceSettings) -> None:
     # the collector's way, it is not walked again at every full collection.
     gc.collect()
     gc.freeze()
+    # A young collection every 50,000 objects rather than 700: a consumer's batch keeps tens of
+    # thousands alive across its awaits, and at 700 they were walked again and again on their
+    # way to the oldest generation, whose full walks took a sixth of scoring's CPU (make
+    # bench-scoring: 207 → 183 µs an event, resident memory 161 → 174 MB).
+    gc.set_threshold(50_000, 20, 10)
     with contextlib.suppress(KeyboardInterrupt):  # SIGINT is a request to stop, as in uvicorn.run
         server.run()
     if not server.started:

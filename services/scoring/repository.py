@@ -1,5 +1,6 @@
 """All SQL of scoring."""
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -120,23 +121,32 @@ async def upsert_profiles(
     if not columns:
         return
     ordered = sorted(columns, key=itemgetter("fan_key"))
-    names = list(ordered[0])
-    arrays = [bindparam(name, [row[name] for row in ordered], _array_type(name)) for name in names]
-    rows = func.unnest(*arrays).table_valued(*names).render_derived()
-    new = insert(PROFILES).from_select(names, select(*(_stored(rows.c[name]) for name in names)))
-    updated = {name: new.excluded[name] for name in names if name != "fan_key"}
-    guard = None if locked is None else PROFILES.c.fan_key.in_(_keys("locked", locked))
-    written = await session.execute(
-        new.on_conflict_do_update(index_elements=["fan_key"], set_=updated, where=guard)
-    )
+    names = tuple(ordered[0])
+    arrays: dict[str, object] = {name: [row[name] for row in ordered] for name in names}
+    if locked is not None:
+        arrays["locked"] = sorted(locked)
+    written = await session.execute(_upsert(names, guarded=locked is not None), arrays)
     if locked is not None and written.rowcount != len(ordered):  # type: ignore[attr-defined]
         raise ProfileCreatedMeanwhile("a profile taken for new was created meanwhile")
 
 
-def _keys(name: str, fan_keys: Collection[str]) -> ScalarSelect[str]:
-    """Fan keys as a subquery: PostgreSQL hashes it once, where `= ANY(array)` scans the whole
-    array for every row."""
-    return select(func.unnest(bindparam(name, sorted(fan_keys), ARRAY(Text)))).scalar_subquery()
+@functools.lru_cache(maxsize=8)
+def _upsert(names: tuple[str, ...], *, guarded: bool) -> Insert:
+    """The statement of `upsert_profiles`, its arrays bound when it runs. Built once: made anew
+    for every batch, it took longer to build than to run, and left its parts (which refer to
+    each other) to the cycle collector."""
+    arrays = [bindparam(name, type_=_array_type(name)) for name in names]
+    rows = func.unnest(*arrays).table_valued(*names).render_derived()
+    new = insert(PROFILES).from_select(names, select(*(_stored(rows.c[name]) for name in names)))
+    updated = {name: new.excluded[name] for name in names if name != "fan_key"}
+    guard = PROFILES.c.fan_key.in_(_keys("locked")) if guarded else None
+    return new.on_conflict_do_update(index_elements=["fan_key"], set_=updated, where=guard)
+
+
+def _keys(name: str) -> ScalarSelect[str]:
+    """Fan keys (the array parameter `name`) as a subquery: PostgreSQL hashes it once, where
+    `= ANY(array)` scans the whole array for every row."""
+    return select(func.unnest(bindparam(name, type_=ARRAY(Text)))).scalar_subquery()
 
 
 _AS_JSON = frozenset(("state", "components", "tags", "person_state"))

@@ -9,6 +9,7 @@
   past midnight, 22 to 5).
 """
 
+import functools
 from datetime import datetime, timedelta
 from typing import Self
 
@@ -35,10 +36,14 @@ class BehaviourPolicy(FrozenModel):
             raise ValueError("night_start_hour and night_end_hour must differ")
         return self
 
-    @property
+    @functools.cached_property
     def night_hours(self) -> tuple[int, ...]:
         start, end = self.night_start_hour, self.night_end_hour
         return (*range(start, end),) if start < end else (*range(start, 24), *range(end))
+
+    @functools.cached_property
+    def lapsed_after(self) -> timedelta:
+        return timedelta(days=self.lapsed_buyer_days)
 
 
 def is_coupon_hunter(purchases: Purchases, policy: BehaviourPolicy) -> bool:
@@ -49,21 +54,25 @@ def is_coupon_hunter(purchases: Purchases, policy: BehaviourPolicy) -> bool:
 
 def is_lapsed_buyer(purchases: Purchases, policy: BehaviourPolicy, *, now: datetime) -> bool:
     last = purchases.last_paid_at
-    return last is not None and now - last > timedelta(days=policy.lapsed_buyer_days)
+    return last is not None and now - last > policy.lapsed_after
 
 
 def is_night_owl(activity: Activity, policy: BehaviourPolicy) -> bool:
     total = activity.interactions
+    if total < policy.night_owl_min_interactions:
+        return False
     at_night = sum(activity.local_hours[hour] for hour in policy.night_hours)
-    return total >= policy.night_owl_min_interactions and at_night > policy.night_owl_share * total
+    return at_night > policy.night_owl_share * total
 
 
 def behaviour_tags(
     activity: Activity, purchases: Purchases, policy: BehaviourPolicy, *, now: datetime
 ) -> frozenset[str]:
-    found = {
-        "coupon_hunter": is_coupon_hunter(purchases, policy),
-        "lapsed_buyer": is_lapsed_buyer(purchases, policy, now=now),
-        "night_owl": is_night_owl(activity, policy),
-    }
-    return frozenset(tag for tag, holds in found.items() if holds)
+    found = []
+    if is_coupon_hunter(purchases, policy):
+        found.append("coupon_hunter")
+    if is_lapsed_buyer(purchases, policy, now=now):
+        found.append("lapsed_buyer")
+    if is_night_owl(activity, policy):
+        found.append("night_owl")
+    return frozenset(found)

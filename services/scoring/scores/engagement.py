@@ -84,6 +84,10 @@ class EngagementPolicy(FrozenModel):
         return timedelta(days=self.half_life_days)
 
     @functools.cached_property
+    def fold_after(self) -> timedelta:
+        return timedelta(days=self.fold_after_days)
+
+    @functools.cached_property
     def exact_weights(self) -> tuple[dict[InteractionKind, int], int]:
         """The weights as integers over one common denominator (floats are binary fractions,
         so it is a power of two): the numerator's sum stays exact without Fractions."""
@@ -129,7 +133,7 @@ def apply_interaction(
 
 
 def _fold_before(latest_day: date, policy: EngagementPolicy) -> date:
-    return latest_day - timedelta(days=policy.fold_after_days)
+    return latest_day - policy.fold_after
 
 
 def _folded(
@@ -141,6 +145,8 @@ def _folded(
 ) -> EngagementState:
     """The state with the days before the horizon capped for good and added to `folded`."""
     horizon = _fold_before(latest_day, policy)
+    if min(days, default=horizon) >= horizon:  # most often: nothing to fold, nothing to drop
+        return EngagementState(latest_day=latest_day, days=dict(days), folded=dict(folded))
     for day in (day for day in days if day < horizon):
         for kind, tally in days[day].items():
             folded = _plus(folded, kind, tally.capped(policy.daily_caps[kind]))

@@ -17,11 +17,13 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FrozenStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class FrozenStruct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, gc=False):
     """A part of a fan's state: immutable, strict about unknown fields, JSON in and out. A
     msgspec struct, not a pydantic model: the state is read, changed and written for every
     event, and msgspec does each in a fraction of pydantic's time (a copy with a change: a
-    thirtieth)."""
+    thirtieth). Not tracked by the cycle collector (gc=False): a part holds only immutable
+    values and other parts, so it is in no cycle, and the states read and folded were half the
+    objects a batch's scoring kept alive for the collector to walk."""
 
 
 class Component(NamedTuple):  # a tuple: built for every score of every profile written
@@ -67,7 +69,10 @@ def apportion(parts: Sequence[tuple[str, float]], *, places: int = 0) -> Explain
     """The parts' sum rounded to `places` decimals, explained by the parts rounded so that they
     add up to it (`Explained.components`)."""
     scale = 10**places
-    scaled = math.fsum(_checked(name, value) * scale for name, value in parts)  # as apportioned
+    for name, value in parts:
+        if not 0 <= value < math.inf:  # NaN fails it too
+            raise ValueError(f"component {name} must be finite and >= 0, not {value}")
+    scaled = math.fsum([value * scale for _, value in parts])  # as apportioned
     return Explained(_decimal(int(scaled + 0.5), places), tuple(parts), places)
 
 
@@ -92,12 +97,6 @@ def _decimal(units: int, places: int) -> Decimal:
     return Decimal(f"{units}E-{places}")  # exact, whatever the context's precision
 
 
-def _checked(name: str, value: float) -> float:
-    if not 0 <= value < math.inf:  # NaN fails it too
-        raise ValueError(f"component {name} must be finite and >= 0, not {value}")
-    return value
-
-
 def log_points(value: float) -> float:
     """log10(1 + value): 0 stays 0, each tenfold adds about one point."""
     return math.log10(1 + max(value, 0))
@@ -111,10 +110,23 @@ def log_share(value: float, *, full_at: float) -> float:
 def out_of_100(parts: Sequence[tuple[str, float, float]]) -> Explained:
     """A 0-100 score from (name, weight, share in [0, 1]) parts: each part is worth its weight's
     fraction of 100 points, times its share; whole points."""
-    total_weight = math.fsum(weight for _, weight, _ in parts)
+    worth = points_each([weight for _, weight, _ in parts])
+    return shares_of_100([name for name, _, _ in parts], worth, [share for _, _, share in parts])
+
+
+def points_each(weights: Sequence[float]) -> tuple[float, ...]:
+    """What each weight is worth of `out_of_100`'s 100 points: a policy's, computed once."""
+    total_weight = math.fsum(weights)
+    return tuple(100 * weight / total_weight for weight in weights)
+
+
+def shares_of_100(
+    names: Sequence[str], worth: Sequence[float], shares: Sequence[float]
+) -> Explained:
+    """`out_of_100`, each part's weight given as what it is worth (`points_each`)."""
     return apportion(
         [
-            (name, 100 * weight / total_weight * min(max(share, 0.0), 1.0))
-            for name, weight, share in parts
+            (name, points * min(max(share, 0.0), 1.0))
+            for name, points, share in zip(names, worth, shares, strict=True)
         ]
     )

@@ -7,6 +7,7 @@ the order its terms arrived in. They grow by one bit per half-life since the lan
 Python's integers and PostgreSQL's NUMERIC hold without overflow.
 """
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -29,7 +30,16 @@ def forward_units(at: datetime, half_life: timedelta) -> int:
 
 def decayed_value(units: int, at: datetime, half_life: timedelta) -> float:
     """A forward-decay sum read at `at`: units / 2^((at - L) / h), back in event weights."""
+    if not units:
+        return 0.0  # what the arithmetic below gives for 0, without it
+    whole, divisor = _reading(at, half_life)
+    excess = max(units.bit_length() - 64, 0)  # too large for a float: keep its top 64 bits
+    return math.ldexp(float(units >> excess), excess - whole) / divisor
+
+
+@functools.lru_cache(maxsize=64)  # a batch's profiles are all read at the same time
+def _reading(at: datetime, half_life: timedelta) -> tuple[int, float]:
+    """What `decayed_value` divides by at `at`: 2^whole (an exponent) times a float in [1, 2)."""
     exponent = half_lives_since_landmark(at, half_life) + FRACTION_BITS
     whole = math.floor(exponent)
-    excess = max(units.bit_length() - 64, 0)  # too large for a float: keep its top 64 bits
-    return math.ldexp(float(units >> excess), excess - whole) / math.exp2(exponent - whole)
+    return whole, math.exp2(exponent - whole)

@@ -6,6 +6,7 @@ over followers (latest reported count), shares, the reach reported on them, ment
 brand, and distinct friends reached through referral packets; in hundredths of a point.
 """
 
+import functools
 from typing import Literal
 
 from pydantic import Field, NonNegativeFloat
@@ -33,20 +34,34 @@ class InfluencePolicy(FrozenModel):
     weights: InfluenceWeights = InfluenceWeights()
     kol_threshold: float = Field(default=4.0, gt=0, allow_inf_nan=False)
 
+    @functools.cached_property
+    def weighed(self) -> tuple[float, ...]:
+        """The weights in `NAMES` order."""
+        w = self.weights
+        return w.followers, w.shares, w.share_reach, w.mentions, w.friends_reached
+
+
+NAMES = ("followers", "shares", "share_reach", "mentions", "friends_reached")
+
 
 def influence_score(
     audience: Audience, amplification: Amplification, referrals: Referrals, policy: InfluencePolicy
 ) -> Explained:
-    weights = policy.weights
+    counts = (
+        audience.follower_count or 0,
+        amplification.shares,
+        amplification.share_reach,
+        amplification.mentions,
+        referrals.friends_reached,
+    )
+    return _influence(counts, policy.weighed)
+
+
+@functools.lru_cache(maxsize=4096)  # most fans have the same few counts
+def _influence(counts: tuple[int, ...], weights: tuple[float, ...]) -> Explained:
+    parts = zip(NAMES, weights, counts, strict=True)
     return apportion(
-        [
-            ("followers", weights.followers * log_points(audience.follower_count or 0)),
-            ("shares", weights.shares * log_points(amplification.shares)),
-            ("share_reach", weights.share_reach * log_points(amplification.share_reach)),
-            ("mentions", weights.mentions * log_points(amplification.mentions)),
-            ("friends_reached", weights.friends_reached * log_points(referrals.friends_reached)),
-        ],
-        places=2,
+        [(name, weight * log_points(count)) for name, weight, count in parts], places=2
     )
 
 

@@ -9,6 +9,7 @@ Defaults 7 / 30 / 90 days. Activity is what the fan does (interactions, orders, 
 claims), never what the brand does to them.
 """
 
+import functools
 from datetime import datetime, timedelta
 from typing import Literal, Self
 
@@ -33,15 +34,22 @@ class LifecyclePolicy(FrozenModel):
             )
         return self
 
+    @functools.cached_property
+    def spans(self) -> tuple[timedelta, timedelta, timedelta]:
+        """`new_days`, `active_days` and `lapsed_days` as time spans."""
+        new, active, lapsed = self.new_days, self.active_days, self.lapsed_days
+        return timedelta(days=new), timedelta(days=active), timedelta(days=lapsed)
+
 
 def lifecycle_stage(
     *, first_seen: datetime, last_active: datetime, now: datetime, policy: LifecyclePolicy
 ) -> Lifecycle:
-    if now - first_seen < timedelta(days=policy.new_days):
+    new, active, lapsed = policy.spans
+    if now - first_seen < new:
         return "new"
     idle = now - last_active
-    if idle <= timedelta(days=policy.active_days):
+    if idle <= active:
         return "active"
-    if idle <= timedelta(days=policy.lapsed_days):
+    if idle <= lapsed:
         return "at_risk"
     return "lapsed"

@@ -8,11 +8,12 @@ Defaults: wallet 40, social 30, engagement 20, influence 10; half marks at 20 en
 (about two messages a week, kept up); full influence at 6 (a million followers).
 """
 
+import functools
 from typing import Self
 
 from pydantic import Field, NonNegativeFloat, model_validator
 
-from services.scoring.scores.explain import Explained, FrozenModel, out_of_100
+from services.scoring.scores.explain import Explained, FrozenModel, points_each, shares_of_100
 
 
 class PriorityPolicy(FrozenModel):
@@ -29,6 +30,14 @@ class PriorityPolicy(FrozenModel):
             raise ValueError("priority weights: at least one must be more than 0")
         return self
 
+    @functools.cached_property
+    def worth(self) -> tuple[float, ...]:
+        """What each part is worth out of 100 (`points_each`), in `NAMES` order."""
+        return points_each([self.wallet, self.social, self.engagement, self.influence])
+
+
+NAMES = ("wallet", "social", "engagement", "influence")
+
 
 def priority_score(
     *,
@@ -39,11 +48,10 @@ def priority_score(
     policy: PriorityPolicy,
 ) -> Explained:
     points = float(engagement.total)
-    return out_of_100(
-        [
-            ("wallet", policy.wallet, float(wallet.total) / 100),
-            ("social", policy.social, float(social.total) / 100),
-            ("engagement", policy.engagement, points / (points + policy.engagement_half_points)),
-            ("influence", policy.influence, float(influence.total) / policy.influence_full),
-        ]
+    shares = (
+        float(wallet.total) / 100,
+        float(social.total) / 100,
+        points / (points + policy.engagement_half_points),
+        float(influence.total) / policy.influence_full,
     )
+    return shares_of_100(NAMES, policy.worth, shares)

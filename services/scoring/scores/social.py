@@ -8,11 +8,18 @@ Log-scaled against fixed "full marks" rather than the brand's quantiles: most fa
 these, so a brand's quantiles would be 0 and tell nothing apart.
 """
 
+import functools
 from typing import Self
 
 from pydantic import Field, NonNegativeFloat, model_validator
 
-from services.scoring.scores.explain import Explained, FrozenModel, log_share, out_of_100
+from services.scoring.scores.explain import (
+    Explained,
+    FrozenModel,
+    log_points,
+    points_each,
+    shares_of_100,
+)
 from services.scoring.scores.facts import Amplification, Referrals
 
 
@@ -44,22 +51,37 @@ class SocialPolicy(FrozenModel):
             self.shares_reach,
         )
 
+    @functools.cached_property
+    def scale(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """What each part is worth out of 100 (`points_each`), and the log points of its full
+        marks: the same for every fan."""
+        parts = self._parts()
+        return points_each([part.weight for part in parts]), tuple(
+            log_points(part.full_at) for part in parts
+        )
+
+
+NAMES = ("friend_claims", "referred_orders", "referred_order_cents", "shares_reach")
+
 
 def social_score(
     referrals: Referrals, amplification: Amplification, policy: SocialPolicy
 ) -> Explained:
-    def part(name: str, rule: SocialPart, value: int) -> tuple[str, float, float]:
-        return name, rule.weight, log_share(value, full_at=rule.full_at)
-
-    return out_of_100(
-        [
-            part("friend_claims", policy.friend_claims, referrals.friend_claims),
-            part("referred_orders", policy.referred_orders, referrals.first_orders),
-            part("referred_order_cents", policy.referred_order_cents, referrals.first_order_cents),
-            part(
-                "shares_reach",
-                policy.shares_reach,
-                amplification.shares + amplification.share_reach,
-            ),
-        ]
+    values = (
+        referrals.friend_claims,
+        referrals.first_orders,
+        referrals.first_order_cents,
+        amplification.shares + amplification.share_reach,
     )
+    return _social_score(values, *policy.scale)
+
+
+@functools.lru_cache(maxsize=4096)  # most fans have the same few values: none at all, mostly
+def _social_score(
+    values: tuple[int, ...], worth: tuple[float, ...], full_at: tuple[float, ...]
+) -> Explained:
+    # `log_share`, with the log points of its full marks known
+    shares = [
+        min(1.0, log_points(value) / full) for value, full in zip(values, full_at, strict=True)
+    ]
+    return shares_of_100(NAMES, worth, shares)

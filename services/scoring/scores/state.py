@@ -6,8 +6,10 @@ order they arrived in (engagement: within its fold horizon, see `engagement`). A
 same event twice counts it twice; the caller claims event ids first.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -83,20 +85,47 @@ _DECODER = msgspec.json.Decoder(FanState)
 
 def interaction_kind(event: FanEvent) -> InteractionKind | None:
     """A comment that mentions the brand is a mention (and not a comment too)."""
-    match event:
-        case MessageReceived():
-            return "message"
-        case CommentCreated(is_mention=True):
-            return "mention"
-        case CommentCreated():
-            return "comment"
-        case ReactionAdded():
-            return "reaction"
-        case ContentShared():
-            return "share"
-        case FanFollowed():
-            return "follow"
-    return None
+    reads = _reads(type(event))
+    if reads.comment:
+        return "mention" if event.is_mention else "comment"  # type: ignore[attr-defined]
+    return reads.kind
+
+
+# Each kind's events; a comment's kind depends on the comment.
+KINDS: tuple[tuple[type[FanEvent], InteractionKind], ...] = (
+    (MessageReceived, "message"),
+    (ReactionAdded, "reaction"),
+    (ContentShared, "share"),
+    (FanFollowed, "follow"),
+)
+
+
+class _Reads(NamedTuple):
+    """What the fold reads of the events of one type."""
+
+    action: bool  # a fan's action (FAN_ACTIONS)
+    comment: bool  # a comment: its kind depends on it
+    kind: InteractionKind | None  # otherwise its kind, if it is an interaction
+    counted: bool  # `_counted` may count it
+    tagged: bool  # `_tagged` may tag it
+
+
+@functools.cache
+def _reads(event_type: type[FanEvent]) -> _Reads:
+    """Asked once per type: every isinstance() of a contract goes through ABCMeta, and a fold
+    asked a dozen of them per event."""
+
+    def of(*classes: type[FanEvent]) -> bool:
+        return issubclass(event_type, classes)
+
+    comment = of(CommentCreated) and not of(MessageReceived)
+    return _Reads(
+        action=of(*FAN_ACTIONS),
+        comment=comment,
+        kind=next((kind for cls, kind in KINDS if of(cls)), None),
+        counted=of(ContentShared, CommentCreated, OrderPaid, OrderRefunded),
+        tagged=of(MessageReceived, CommentCreated),
+    )
 
 
 def apply_signal(
@@ -130,20 +159,23 @@ def _apply_fan_event(
     state: FanState, event: FanEvent, *, policy: ScoringPolicy, time_zone: ZoneInfo
 ) -> FanState:
     at = event.occurred_at.astimezone(UTC)  # stored times are UTC, whatever the platform sent
+    reads = _reads(type(event))
     # The changed parts, gathered and copied into the state once: a copy per part cost more
     # than the changes.
     update: dict[str, object] = {}
     if event.follower_count is not None:
         update["audience"] = state.audience.observed(event.follower_count, at)
-    activity = state.activity.active(at) if isinstance(event, FAN_ACTIONS) else state.activity
+    activity = state.activity.active(at) if reads.action else state.activity
     kind = interaction_kind(event)
     if kind is not None:
         update["engagement"] = apply_interaction(state.engagement, kind, at, policy.engagement)
         activity = activity.interacted(at.astimezone(time_zone).hour)
     if activity is not state.activity:
         update["activity"] = activity
-    update.update(_counted(state, event))
-    update.update(_tagged(state, event, policy))
+    if reads.counted:  # the others count nothing
+        update.update(_counted(state, event))
+    if reads.tagged:  # the others carry no text
+        update.update(_tagged(state, event, policy))
     return replace(state, **update) if update else state
 
 

@@ -58,15 +58,25 @@ TagRules = Annotated[dict[TagName, TagRule], AfterValidator(_not_a_behaviour_tag
 
 
 def hashtags(text: str) -> frozenset[str]:
-    text = normalised(text)
+    return _hashtags(normalised(text))
+
+
+def _hashtags(text: str) -> frozenset[str]:
+    """The hashtags of a text already `normalised`."""
     enclosed = ENCLOSED_HASHTAG.findall(text)
     rest = ENCLOSED_HASHTAG.sub(" ", text)
     return frozenset(tag for tag in (*enclosed, *OPEN_HASHTAG.findall(rest)))
 
 
+NO_TAGS: frozenset[str] = frozenset()
+
+
 def rule_tags(text: str, rules: dict[str, TagRule]) -> frozenset[str]:
     """The tags whose rules the text meets."""
-    plain, found = normalised(text), hashtags(text)
+    if not rules:
+        return NO_TAGS  # the text need not be read
+    plain = normalised(text)
+    found = _hashtags(plain)
     return frozenset(
         name
         for name, rule in rules.items()

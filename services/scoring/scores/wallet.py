@@ -6,13 +6,20 @@ net value in cents (paid minus refunded, in the brand's currency, never below 0)
 M is 1-5; the wallet score is Σ weight_x · x / 5 out of 100, and 0 for a fan who never bought.
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import NamedTuple, Self
 
 from pydantic import Field, NonNegativeFloat, model_validator
 
-from services.scoring.scores.explain import Explained, FrozenModel, apportion, out_of_100
+from services.scoring.scores.explain import (
+    Explained,
+    FrozenModel,
+    apportion,
+    points_each,
+    shares_of_100,
+)
 from services.scoring.scores.facts import Purchases
 from services.scoring.scores.quantiles import bands_above, cut_points, rising
 
@@ -37,6 +44,11 @@ class RfmWeights(FrozenModel):
         if not self.recency + self.frequency + self.monetary > 0:
             raise ValueError("wallet weights: at least one must be more than 0")
         return self
+
+    @functools.cached_property
+    def worth(self) -> tuple[float, ...]:
+        """What each of R, F, M is worth out of 100 (`points_each`)."""
+        return points_each([self.recency, self.frequency, self.monetary])
 
 
 class WalletPolicy(FrozenModel):
@@ -119,20 +131,20 @@ def rfm(
     )
 
 
+NAMES = ("recency", "frequency", "monetary")
+NEVER_BOUGHT = apportion([(name, 0) for name in NAMES])  # the same for every such fan
+
+
 def wallet_score(
     purchases: Purchases, cuts: WalletCutPoints, policy: WalletPolicy, *, now: datetime
 ) -> WalletScore:
     scores = rfm(purchases, cuts, policy, now=now)
     if scores is None:
-        return WalletScore(None, apportion([("recency", 0), ("frequency", 0), ("monetary", 0)]))
-    weights = policy.weights
-    return WalletScore(
-        scores,
-        out_of_100(
-            [
-                ("recency", weights.recency, scores.recency / 5),
-                ("frequency", weights.frequency, scores.frequency / 5),
-                ("monetary", weights.monetary, scores.monetary / 5),
-            ]
-        ),
-    )
+        return WalletScore(None, NEVER_BOUGHT)
+    return WalletScore(scores, _points(scores, policy.weights.worth))
+
+
+@functools.lru_cache(maxsize=1024)  # 125 R, F, M scores
+def _points(scores: Rfm, worth: tuple[float, ...]) -> Explained:
+    shares = (scores.recency / 5, scores.frequency / 5, scores.monetary / 5)
+    return shares_of_100(NAMES, worth, shares)
