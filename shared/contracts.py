@@ -20,27 +20,23 @@ from typing import Annotated, ClassVar, Literal, NotRequired, Self, TypedDict
 from pydantic import AwareDatetime, Field, model_validator
 
 from shared import topics
+from shared.contract_types import MAX_FAN_KEY as MAX_FAN_KEY
+from shared.contract_types import PRINTABLE as PRINTABLE
+from shared.contract_types import Cents as Cents
+from shared.contract_types import Currency as Currency
+from shared.contract_types import Id as Id
+from shared.contract_types import MessageType as MessageType
+from shared.contract_types import Platform as Platform
+from shared.contract_types import Ref as Ref
 from shared.events import EventData, fan_key, register
-
-Platform = Literal[
-    "wechat", "wecom", "weibo", "douyin", "messenger", "instagram", "whatsapp", "x", "telegram",
-    "line", "standard",
-]  # fmt: skip
-
-
-PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"  # no C0 or C1 control character, no DEL
-# An id stored by a consumer or part of the fan key.
-Id = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
-# A platform's reference, perhaps composed of several of its ids; stored by no consumer.
-Ref = Annotated[str, Field(max_length=1000, pattern=PRINTABLE)]
-Cents = Annotated[int, Field(ge=0, lt=2**63)]  # PostgreSQL's bigint
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
-MAX_FAN_KEY = 400
-
-
-MessageType = Literal[
-    "text", "image", "voice", "video", "location", "link", "file", "sticker", "event", "other"
-]
+from shared.sla_contracts import SlaBreached as SlaBreached
+from shared.sla_contracts import SlaEvent as SlaEvent
+from shared.sla_contracts import SlaMet as SlaMet
+from shared.sla_contracts import SlaPaused as SlaPaused
+from shared.sla_contracts import SlaResumed as SlaResumed
+from shared.sla_contracts import SlaStarted as SlaStarted
+from shared.sla_contracts import SlaTarget as SlaTarget
+from shared.sla_contracts import SlaWarning as SlaWarning
 
 
 class MediaRef(EventData):
@@ -287,75 +283,6 @@ class FanUnmerged(OperatorDecision):
     identifiers it carries no longer link it (a merge decided later links it again)."""
 
     event_type = "scrm.fan.unmerged.v1"
-
-
-SlaTarget = Literal["first_reply", "next_reply", "resolution"]
-
-
-class SlaEvent(EventData):
-    """A reply-time clock of a conversation moved (responder). Times are event times: the
-    fan's message's on the platform, the agent's action's on responder's clock."""
-
-    topic: ClassVar[str] = topics.SLA
-
-    conversation_id: str
-    fan_key: str
-    policy_id: str
-    target: SlaTarget
-    deadline: AwareDatetime = Field(description="when the target is due (as it stood then)")
-    # Added compatibly: absent in the events written before clocks ran.
-    clock_id: str | None = Field(default=None, description="the clock: one per target started")
-    platform: Platform | None = None
-    account: str | None = Field(default=None, description="the brand account on the platform")
-
-
-@register
-class SlaStarted(SlaEvent):
-    event_type = "scrm.sla.started.v1"
-
-    started_at: AwareDatetime
-    reason: Literal["message", "reopened", "reply_failed", "policy_changed"] = Field(
-        default="message",
-        description="policy_changed: the fan's standing changed (scoring) and another policy "
-        "now matches; the clock keeps its start, its deadline moves",
-    )
-
-
-@register
-class SlaWarning(SlaEvent):
-    event_type = "scrm.sla.warning.v1"
-
-
-@register
-class SlaBreached(SlaEvent):
-    event_type = "scrm.sla.breached.v1"
-
-
-@register
-class SlaMet(SlaEvent):
-    event_type = "scrm.sla.met.v1"
-
-    met_at: AwareDatetime
-    latency_seconds: float | None = Field(
-        default=None, ge=0, description="business time from the start to the answer, paused time "
-        "left out",
-    )  # fmt: skip
-
-
-@register
-class SlaPaused(SlaEvent):
-    event_type = "scrm.sla.paused.v1"
-
-    paused_at: AwareDatetime
-    reason: Literal["snoozed", "waiting_on_fan", "resolved"]
-
-
-@register
-class SlaResumed(SlaEvent):
-    event_type = "scrm.sla.resumed.v1"
-
-    resumed_at: AwareDatetime
-    paused_seconds: float = Field(ge=0, description="business time paused so far, in all")
 
 
 class CouponEvent(EventData):
