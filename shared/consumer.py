@@ -226,8 +226,10 @@ class ConsumerRunner:
                 failure = exc
             part = await self._watch.part_down(failure)
             if part is None:
+                topic = events[0][0].topic
                 log.warning("batch failed, applying its events one at a time", size=len(events),
-                            topic=events[0][0].topic, error=error_text(failure))  # fmt: skip
+                            topic=topic, error=error_text(failure))  # fmt: skip
+                metrics.CONSUMER_BATCHES_FAILED.labels(self._service, topic).inc()
                 return None
             await self._watch.wait_until_back(part)
 

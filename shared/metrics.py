@@ -21,6 +21,12 @@ CONSUMER_BATCH_SIZE = Histogram(
     ["service", "topic"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000),
 )
+CONSUMER_BATCHES_FAILED = Counter(
+    "scrm_consumer_batches_failed_total",
+    "Batches (batch mode) whose transaction failed, their events then applied one at a time: "
+    "a poison event, or two transactions locking the same rows in opposite orders.",
+    ["service", "topic"],
+)
 CONSUMER_LAG = Gauge(
     "scrm_consumer_lag",
     "Records between the consumer's position and the partition's high watermark.",

@@ -6,7 +6,7 @@ import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -125,6 +125,46 @@ def clock_values(clock: Clock, conversation_id: uuid.UUID) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@dataclass
+class Changes:
+    """What steps of conversations leave to write: their clocks' rows (each clock's last
+    values), their facts told and counted, the timers of each conversation as it ends up."""
+
+    clock_rows: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    events: list[CloudEvent[SlaEvent]] = field(default_factory=list)
+    counted: list[tuple[Sequence[Fact], str]] = field(default_factory=list)
+    timers: dict[uuid.UUID, list[Timer]] = field(default_factory=dict)
+
+    def record(
+        self, row: ConversationRow, after: Conversation, facts: Sequence[Fact], *, deps: Deps
+    ) -> None:
+        """One step's result, on the conversation's row (written at the session's flush) and
+        here for `flush`."""
+        row.queue_due = queue_due(after, row.priority, deps.priority_weight)
+        row.status, row.answered = after.status, after.answered
+        row.awaiting_since, row.last_reply_at = after.awaiting_since, after.last_reply_at
+        row.snoozed_until = after.snoozed_until
+        for fact in facts:
+            if isinstance(fact, Met | Cancelled):
+                values = _ended(fact, row.id)
+                self.clock_rows[values["id"]] = values
+        for clock in after.clocks:
+            values = clock_values(clock, row.id)
+            self.clock_rows[values["id"]] = values
+        self.events.extend(sla_events(facts, row))
+        self.counted.append((facts, row.platform))
+        self.timers[row.id] = timers_of(after, row.id)
+
+    async def flush(self, session: AsyncSession, *, deps: Deps) -> None:
+        """Write the clocks, publish the facts; count them and set the timers once committed."""
+        await repository.save_clocks(session, list(self.clock_rows.values()))
+        await deps.outbox.add_all(session, self.events)
+        counted, schedule = self.counted, deps.schedule
+        timers = [timer for timers in self.timers.values() for timer in timers]
+        after_commit(session, lambda: _count_all(counted))
+        after_commit(session, lambda: schedule(timers))
+
+
 async def write(
     session: AsyncSession,
     row: ConversationRow,
@@ -133,26 +173,14 @@ async def write(
     *,
     deps: Deps,
 ) -> None:
-    """Store the step's result on the conversation's row and its clocks', publish its facts,
+    """Store one step's result on the conversation's row and its clocks', publish its facts,
     and set the timers of its deadlines once committed."""
-    outbox, schedule = deps.outbox, deps.schedule
-    row.queue_due = queue_due(after, row.priority, deps.priority_weight)
-    row.status, row.answered = after.status, after.answered
-    row.awaiting_since, row.last_reply_at = after.awaiting_since, after.last_reply_at
-    row.snoozed_until = after.snoozed_until
-    for fact in facts:
-        if isinstance(fact, Met | Cancelled):
-            await _end(session, row.id, fact)
-    for clock in after.clocks:
-        await repository.save_clock(session, clock_values(clock, row.id))
-    await outbox.add_all(session, sla_events(facts, row))
-    platform = row.platform
-    after_commit(session, lambda: _count(facts, platform))
-    timers = timers_of(after, row.id)
-    after_commit(session, lambda: schedule(timers))
+    changes = Changes()
+    changes.record(row, after, facts, deps=deps)
+    await changes.flush(session, deps=deps)
 
 
-async def _end(session: AsyncSession, conversation_id: uuid.UUID, fact: Met | Cancelled) -> None:
+def _ended(fact: Met | Cancelled, conversation_id: uuid.UUID) -> dict[str, Any]:
     values = clock_values(fact.clock, conversation_id)
     values |= {"ended_at": fact.at, "deadline": None, "warning_at": None}
     if isinstance(fact, Met):
@@ -162,7 +190,7 @@ async def _end(session: AsyncSession, conversation_id: uuid.UUID, fact: Met | Ca
         }  # fmt: skip
     else:
         values["outcome"] = "cancelled"
-    await repository.save_clock(session, values)
+    return values
 
 
 def queue_due(conversation: Conversation, priority: int, weight: timedelta) -> datetime | None:
@@ -231,6 +259,11 @@ def _event(fact: Fact, common: dict[str, Any]) -> tuple[SlaEvent, str] | None:
         case Breached():
             return SlaBreached(**common), "breached"
     return None  # a late reply (its breach was told) or a clock ended unanswered
+
+
+def _count_all(counted: Sequence[tuple[Sequence[Fact], str]]) -> None:
+    for facts, platform in counted:
+        _count(facts, platform)
 
 
 def _count(facts: Sequence[Fact], platform: str) -> None:

@@ -1,38 +1,50 @@
-"""responder's Kafka subscribers, in one registry: fans' messages and comments (and ingest's
-reports on replies) from the events topic, what scoring says of fans from the profiles topic."""
+"""responder's Kafka subscribers, in one batch registry: fans' messages and comments (and
+ingest's reports on replies) from the events topic, what scoring says of fans from the profiles
+topic. A partition's fetched events are applied in one transaction, in order: each run of
+messages and comments together (`inbox`), anything else one event at a time."""
+
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder import service
+from services.responder import inbox, service
 from services.responder.clocks import Deps
-from shared.consumer import HandlerRegistry
+from shared.consumer_batch import BatchRegistry
 from shared.contracts import (
     CommentCreated,
-    FanEvent,
     MessageReceived,
     ProfileUpdated,
     ReplyDelivered,
     ReplyFailed,
 )
-from shared.events import CloudEvent
+from shared.events import CloudEvent, EventData
+
+MESSAGES = (MessageReceived, CommentCreated)
+HANDLED: frozenset[type[EventData]] = frozenset(
+    {*MESSAGES, ReplyDelivered, ReplyFailed, ProfileUpdated}
+)
 
 
-def registry(deps: Deps) -> HandlerRegistry:
-    async def open_conversation_on_message(
-        session: AsyncSession, event: CloudEvent[FanEvent]
-    ) -> None:
-        await service.receive_message(session, event, deps=deps)
+def registry(deps: Deps) -> BatchRegistry:
+    async def apply(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+        messages: list[CloudEvent[Any]] = []
+        for event in events:
+            if isinstance(event.data, MESSAGES):
+                messages.append(event)
+                continue
+            if messages:
+                await inbox.receive_messages(session, messages, deps=deps)
+                messages = []
+            await _apply_one(session, event, deps=deps)
+        if messages:
+            await inbox.receive_messages(session, messages, deps=deps)
 
-    async def record_delivery(session: AsyncSession, event: CloudEvent[FanEvent]) -> None:
-        await service.delivery_reported(session, event, deps=deps)
+    return BatchRegistry(apply, HANDLED)
 
-    async def keep_fan_standing(session: AsyncSession, event: CloudEvent[ProfileUpdated]) -> None:
+
+async def _apply_one(session: AsyncSession, event: CloudEvent[Any], *, deps: Deps) -> None:
+    if isinstance(event.data, ProfileUpdated):
         await service.standing_updated(session, event, deps=deps)
-
-    return {
-        MessageReceived: open_conversation_on_message,
-        CommentCreated: open_conversation_on_message,
-        ReplyDelivered: record_delivery,
-        ReplyFailed: record_delivery,
-        ProfileUpdated: keep_fan_standing,
-    }
+    else:
+        await service.delivery_reported(session, event, deps=deps)

@@ -1,11 +1,12 @@
 """All SQL of responder."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, String, func, literal, select, update
+from sqlalchemy import Row, String, Table, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,10 +81,21 @@ async def clock_met_by(session: AsyncSession, reply_id: str) -> SlaClock | None:
     return found.first()
 
 
-async def save_clock(session: AsyncSession, values: dict[str, Any]) -> None:
-    new = insert(SlaClock).values(values)
-    changed = {name: new.excluded[name] for name in values if name != "id"}
-    await session.execute(new.on_conflict_do_update(index_elements=["id"], set_=changed))
+async def save_clocks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update clocks' rows: one statement for the rows that name the same columns."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in rows:
+        by_columns.setdefault(tuple(values), []).append(values)
+    for columns, same in by_columns.items():
+        await session.execute(_upsert_clocks(columns), same)
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_clocks(columns: tuple[str, ...]) -> Any:
+    """Built once for each set of columns (the steps write a handful of them)."""
+    new = insert(cast(Table, SlaClock.__table__))
+    changed = {name: new.excluded[name] for name in columns if name != "id"}
+    return new.on_conflict_do_update(index_elements=["id"], set_=changed)
 
 
 async def end_clock(session: AsyncSession, clock_id: uuid.UUID, **outcome: Any) -> None:

@@ -2,7 +2,8 @@
 
 Every change to a conversation locks its row first (and then its running clocks), runs one
 step of `sla.conversation` on it, and writes the result back with `clocks.write`: the same
-order for fan messages, agents' actions, delivery reports and timers."""
+order for agents' actions, delivery reports and timers, and for fans' messages (`inbox`, which
+takes a batch of them at a time)."""
 
 import uuid
 from collections.abc import Sequence
@@ -12,17 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder import clocks, metrics, repository, routing_repository
+from services.responder import clocks, inbox, metrics, repository, routing_repository
 from services.responder.clocks import Deps
-from services.responder.domain import needs_answer
 from services.responder.models import Conversation as ConversationRow
 from services.responder.sla import conversation as sla
 from services.responder.sla.policy import MatchContext
 from services.responder.timers import Timer
 from shared.contracts import (
-    CommentCreated,
     FanEvent,
-    MessageReceived,
     ProfileUpdated,
     ReplyDelivered,
     ReplyFailed,
@@ -32,7 +30,6 @@ from shared.db import after_commit
 from shared.events import CloudEvent
 
 SOURCE = "scrm/responder"
-TEXT_KEPT = 4000  # characters of a message kept on the conversation
 
 
 class NotFound(LookupError):
@@ -47,53 +44,12 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-async def receive_message(
-    session: AsyncSession, event: CloudEvent[FanEvent], *, deps: Deps
-) -> None:
-    """A fan's message or comment: kept on the fan's conversation of its thread, which it
-    opens (or reopens); one that needs an answer starts the reply clock if none runs."""
-    data = event.data
-    if not needs_answer(data):
-        return
-    row, new = await repository.lock_conversation_of(
-        session, data, thread_key=data.thread_ref or ""
-    )
-    text = data.text if isinstance(data, MessageReceived | CommentCreated) else None
-    kind = data.message_type if isinstance(data, MessageReceived) else None
-    await repository.add_message(
-        session, conversation_id=row.id, direction="in", ref=event.id, at=data.occurred_at,
-        message_type=kind, text=(text or "")[:TEXT_KEPT] or None,
-    )  # fmt: skip
-    row.unanswered_count += 1
-    row.last_inbound_at = max(row.last_inbound_at, data.occurred_at)
-    language = data.language if isinstance(data, MessageReceived) else None
-    context = await _context(session, row, text=text, message_type=kind, language=language)
-    terms = await _terms(session, context, deps=deps)
-    row.priority = context.priority or 0
-    row.language = (language or "").lower()[:35] or row.language
-    before = (
-        None
-        if new
-        else clocks.conversation_of(row, await repository.running_clocks(session, row.id))
-    )
-    after, facts = sla.fan_message(before, data.occurred_at, terms, _new_id)
-    await clocks.write(session, row, after, facts, deps=deps)
-    after_commit(session, metrics.INBOUND_MESSAGES.inc)
-
-
 async def _context(
     session: AsyncSession, row: ConversationRow, *, text: str | None = None,
-    message_type: str | None = None, language: str | None = None,
+    message_type: str | None = None,
 ) -> MatchContext:  # fmt: skip
-    """What the policies are matched on: the message, and what scoring says of the fan."""
     standing = await repository.standing_of(session, row.fan_key)
-    return MatchContext(
-        platform=row.platform, account=row.account, text=text,  # type: ignore[arg-type]
-        language=language, message_type=message_type,  # type: ignore[arg-type]
-        tier=standing.tier if standing else None,  # type: ignore[arg-type]
-        role=standing.role if standing else None,  # type: ignore[arg-type]
-        priority=standing.priority if standing else None,
-    )  # fmt: skip
+    return inbox.match_context(row, standing, text=text, message_type=message_type)
 
 
 async def _terms(session: AsyncSession, context: MatchContext, *, deps: Deps) -> sla.Terms:
@@ -128,7 +84,7 @@ async def reply(
     row, before = await _locked(session, conversation_id)
     if not await repository.add_message(
         session, conversation_id=row.id, direction="out", ref=answer.reply_id, at=now,
-        text=answer.text[:TEXT_KEPT], agent_id=answer.agent_id, delivery="requested",
+        text=answer.text[:inbox.TEXT_KEPT], agent_id=answer.agent_id, delivery="requested",
     ):  # fmt: skip
         return False
     platform, account, user_id = row.fan_key.split(":", 2)

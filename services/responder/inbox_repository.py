@@ -1,0 +1,86 @@
+"""The SQL of fans' messages taken a fetched batch at a time (`inbox`): one statement for each
+kind of row, whatever the batch's size."""
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.responder.models import Conversation, ConversationMessage, FanStanding, SlaClock
+from shared.contracts import FanEvent
+
+Key = tuple[str, str]  # a conversation's fan key and thread key
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MESSAGES = cast(Table, ConversationMessage.__table__)
+
+_MAKE = (
+    insert(CONVERSATIONS)
+    .on_conflict_do_nothing(index_elements=["fan_key", "thread_key"])
+    .returning(CONVERSATIONS.c.fan_key, CONVERSATIONS.c.thread_key)
+)
+_KEEP_MESSAGES = insert(MESSAGES).on_conflict_do_nothing(index_elements=["direction", "ref"])
+
+
+async def lock_conversations(
+    session: AsyncSession, first_of: dict[Key, FanEvent]
+) -> tuple[dict[Key, Conversation], set[Key]]:
+    """The conversations of these keys, locked (in the order of their ids, as every other
+    locker takes them), made from the key's first event where there was none; and the keys
+    made."""
+    made_rows = [_new_conversation(key, first_of[key]) for key in sorted(first_of)]
+    made = await session.execute(_MAKE, made_rows)
+    new = {(row.fan_key, row.thread_key) for row in made}
+    found = await session.scalars(
+        select(Conversation)
+        .where(tuple_(Conversation.fan_key, Conversation.thread_key).in_(sorted(first_of)))
+        .order_by(Conversation.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {(row.fan_key, row.thread_key): row for row in found}, new
+
+
+def _new_conversation(key: Key, event: FanEvent) -> dict[str, Any]:
+    fan_key, thread_key = key
+    return {
+        "id": uuid.uuid4(), "fan_key": fan_key, "platform": event.platform,
+        "account": event.account, "thread_key": thread_key, "status": "open",
+        "opened_at": event.occurred_at, "last_inbound_at": event.occurred_at,
+        "unanswered_count": 0, "priority": 0,
+    }  # fmt: skip
+
+
+async def keep_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Messages in (each once, by its direction and ref)."""
+    if rows:
+        await session.execute(_KEEP_MESSAGES, [{"id": uuid.uuid4(), **row} for row in rows])
+
+
+async def standings_of(session: AsyncSession, fan_keys: Collection[str]) -> dict[str, FanStanding]:
+    found = await session.scalars(
+        select(FanStanding).where(FanStanding.fan_key.in_(sorted(fan_keys)))
+    )
+    return {standing.fan_key: standing for standing in found}
+
+
+async def running_clocks_of(
+    session: AsyncSession, conversation_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[SlaClock]]:
+    """The conversations' clocks not ended, locked in the order of their ids (as the timers
+    flag them), each conversation's in the order `running_clocks` gives."""
+    if not conversation_ids:
+        return {}
+    found = await session.scalars(
+        select(SlaClock)
+        .where(SlaClock.conversation_id.in_(sorted(conversation_ids)), SlaClock.ended_at.is_(None))
+        .order_by(SlaClock.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    running: dict[uuid.UUID, list[SlaClock]] = {}
+    for clock in sorted(found, key=lambda clock: (clock.started_at, clock.target)):
+        running.setdefault(clock.conversation_id, []).append(clock)
+    return running
