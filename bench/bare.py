@@ -1,15 +1,56 @@
-"""The baseline: a bare FastAPI endpoint at ingest's path that answers the body's length."""
+"""The baselines: bare FastAPI endpoints at the paths of the services under test, each doing the
+least the real one must, driven by the same load generator as the service.
+
+- ingest's webhook path answers the body's length;
+- the agent API's claim-next runs one asyncpg query on responder's database
+  (`BARE_DATABASE_URL`): the head of the routing queue, read, not taken; resolve answers at once.
+"""
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+import asyncpg
+from fastapi import FastAPI, Request, Response
 
-app = FastAPI()
+# responder's engine holds up to 10 + 10 overflow connections (shared.db.create_engine)
+POOL_SIZE, POOL_MAX = 10, 20
+QUEUE_HEAD = (
+    "SELECT id FROM responder.conversations WHERE status = 'open' AND assignee_id IS NULL"
+    " ORDER BY queue_due, awaiting_since LIMIT 1"
+)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    dsn = os.environ.get("BARE_DATABASE_URL")
+    app.state.pool = (
+        await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_MAX) if dsn else None
+    )
+    try:
+        yield
+    finally:
+        if app.state.pool is not None:
+            await app.state.pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.post("/v1/webhooks/{platform}/{account_id}")
 async def body_length(platform: str, account_id: str, request: Request) -> dict[str, int]:
     return {"length": len(await request.body())}
+
+
+@app.post("/v1/agent/claim-next")
+async def queue_head(request: Request) -> dict[str, str | None]:
+    head = await request.app.state.pool.fetchval(QUEUE_HEAD)
+    return {"id": None if head is None else str(head)}
+
+
+@app.post("/v1/agent/conversations/{conversation_id}/resolve")
+async def resolved(conversation_id: str) -> Response:
+    return Response(status_code=204)
 
 
 if __name__ == "__main__":

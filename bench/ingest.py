@@ -25,6 +25,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -49,24 +50,26 @@ TARGET_RATIO, TARGET_P99_MS = 0.6, 50.0
 def signed_requests(port: int, secret: str, count: int) -> list[bytes]:
     requests = []
     now = datetime.now(UTC).isoformat()
-    timestamp = str(int(time.time()))
     for n in range(count):
         message_id = f"m-{uuid.uuid4().hex}"
         payload = {"type": "message.received", "timestamp": now,
                    "data": {"message_id": message_id, "user_id": f"fan-{n % 5000}",
                             "text": "Is my parcel late? 我的包裹什么时候到"}}  # fmt: skip
-        body = json.dumps(payload).encode()
-        webhook_id = f"msg_{uuid.uuid4().hex}"
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": webhook_id,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": standard_webhook_signature(secret, webhook_id, timestamp, body),
-        }
-        requests.append(
-            loadgen.http_request(port, f"/v1/webhooks/standard/{ACCOUNT}", body, headers)
-        )
+        requests.append(signed_webhook(port, secret, ACCOUNT, payload))
     return requests
+
+
+def signed_webhook(port: int, secret: str, account: str, payload: dict[str, Any]) -> bytes:
+    """A Standard Webhook to ingest's endpoint of `account`, signed with `secret` now."""
+    body = json.dumps(payload).encode()
+    webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": standard_webhook_signature(secret, webhook_id, timestamp, body),
+    }
+    return loadgen.http_request(port, f"/v1/webhooks/standard/{account}", body, headers)
 
 
 async def count_events(bootstrap: str, topic: str) -> list[str]:

@@ -44,7 +44,8 @@ def http_request(port: int, path: str, body: bytes, headers: dict[str, str]) -> 
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """An answer's status and body (its length given by Content-Length)."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -52,9 +53,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
-    if length:
-        await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length) if length else b""
 
 
 async def run(port: int, requests: list[bytes], *, connections: int) -> Result:
@@ -68,7 +67,7 @@ async def run(port: int, requests: list[bytes], *, connections: int) -> Result:
             for index in cursor:
                 started = time.perf_counter()
                 writer.write(requests[index])
-                status = await _read_response(reader)
+                status, _ = await read_answer(reader)
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:

@@ -4,29 +4,17 @@ and judged against the targets."""
 import argparse
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from bench.harness import CpuUse
 from bench.histogram import Buckets, observations, past_last_bucket, quantile
-from bench.report import say, write_results
+from bench.report import percentile, say, write_results
 from bench.sla_load import Window, wave_of
 from bench.sla_topic import SlaRecord
 
 TARGET_LAG_P99_MS = 1_000.0
 BREACHED = "scrm.sla.breached.v1"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-quantile of `values`, interpolated between the two nearest (NaN without any)."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = q * (len(ordered) - 1)
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 @dataclass(frozen=True)

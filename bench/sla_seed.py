@@ -1,13 +1,14 @@
 """Open conversations written straight into responder's database, as responder itself writes a
-fan's first message (its conversation, the message, and the first-reply clock that
-`sla.conversation.fan_message` starts, stored by `clocks.clock_values`): a hundred thousand in
-seconds, where responder's consumer applies some tens to a hundred fan messages a second on the
-two-core machine. Responder finds their deadlines as it finds any other replica's: by reading
-the timers due within its horizon from the database (at start-up, then every scan)."""
+fan's first message (its conversation with its place in the routing queue, the message, and the
+first-reply clock that `sla.conversation.fan_message` starts, stored by `clocks.clock_values`):
+a hundred thousand in seconds, where responder's consumer applies some tens to a hundred fan
+messages a second on the two-core machine. Responder finds their deadlines as it finds any
+other replica's: by reading the timers due within its horizon from the database (at start-up,
+then every scan)."""
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -24,7 +25,7 @@ Row = tuple[Any, ...]
 Rows = tuple[list[Row], list[Row], list[dict[str, Any]]]
 CONVERSATION_COLUMNS = (
     "id", "fan_key", "platform", "account", "thread_key", "status", "opened_at",
-    "last_inbound_at", "unanswered_count", "answered", "awaiting_since",
+    "last_inbound_at", "unanswered_count", "answered", "awaiting_since", "queue_due",
 )  # fmt: skip
 MESSAGE_COLUMNS = ("id", "conversation_id", "direction", "ref", "at", "message_type", "text")
 
@@ -73,6 +74,7 @@ def opened(wave: str, n: int, deadline: float) -> tuple[Row, Row, dict[str, Any]
     conversation = (
         conversation_id, fan_key(platform, account_id, f"{wave}-{n:06d}"), platform, account_id,
         "", after.status, at, at, 1, after.answered, after.awaiting_since,
+        clocks.queue_due(after, 0, timedelta(0)),  # a fan of priority 0: the deadline
     )  # fmt: skip
     message = (uuid.uuid4(), conversation_id, "in", str(uuid.uuid4()), at, "text",
                TEXTS[n % len(TEXTS)])  # fmt: skip
