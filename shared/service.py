@@ -100,7 +100,9 @@ async def service_parts(
     tables: InfrastructureTables,
     subscriptions: Callable[["ServiceParts"], list[Subscription]],
 ) -> AsyncIterator[ServiceParts]:
-    engine = create_engine(settings.database_url.get_secret_value())
+    engine = create_engine(
+        settings.database_url.get_secret_value(), pool_size=settings.database_pool_size
+    )
     sessionmaker = create_sessionmaker(engine)
     producer = EventProducer(settings)
     await producer.start()

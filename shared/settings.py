@@ -57,6 +57,12 @@ class BaseServiceSettings(KafkaSettings):
     database_url: SecretStr = Field(
         description="postgresql+asyncpg://user:password@host:port/database"
     )
+    database_pool_size: int = Field(
+        default=20, ge=1, le=500,
+        description="connections to PostgreSQL each process keeps open and uses at most; a "
+        "request or batch beyond them waits for one (none is opened and closed on the fly: a "
+        "new connection costs PostgreSQL a process)",
+    )  # fmt: skip
 
     consumer_max_attempts: int = Field(default=4, ge=1)
     consumer_retry_backoff_seconds: float = Field(default=0.2, ge=0)

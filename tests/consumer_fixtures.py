@@ -52,7 +52,7 @@ def message_event(user: str, message_id: str | None = None) -> CloudEvent[Messag
 class ConsumerHarness:
     def __init__(self, settings: ScoringSettings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
+        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=8)
         self.sessionmaker = create_sessionmaker(self.engine)
         self.producer = EventProducer(settings)
         self.topic = settings.topic(EVENTS)

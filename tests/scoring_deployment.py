@@ -38,7 +38,7 @@ class ScoringDeployment:
 
     def __init__(self, settings: ScoringSettings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
         self._producer: EventProducer | None = None
 
     async def dispose(self) -> None:

@@ -217,7 +217,7 @@ class Rebuild:
 
 async def rebuild(settings: ScoringSettings, options: RebuildOptions) -> RebuildReport:
     """One rebuild, refused while another runs against the same database."""
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     try:
         async with rebuild_repository.one_rebuild_at_a_time(engine):
             return await Rebuild(settings, options, engine).run()

@@ -74,7 +74,7 @@ async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
     admin_settings: IngestSettings,
 ) -> None:
     async with running(create_app(admin_settings)) as ingest:
-        engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+        engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=2)
         try:  # another replica's write: straight into the shared table
             account = StandardAccount(platform="standard", account_id="shop-3",
                                       secret=SecretStr(SHOP_SECRET))  # fmt: skip
@@ -94,7 +94,7 @@ async def test_a_change_made_by_another_replica_is_seen_and_a_restart_keeps_it(
 async def test_an_account_whose_commit_fails_is_neither_answered_as_saved_nor_served(
     admin_settings: IngestSettings,
 ) -> None:
-    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=2)
     async with engine.begin() as connection:  # every COMMIT that stores an account fails
         await connection.execute(text("""
             CREATE FUNCTION ingest.refuse_commit() RETURNS trigger LANGUAGE plpgsql AS
@@ -140,7 +140,7 @@ async def test_stored_secrets_are_sealed_and_open_after_a_key_rotation(
         put = await ingest.put(f"{ACCOUNTS}/standard/shop-5", json={"secret": SHOP_SECRET},
                                headers=AUTH)  # fmt: skip
         assert put.status_code == 201
-    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=1)
+    engine = create_engine(admin_settings.database_url.get_secret_value(), pool_size=2)
     try:
         async with engine.connect() as connection:
             stored = (await connection.execute(text(

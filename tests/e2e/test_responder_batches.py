@@ -99,7 +99,7 @@ async def applied(
     allow."""
     producer = EventProducer(settings)
     await producer.start()
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     try:
         await producer.publish(kol_standing())
         async with running(create_app(settings)):

@@ -259,7 +259,7 @@ def day_settings(settings_for: Callable[..., Any]) -> ResponderSettings:
 async def desk(day_settings: ResponderSettings) -> AsyncIterator[Desk]:
     producer = EventProducer(day_settings)
     await producer.start()
-    engine = create_engine(day_settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(day_settings.database_url.get_secret_value(), pool_size=4)
     try:
         yield Desk(producer, engine)
     finally:

@@ -198,7 +198,7 @@ async def replicas(settings: ResponderSettings, tmp_path: Path) -> AsyncIterator
 
 @pytest.fixture
 async def engine(settings: ResponderSettings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     yield engine
     await engine.dispose()
 

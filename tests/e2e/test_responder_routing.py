@@ -236,7 +236,7 @@ async def _offline(client: httpx.AsyncClient, agent_id: str) -> bool:
 
 
 async def _assignees(settings: ResponderSettings) -> dict[str, str]:
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(

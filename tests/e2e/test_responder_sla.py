@@ -268,7 +268,7 @@ async def _running_first(client: httpx.AsyncClient, user: str) -> dict[str, Any]
 
 
 async def _kept_standing(settings: ResponderSettings, fan_key: str) -> bool:
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
     try:
         async with engine.connect() as connection:
             found = await connection.scalar(

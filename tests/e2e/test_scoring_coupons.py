@@ -65,7 +65,7 @@ class Stored:
     """What scoring keeps, read from its tables."""
 
     def __init__(self, settings: ScoringSettings) -> None:
-        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
 
     async def state(self, user: str) -> FanState:
         async with self.engine.connect() as connection:

@@ -162,7 +162,7 @@ class Deployment:
     def __init__(self, settings: ScoringSettings, monkeypatch: pytest.MonkeyPatch) -> None:
         self.settings = settings
         self._monkeypatch = monkeypatch
-        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+        self.engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
 
     @asynccontextmanager
     async def live(

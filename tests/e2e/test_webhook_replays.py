@@ -192,7 +192,7 @@ class TestSignaturesThatDoNotCoverTheBody:
     ) -> None:
         query = _weibo_query()
         assert (await ingest.post(WEIBO, params=query, content=_weibo_text("a"))).status_code == 200
-        engine = create_engine(settings.database_url.get_secret_value(), pool_size=1)
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
         try:
             janitor = ReceivedEventsJanitor(settings, create_sessionmaker(engine))
             tolerance = timedelta(seconds=settings.webhook_tolerance_seconds)

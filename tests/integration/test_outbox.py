@@ -36,7 +36,7 @@ def profile_event(fan: str) -> CloudEvent[ProfileUpdated]:
 @pytest.fixture
 async def parts(settings_for: Callable[..., Any]) -> AsyncIterator[tuple[Any, ...]]:
     settings: ScoringSettings = settings_for(ScoringSettings)
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     sessionmaker = create_sessionmaker(engine)
     producer = EventProducer(settings)
     await producer.start()
@@ -102,7 +102,7 @@ class TestRelayNudgedOnCommit:
         self, settings_for: Callable[..., Any], infrastructure: Infrastructure
     ) -> None:
         settings: ScoringSettings = settings_for(ScoringSettings, outbox_poll_seconds=600)
-        engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+        engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
         sessionmaker = create_sessionmaker(engine)
         producer = EventProducer(settings)
         await producer.start()

@@ -21,7 +21,7 @@ async def test_claims_older_than_the_window_are_deleted_and_newer_ones_kept(
     settings: IngestSettings = settings_for(
         IngestSettings, dedupe_window_hours=24, dedupe_cleanup_batch=7
     )
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     sessionmaker = create_sessionmaker(engine)
     now = datetime.now(UTC)
     try:

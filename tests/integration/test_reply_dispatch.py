@@ -62,7 +62,7 @@ async def world(settings_for: Callable[..., Any]) -> AsyncIterator[Callable[...,
     settings: IngestSettings = settings_for(
         IngestSettings, send_retry_base_seconds=0, send_max_attempts=3
     )
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     sessionmaker = create_sessionmaker(engine)
     clients: list[httpx.AsyncClient] = []
 

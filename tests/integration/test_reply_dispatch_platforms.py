@@ -96,7 +96,7 @@ async def world(
         seen.append((platform, request))
         return answer(platform, request)
 
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     sessionmaker = create_sessionmaker(engine)
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         dispatcher = ReplyDispatcher(

@@ -73,7 +73,7 @@ class Scoring:
     def __init__(self, scoring_settings: ScoringSettings) -> None:
         self.model = ScoringModel.from_settings(scoring_settings)
         self.outbox = Outbox(scoring_settings, infrastructure)
-        self.engine = create_engine(scoring_settings.database_url.get_secret_value(), pool_size=2)
+        self.engine = create_engine(scoring_settings.database_url.get_secret_value(), pool_size=4)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         self.now = NOW
 

@@ -38,7 +38,7 @@ async def dispatcher(
         sent.append(json.loads(request.content))
         return httpx.Response(200, json={"ok": True, "result": {"message_id": len(sent)}})
 
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=4)
     sessionmaker = create_sessionmaker(engine)
     async with httpx.AsyncClient(transport=httpx.MockTransport(telegram)) as http:
         yield ReplyDispatcher(
