@@ -1,24 +1,36 @@
-"""``make bench-routing``: responder's routing queue on Apache Kafka: how fast 50 agents claim
-their next conversation through the agent API, against a bare endpoint measured in the same run,
-and how soon a fan's message accepted by ingest is a conversation in the queue.
+"""``make bench-routing``: responder's routing queue on Apache Kafka: how fast 50 agents working
+a queue claim their next conversation through the agent API, and how many claims a second it
+can take at most, each against a bare endpoint measured in the same run; and how soon a fan's
+message accepted by ingest is a conversation in the queue.
 
-1. Claims. Open conversations, one fan each, are written into responder's database as responder
-   writes a fan's first message (`bench.sla_seed`: enough that the queue never runs dry), their
-   first-reply deadlines over a minute ten minutes ahead. 50 agents are added through the admin
-   API and go online. Each agent, on a keep-alive connection of its own, claims the next
-   conversation (`POST /v1/agent/claim-next`) and resolves it, over and over
-   (`bench.routing_claims`); only claims are timed, at the client. Responder runs with pull
-   routing only (RESPONDER_PUSH_ROUTING=false): its offers would hold conversations aside for
-   the same agents, and set away an agent who lets two lapse.
-2. Baseline: the same agents' loop, the same load generator, against a bare FastAPI endpoint at
-   the same path that runs one asyncpg query on the same database (`bench.bare`: the head of the
-   queue, read, not taken), in a process of its own like responder. After a warm-up of each,
-   both are measured in alternating rounds (bare, responder, bare, ...), so that a shared
-   machine's slow and fast spells fall on both alike.
-3. Check: no conversation held by two agents. A resolved conversation never comes back to the
-   queue, so no two claim answers may name one conversation; and in the database each one an
-   answer named is held by that answer's agent, and none is held by an agent no answer named.
-4. Webhook -> queue. The conversations nobody claimed are removed (their SLA warnings would
+1. Claims, paced. Open conversations, one fan each, are written into responder's database as
+   responder writes a fan's first message (`bench.sla_seed`: enough that the queue never runs
+   dry), their first-reply deadlines over a minute ten minutes ahead. 50 agents are added
+   through the admin API and go online. Each agent, on a keep-alive connection of its own,
+   works the queue as an agent does (`bench.routing_claims`): it claims the next conversation
+   (`POST /v1/agent/claim-next`), works on it for a while (`--work-seconds`, 1 s on average:
+   each pause uniform in 0.5-1.5 x that, from a seeded generator, so both sides get the same
+   schedule), resolves it and claims again; the agents start one after another over one work
+   period, so they do not all claim in the same instant. Only claims are timed, at the client,
+   and the claim targets are judged on these rounds: the latency an agent waits when 50 are at
+   work. (Back to back, with no work, `--work-seconds 0`, the loop is closed and latency is
+   only 50 / throughput, Little's law: each claim waits behind the other agents' requests, so
+   it tells the capacity, not what an agent waits.) Responder runs with pull routing only
+   (RESPONDER_PUSH_ROUTING=false): its offers would hold conversations aside for the same
+   agents, and set away an agent who lets two lapse.
+2. Baseline: the same agents, loop and pauses, the same load generator, against a bare FastAPI
+   endpoint at the same path that runs one asyncpg query on the same database (`bench.bare`:
+   the head of the queue, read, not taken), in a process of its own like responder. After a
+   warm-up of each, both are measured in alternating rounds (bare, responder, bare, ...), so
+   that a shared machine's slow and fast spells fall on both alike.
+3. Capacity. One round of each side (`--saturation-seconds`, 10 s; 0 skips it) with the agents
+   claiming and resolving back to back: the most claims a second each side sustains, and the
+   latency then; against the paced rounds' claims a second, the headroom.
+4. Check: no conversation held by two agents, over every claim of every phase. A resolved
+   conversation never comes back to the queue, so no two claim answers may name one
+   conversation; and in the database each one an answer named is held by that answer's agent,
+   and none is held by an agent no answer named.
+5. Webhook -> queue. The conversations nobody claimed are removed (their SLA warnings would
    fire meanwhile). Signed fan messages (Standard Webhooks), one fan each, are offered to ingest
    at 1,000/s for 30 s after a short warm-up (`bench.routing_webhooks`); each opens a
    conversation. Latency: the commit time of the transaction that put the conversation in
@@ -27,10 +39,10 @@ and how soon a fan's message accepted by ingest is a conversation in the queue.
    clocks warn 8 minutes after they were sent: a responder slower than that to queue them all
    has those warnings to tell too.)
 
-Targets: claim p99 <= 25 ms; webhook -> queue p99 <= 1,000 ms; no conversation held by two
-agents. Exits 1 when one was, when an accepted webhook never reached the queue, or when the
-claims found the queue empty or failed (the figures would not be of a full queue); speed
-targets are reported, met or missed.
+Targets: claim p99 <= 25 ms, in the paced rounds; webhook -> queue p99 <= 1,000 ms; no
+conversation held by two agents. Exits 1 when one was, when an accepted webhook never reached
+the queue, or when the claims found the queue empty or failed (the figures would not be of a
+full queue); speed targets are reported, met or missed.
 """
 
 import argparse
@@ -53,8 +65,8 @@ import asyncpg
 from bench import routing_claims, routing_webhooks, sla_seed
 from bench.harness import ROOT, CpuUse, cpu_seconds, kafka_bootstrap, prepare_database, running
 from bench.harness import process as child_process
-from bench.routing_claims import Agent, ClaimRun
-from bench.routing_report import Claims, Holds, Webhooks, conclude
+from bench.routing_claims import BACK_TO_BACK, Agent, ClaimRun, Pacing
+from bench.routing_report import Claims, Holds, Phase, Webhooks, conclude
 from bench.routing_webhooks import Answer
 from bench.sla_load import FIRST_REPLY, Window
 from shared.db import asyncpg_dsn
@@ -62,6 +74,7 @@ from shared.topics import ensure_topics
 from stack.embedded import EmbeddedPostgres, free_port
 
 SEED_SPAN_SECONDS = 60.0  # the seeded fans wrote over the last minute
+SIDES = ("bare", "responder")  # in the order of each round
 HOLDERS = "SELECT id::text, assignee_id FROM responder.conversations WHERE assignee_id IS NOT NULL"
 REMOVE_UNCLAIMED = (
     "DELETE FROM responder.sla_clocks c USING responder.conversations v"
@@ -149,24 +162,50 @@ def seed_queue(bench: Bench, count: int) -> float:
 
 
 def measure_claims(bench: Bench, agents: list[Agent], args: argparse.Namespace) -> Claims:
-    """The warm-up of each, then alternating rounds; every claim responder answered, the
-    measured ones, and the CPU each side used in its rounds."""
-    warm = {
-        name: asyncio.run(routing_claims.run(bench.port(name), agents, seconds=args.claim_warmup))
-        for name in ("bare", "responder")
-    }
-    rounds: dict[str, list[ClaimRun]] = {"bare": [], "responder": []}
-    cpu: dict[str, CpuUse] = {}
-    for n in range(args.rounds):
-        for name, runs in rounds.items():
-            before = cpu_seconds(bench.pid(name))
-            runs.append(asyncio.run(routing_claims.run(
-                bench.port(name), agents, seconds=args.claim_seconds / args.rounds)))  # fmt: skip
-            used = cpu_seconds(bench.pid(name)) - before
-            cpu[name] = cpu[name] + used if name in cpu else used
-        progress(f"round {n + 1}: responder {rounds['responder'][-1].timing.throughput:.0f} "
-                 f"claims/s, bare {rounds['bare'][-1].timing.throughput:.0f}")  # fmt: skip
-    return Claims(len(agents), args.queue, warm["responder"], rounds, cpu)
+    """The warm-up of each, then alternating paced rounds, then one round of each back to back;
+    every claim responder answered, the measured ones, and the CPU each side used."""
+    warm = {name: claim_round(bench, name, agents, args.claim_warmup, paced(args, "warm-up"))[0]
+            for name in SIDES}  # fmt: skip
+    seconds = args.claim_seconds / args.rounds
+    schedules = [(seconds, paced(args, f"round {n}")) for n in range(1, args.rounds + 1)]
+    rounds = both_sides(bench, agents, schedules, "paced round")
+    saturation = None
+    if args.saturation_seconds > 0:
+        schedules = [(args.saturation_seconds, BACK_TO_BACK)]
+        saturation = both_sides(bench, agents, schedules, "back to back, round")
+    return Claims(len(agents), args.queue, args.work_seconds, warm["responder"], rounds,
+                  saturation)  # fmt: skip
+
+
+def paced(args: argparse.Namespace, schedule: str) -> Pacing:
+    """Agents working `--work-seconds` a claim, on the schedule of `--seed` and `schedule`."""
+    return Pacing(args.work_seconds, f"{args.seed}/{schedule}")
+
+
+def both_sides(
+    bench: Bench, agents: list[Agent], schedules: list[tuple[float, Pacing]], label: str
+) -> Phase:
+    """A round of each side in turn for each (seconds, pacing), bare first, so that a shared
+    machine's slow and fast spells fall on both alike."""
+    phase = Phase({name: [] for name in SIDES}, {})
+    for n, (seconds, pacing) in enumerate(schedules, start=1):
+        for name in SIDES:
+            done, used = claim_round(bench, name, agents, seconds, pacing)
+            phase.runs[name].append(done)
+            phase.cpu[name] = phase.cpu[name] + used if name in phase.cpu else used
+        progress(f"{label} {n}: responder {phase.runs['responder'][-1].timing.throughput:.0f} "
+                 f"claims/s, bare {phase.runs['bare'][-1].timing.throughput:.0f}")  # fmt: skip
+    return phase
+
+
+def claim_round(
+    bench: Bench, name: str, agents: list[Agent], seconds: float, pacing: Pacing
+) -> tuple[ClaimRun, CpuUse]:
+    """The agents' loop against one side for `seconds`; the CPU used meanwhile."""
+    before = cpu_seconds(bench.pid(name))
+    done = asyncio.run(routing_claims.run(bench.port(name), agents, seconds=seconds,
+                                          pacing=pacing))  # fmt: skip
+    return done, cpu_seconds(bench.pid(name)) - before
 
 
 async def holds(bench: Bench, claims: Claims) -> Holds:
@@ -220,10 +259,17 @@ def parse_args() -> argparse.Namespace:
     add = parser.add_argument
     add("--agents", type=int, default=50, help="claiming at once, each on its own connection")
     add("--queue", type=int, default=40_000,
-        help="conversations seeded: more than the claims of every round and warm-up")  # fmt: skip
-    add("--claim-seconds", type=float, default=30, help="measured, for each side")
-    add("--rounds", type=int, default=3, help="alternating rounds of each side")
-    add("--claim-warmup", type=float, default=5, help="seconds, for each side")
+        help="conversations seeded: more than responder's claims of every round")  # fmt: skip
+    add("--work-seconds", type=float, default=1.0,
+        help="an agent works on a claim this long on average (0.5-1.5 x) before resolving it;"
+             " 0: claims again at once")  # fmt: skip
+    add("--seed", type=int, default=1, help="of the agents' work schedule")
+    add("--claim-seconds", type=float, default=30, help="measured, paced, for each side")
+    add("--rounds", type=int, default=3, help="alternating paced rounds of each side")
+    add("--claim-warmup", type=float, default=5, help="seconds, paced, for each side")
+    add("--saturation-seconds", type=float, default=10,
+        help="one round of each side back to back after the paced ones, for the capacity;"
+             " 0: none")  # fmt: skip
     add("--rate", type=float, default=1_000, help="webhooks offered a second")
     add("--webhook-seconds", type=float, default=30, help="measured")
     add("--webhook-warmup", type=int, default=500, help="webhooks before the measured ones")

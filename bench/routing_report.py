@@ -11,10 +11,12 @@ from typing import NamedTuple
 from bench.harness import CpuUse
 from bench.loadgen import Result
 from bench.report import percentile, say, write_results
-from bench.routing_claims import Claim, ClaimRun
+from bench.routing_claims import WORK_SPREAD, Claim, ClaimRun
 from bench.routing_webhooks import Answer
 
 TARGET_CLAIM_P99_MS, TARGET_QUEUE_P99_MS = 25.0, 1_000.0
+SATURATION_FIGURES = ("saturation_claims_per_s", "saturation_claim_p99_ms",
+                      "baseline_saturation_claims_per_s", "baseline_saturation_p99_ms")  # fmt: skip
 
 
 class Verdict(NamedTuple):
@@ -24,21 +26,41 @@ class Verdict(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Phase:
+    """Both sides' runs under one load model, and the CPU each side used in them."""
+
+    runs: dict[str, list[ClaimRun]]  # bare, responder
+    cpu: dict[str, CpuUse]
+
+    def side(self, name: str) -> ClaimRun:
+        return ClaimRun.combined(self.runs[name])
+
+    def timing(self, name: str) -> Result:
+        return self.side(name).timing
+
+
+@dataclass(frozen=True)
 class Claims:
-    """The claims of both sides: responder's warm-up, and each side's measured rounds."""
+    """The claims of both sides: responder's warm-up; the paced rounds, agents working on what
+    they claimed; and the saturation round, back to back (None when skipped)."""
 
     agents: int
     queue: int  # conversations seeded
+    work_seconds: float
     warm: ClaimRun  # responder's
-    rounds: dict[str, list[ClaimRun]]  # bare, responder
-    cpu: dict[str, CpuUse]  # in the rounds
-
-    def side(self, name: str) -> ClaimRun:
-        return ClaimRun.combined(self.rounds[name])
+    paced: Phase
+    saturation: Phase | None
 
     def every_claim(self) -> list[Claim]:
-        """Responder's, the warm-up's included."""
-        return [*self.warm.claims, *self.side("responder").claims]
+        """Responder's, of every phase, the warm-up's included."""
+        runs = [self.warm, self.paced.side("responder")]
+        if self.saturation is not None:
+            runs.append(self.saturation.side("responder"))
+        return [claim for run in runs for claim in run.claims]
+
+    def resolves(self) -> Counter[int]:
+        phases = [self.paced] if self.saturation is None else [self.paced, self.saturation]
+        return sum((phase.side("responder").resolves for phase in phases), self.warm.resolves)
 
     def statuses(self) -> Counter[int]:
         return Counter(claim.status for claim in self.every_claim())
@@ -126,22 +148,17 @@ def conclude(
     """Print the table and the verdicts, write the figures; 1 if a conversation was held by
     two agents, a webhook accepted never reached the queue, or the claims' figures are not of
     a full queue."""
-    bare, responder = claims.side("bare").timing, claims.side("responder").timing
-    say(f"bench-routing: {claims.agents} agents claiming and resolving, {args.rounds} "
-        f"alternating rounds of {args.claim_seconds / args.rounds:.0f} s each, {claims.queue} "
-        f"conversations queued; webhooks {webhooks.rate:.0f}/s offered for "
-        f"{webhooks.seconds:.0f} s; broker {broker}")  # fmt: skip
-    say(f"  {'claim-next':<34} {'claims':>8} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8}")  # fmt: skip
-    say(_claim_row("baseline: bare, one asyncpg query", bare))
-    say(_claim_row("responder", responder))
-    say(f"  ratio     responder / baseline: p50 {_ratio(responder, bare, 0.5):.1f} x, p99 "
-        f"{_ratio(responder, bare, 0.99):.1f} x; claims/s "
-        f"{responder.throughput / bare.throughput:.2f} x")  # fmt: skip
+    capacity = (f"then {args.saturation_seconds:.0f} s of each back to back for the capacity"
+                if claims.saturation is not None else "no capacity round")  # fmt: skip
+    say(f"bench-routing: {claims.agents} agents, each claiming, {_working(claims.work_seconds)} "
+        f"and resolving, {args.rounds} alternating rounds of {args.claim_seconds / args.rounds:.0f}"
+        f" s each; {capacity}; {claims.queue} conversations queued; webhooks "
+        f"{webhooks.rate:.0f}/s offered for {webhooks.seconds:.0f} s; broker {broker}")  # fmt: skip
+    _report_claims(claims)
     _report_cpu(claims)
     _report_holds(claims, holds)
     _report_webhooks(webhooks)
-    verdicts = _verdicts(responder, holds, webhooks)
+    verdicts = _verdicts(claims.paced.timing("responder"), holds, webhooks)
     say("  targets   " + "; ".join(f"{name} {v.target}: {'met' if v.met else 'MISSED'}"
                                    for name, v in verdicts.items()))  # fmt: skip
     write_results("routing", figures(args, claims, holds, webhooks, verdicts))
@@ -152,8 +169,41 @@ def conclude(
     return 1 if broken or claims.empty or claims.failed else 0
 
 
+def _working(work_seconds: float) -> str:
+    if work_seconds == 0:
+        return "not working on it"
+    low, high = (work_seconds * share for share in WORK_SPREAD)
+    return f"working on it {low:.2g}-{high:.2g} s ({work_seconds:.2g} s on average)"
+
+
+def _report_claims(claims: Claims) -> None:
+    """The paced rounds, on which the targets are judged; then the capacity, back to back."""
+    bare, responder = claims.paced.timing("bare"), claims.paced.timing("responder")
+    paced = "back to back" if claims.work_seconds == 0 else f"working ~{claims.work_seconds:.2g} s"
+    say(_claim_header(f"claim-next, agents {paced}"))
+    say(_claim_row("baseline: bare, one asyncpg query", bare))
+    say(_claim_row("responder", responder))
+    say(f"  ratio     responder / baseline: p50 {_ratio(responder, bare, 0.5):.1f} x, p99 "
+        f"{_ratio(responder, bare, 0.99):.1f} x")  # fmt: skip
+    if claims.saturation is None:
+        return
+    most = {name: claims.saturation.timing(name) for name in ("bare", "responder")}
+    say(_claim_header("claim-next, back to back: capacity"))
+    say(_claim_row("baseline: bare, one asyncpg query", most["bare"]))
+    say(_claim_row("responder", most["responder"]))
+    capacity, baseline = most["responder"].throughput, most["bare"].throughput
+    say(f"  headroom  responder sustains {capacity:.0f} claims/s, "
+        f"{capacity / responder.throughput:.1f} x the paced {responder.throughput:.0f}/s; "
+        f"{capacity / baseline:.2f} x the baseline's {baseline:.0f}/s")  # fmt: skip
+
+
 def _ratio(responder: Result, bare: Result, q: float) -> float:
     return responder.percentile(q) / bare.percentile(q)
+
+
+def _claim_header(title: str) -> str:
+    return (f"  {title:<34} {'claims':>8} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'max ms':>8}")  # fmt: skip
 
 
 def _claim_row(name: str, result: Result) -> str:
@@ -163,23 +213,28 @@ def _claim_row(name: str, result: Result) -> str:
 
 
 def _report_cpu(claims: Claims) -> None:
-    for name in ("bare", "responder"):
-        side, cpu = claims.side(name), claims.cpu[name]
-        count, busy = max(len(side.claims), 1), cpu.machine_busy / (side.seconds * cpu.cores)
-        say(
-            f"  CPU       {name}: µs per claim and its resolve: the server "
+    phases = {"paced": claims.paced, "back to back": claims.saturation}
+    for label, phase in phases.items():
+        if phase is not None:
+            for name in ("bare", "responder"):
+                say(_cpu_row(f"{label}, {name}", phase.side(name), phase.cpu[name]))
+
+
+def _cpu_row(label: str, side: ClaimRun, cpu: CpuUse) -> str:
+    count, busy = max(len(side.claims), 1), cpu.machine_busy / (side.seconds * cpu.cores)
+    return (f"  CPU       {label}: µs per claim and its resolve: the server "
             f"{cpu.service / count * 1e6:.0f}, PostgreSQL {cpu.database / count * 1e6:.0f}, "
-            f"load generator {cpu.load_generator / count * 1e6:.0f}; machine {busy:.0%} busy"
-        )
+            f"load generator {cpu.load_generator / count * 1e6:.0f}; machine {busy:.0%} "
+            "busy")  # fmt: skip
 
 
 def _report_holds(claims: Claims, holds: Holds) -> None:
     statuses = dict(sorted(claims.statuses().items()))
-    resolves = claims.warm.resolves + claims.side("responder").resolves
-    say(f"  holds     {holds.answered} conversations claimed (warm-up included; statuses "
-        f"{statuses}, resolves {dict(resolves)}): given twice {holds.given_twice}, held by "
-        f"another agent {holds.held_by_another}, held with no answer {holds.held_unanswered}; "
-        f"double assignments {holds.double_assignments}")  # fmt: skip
+    say(f"  holds     {holds.answered} conversations claimed (every phase, warm-up included; "
+        f"statuses {statuses}, resolves {dict(claims.resolves())}): given twice "
+        f"{holds.given_twice}, held by another agent {holds.held_by_another}, held with no "
+        f"answer {holds.held_unanswered}; double assignments "
+        f"{holds.double_assignments}")  # fmt: skip
 
 
 def _report_webhooks(webhooks: Webhooks) -> None:
@@ -213,26 +268,59 @@ def figures(
     args: argparse.Namespace, claims: Claims, holds: Holds, webhooks: Webhooks,
     verdicts: dict[str, Verdict],
 ) -> dict[str, object]:  # fmt: skip
-    bare, responder = claims.side("bare").timing, claims.side("responder").timing
-    lag = webhooks.lag()
     return {
-        "agents": claims.agents,
-        "claim_p50_ms": round(responder.percentile(0.5), 2),
-        "claim_p99_ms": round(responder.percentile(0.99), 2),
-        "claims_measured": responder.requests, "claims_per_s": round(responder.throughput),
-        "baseline": "bare FastAPI endpoint (bench.bare) running one asyncpg query, the queue's "
-                    "head; the same agents' loop and load generator",
-        "baseline_p50_ms": round(bare.percentile(0.5), 2),
-        "baseline_p99_ms": round(bare.percentile(0.99), 2),
-        "baseline_claims_per_s": round(bare.throughput),
-        "ratio_p50": round(_ratio(responder, bare, 0.5), 2),
-        "ratio_p99": round(_ratio(responder, bare, 0.99), 2),
-        "claim_rounds": args.rounds, "claim_seconds": args.claim_seconds,
+        **_claim_figures(args, claims),
         "queue_seeded": claims.queue, "empty_claims": claims.empty,
         "failed_claims": claims.failed, "conversations_claimed": holds.answered,
         "double_assignments": holds.double_assignments, "given_twice": holds.given_twice,
         "held_by_another_agent": holds.held_by_another,
         "held_without_answer": holds.held_unanswered,
+        **_webhook_figures(webhooks),
+        "targets": {name: v._asdict() for name, v in verdicts.items()},
+    }  # fmt: skip
+
+
+def _claim_figures(args: argparse.Namespace, claims: Claims) -> dict[str, object]:
+    """The paced rounds' (the targets are judged on them), then the capacity's."""
+    bare, responder = claims.paced.timing("bare"), claims.paced.timing("responder")
+    return {
+        "agents": claims.agents,
+        "load_model": f"each agent claims, works on it for work_seconds x uniform{WORK_SPREAD} "
+                      "(a seeded schedule, the same for both sides), resolves, claims again; "
+                      "agents start spread over one work period; only claims timed",
+        "work_seconds": claims.work_seconds,
+        "claim_p50_ms": round(responder.percentile(0.5), 2),
+        "claim_p99_ms": round(responder.percentile(0.99), 2),
+        "claims_measured": responder.requests, "claims_per_s": round(responder.throughput, 1),
+        "baseline": "bare FastAPI endpoint (bench.bare) running one asyncpg query, the queue's "
+                    "head; the same agents' loop, pauses and load generator",
+        "baseline_p50_ms": round(bare.percentile(0.5), 2),
+        "baseline_p99_ms": round(bare.percentile(0.99), 2),
+        "baseline_claims_per_s": round(bare.throughput, 1),
+        "ratio_p50": round(_ratio(responder, bare, 0.5), 2),
+        "ratio_p99": round(_ratio(responder, bare, 0.99), 2),
+        "claim_rounds": args.rounds, "claim_seconds": args.claim_seconds,
+        **_saturation_figures(args, claims.saturation),
+    }  # fmt: skip
+
+
+def _saturation_figures(args: argparse.Namespace, phase: Phase | None) -> dict[str, object]:
+    """The most claims a second each side sustains, back to back (None when skipped)."""
+    if phase is None:
+        return {"saturation_seconds": 0, **dict.fromkeys(SATURATION_FIGURES)}
+    bare, responder = phase.timing("bare"), phase.timing("responder")
+    return {
+        "saturation_seconds": args.saturation_seconds,
+        "saturation_claims_per_s": round(responder.throughput, 1),
+        "saturation_claim_p99_ms": round(responder.percentile(0.99), 2),
+        "baseline_saturation_claims_per_s": round(bare.throughput, 1),
+        "baseline_saturation_p99_ms": round(bare.percentile(0.99), 2),
+    }
+
+
+def _webhook_figures(webhooks: Webhooks) -> dict[str, object]:
+    lag = webhooks.lag()
+    return {
         "webhook_rate_per_s": webhooks.rate, "webhook_seconds": webhooks.seconds,
         "webhooks_sent": len(webhooks.answers), "webhooks_accepted": len(webhooks.accepted),
         "webhooks_queued": len(webhooks.lags_ms), "webhooks_lost": webhooks.lost,
@@ -243,5 +331,4 @@ def figures(
         "webhook_to_queue_method": "commit time of the transaction that stored the "
                                    "conversation's first message (pg_xact_commit_timestamp) "
                                    "minus the arrival of ingest's 2xx; exact quantiles",
-        "targets": {name: v._asdict() for name, v in verdicts.items()},
     }  # fmt: skip
