@@ -56,7 +56,7 @@ async def replace_policies(
     return PoliciesOut(version=version, policies=checked.policies)
 
 
-def _simulated(runtime: RuntimeDep) -> SimulatedClock:
+async def _simulated(runtime: RuntimeDep) -> SimulatedClock:
     if not isinstance(runtime.clock, SimulatedClock):
         raise HTTPException(409, "the clock is the system's: set RESPONDER_CLOCK=simulated")
     return runtime.clock

@@ -37,7 +37,7 @@ def _agent_token(request: Request) -> SecretStr | None:
 _require_agent = bearer_guard("conversations API", "RESPONDER_AGENT_TOKEN", _agent_token)
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:  # async: no thread-pool hop
     runtime: Runtime = request.app.state.runtime
     return runtime
 
