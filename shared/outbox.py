@@ -3,6 +3,7 @@ then a relay publishes it and deletes the row. Several replicas may relay at onc
 gives each row to one of them."""
 
 import functools
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,6 +39,9 @@ from shared.settings import BaseServiceSettings
 
 log = get_logger(__name__)
 RELAY_BATCH = 500
+# The pending rows are counted (for the gauge) at most this often, not on every pass: a relay
+# nudged at each commit would count the table as often as it relays.
+PENDING_COUNT_SECONDS = 1.0
 
 
 async def add_to_outbox(
@@ -118,6 +122,7 @@ class OutboxRelay(PeriodicTask):
         self._sessionmaker = sessionmaker
         self._table = tables.outbox
         self._producer = producer
+        self._counted_at = -PENDING_COUNT_SECONDS
 
     async def relay_once(self) -> int:
         table = self._table
@@ -139,7 +144,10 @@ class OutboxRelay(PeriodicTask):
     async def _relay_pass(self) -> int:
         try:
             relayed = await self.relay_once()
-            metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(await self.pending())
+            if time.monotonic() - self._counted_at >= PENDING_COUNT_SECONDS:
+                self._counted_at = time.monotonic()
+                pending = await self.pending()
+                metrics.OUTBOX_PENDING.labels(self._settings.service_name).set(pending)
         except Exception as exc:
             # A broker or database away for a while is expected: a warning each poll, not a
             # traceback each poll.

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from services.responder import agent_view, offers, offers_repository, routing, service
 from services.responder import repository as repository_
 from services.responder import routing_repository as repository
-from services.responder.agent_auth import AgentDep
+from services.responder.agent_auth import AgentDep, LockedAgentDep
 from services.responder.api import RuntimeDep
 from services.responder.models import Agent, Conversation
 from services.responder.schemas import (
@@ -43,15 +43,11 @@ async def me(agent: AgentDep) -> AgentOut:
 
 
 @router.post("/heartbeat", response_model=AgentOut)
-async def heartbeat(
-    body: HeartbeatIn, agent: AgentDep, session: SessionDep, runtime: RuntimeDep
-) -> AgentOut:
+async def heartbeat(body: HeartbeatIn, agent: LockedAgentDep, runtime: RuntimeDep) -> AgentOut:
     """I am here (online: taking work; away: not). Without one for
     RESPONDER_HEARTBEAT_TIMEOUT_SECONDS the agent goes offline and their waiting conversations
     go back to the queue."""
-    found = await routing.heartbeat(
-        session, agent.id, presence=body.presence, now=runtime.clock.now()
-    )
+    found = routing.heartbeat(agent, presence=body.presence, now=runtime.clock.now())
     return AgentOut.model_validate(found)
 
 
@@ -80,14 +76,14 @@ async def queue(
                409: {"description": "the agent is not online"}},
 )  # fmt: skip
 async def claim_next(
-    agent: AgentDep, session: SessionDep, runtime: RuntimeDep
+    agent: LockedAgentDep, session: SessionDep, runtime: RuntimeDep
 ) -> ConversationOut | Response:
     """Take the most urgent conversation the agent can: earliest reply deadline first, brought
     forward by the fan's priority; ties, the longest waiting. Two agents claiming at once get
     two conversations."""
     try:
         claimed = await routing.claim_next(
-            session, agent.id, now=runtime.clock.now(), vip_priority=runtime.settings.vip_priority
+            session, agent, now=runtime.clock.now(), vip_priority=runtime.settings.vip_priority
         )
     except routing.Refused as exc:
         raise HTTPException(409, str(exc)) from None

@@ -21,15 +21,26 @@ _UNAUTHORISED = HTTPException(
 
 
 async def current_agent(session: SessionDep, credentials: Credentials) -> Agent:
+    return await _agent(session, credentials, lock=False)
+
+
+async def current_agent_locked(session: SessionDep, credentials: Credentials) -> Agent:
+    """The calling agent, their row locked for the request's transaction: what counts their
+    work (a claim, a heartbeat) is decided one request at a time."""
+    return await _agent(session, credentials, lock=True)
+
+
+async def _agent(session: SessionDep, credentials: Credentials, *, lock: bool) -> Agent:
     if credentials is None:
         raise _UNAUTHORISED
-    agent = await routing_repository.agent_by_token(session, credentials.credentials)
+    agent = await routing_repository.agent_by_token(session, credentials.credentials, lock=lock)
     if agent is None:
         raise _UNAUTHORISED
     return agent
 
 
 AgentDep = Annotated[Agent, Depends(current_agent)]
+LockedAgentDep = Annotated[Agent, Depends(current_agent_locked)]
 
 
 async def require_admin(request: Request, session: SessionDep, credentials: Credentials) -> None:

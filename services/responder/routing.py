@@ -58,13 +58,9 @@ async def add_agent(session: AsyncSession, new: NewAgent) -> str:
     return token
 
 
-async def heartbeat(
-    session: AsyncSession, agent_id: str, *, presence: Presence, now: datetime
-) -> Agent:
-    """The agent is there (online, or away: there but not taking work)."""
-    agent = await repository.lock_agent(session, agent_id)
-    if agent is None:
-        raise NotFound(f"no agent {agent_id}")
+def heartbeat(agent: Agent, *, presence: Presence, now: datetime) -> Agent:
+    """The agent (locked by the caller) is there (online, or away: there but not taking
+    work)."""
     agent.presence, agent.heartbeat_at = presence, now
     if presence == "online":
         agent.lapsed_offers = 0
@@ -95,13 +91,11 @@ async def _able(
 
 
 async def claim_next(
-    session: AsyncSession, agent_id: str, *, now: datetime, vip_priority: int
+    session: AsyncSession, agent: Agent, *, now: datetime, vip_priority: int
 ) -> Conversation | None:
-    """The most urgent conversation the agent can take, now theirs; None when the queue holds
-    none they can take, or they have no room."""
-    agent = await repository.lock_agent(session, agent_id)
-    if agent is None:
-        raise NotFound(f"no agent {agent_id}")
+    """The most urgent conversation the agent (locked by the caller: their claims are counted
+    one at a time) can take, now theirs; None when the queue holds none they can take, or they
+    have no room."""
     if agent.presence != "online":
         raise Refused("only an agent online takes work: send a heartbeat with presence online")
     able = await _able(session, agent, vip_priority=vip_priority)

@@ -19,8 +19,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def agent_by_token(session: AsyncSession, token: str) -> Agent | None:
-    found = await session.scalars(select(Agent).where(Agent.token_sha256 == token_hash(token)))
+async def agent_by_token(session: AsyncSession, token: str, *, lock: bool = False) -> Agent | None:
+    query = select(Agent).where(Agent.token_sha256 == token_hash(token))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found = await session.scalars(query)
     return found.first()
 
 

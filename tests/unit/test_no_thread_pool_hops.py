@@ -21,7 +21,7 @@ from services.responder.main import create_app as responder_app
 from services.scoring.config import ScoringSettings
 from services.scoring.main import create_app as scoring_app
 
-NOWHERE = {
+NOWHERE: dict[str, Any] = {
     "kafka_bootstrap_servers": "localhost:1", "log_json": False, "log_level": "WARNING",
     "database_url": "postgresql+asyncpg://u:p@localhost/x",
 }  # fmt: skip
