@@ -47,6 +47,7 @@ async def receive_messages(
     first_of: dict[Key, FanEvent] = {}
     for event in wanted:
         first_of.setdefault(_key(event.data), event.data)
+    await inbox_repository.lock_fans(session, [key[0] for key in first_of])
     rows, new = await inbox_repository.lock_conversations(session, first_of)
     await inbox_repository.keep_messages(session, [_message(event, rows) for event in wanted])
     standings = await inbox_repository.standings_of(session, {key[0] for key in first_of})

@@ -5,14 +5,15 @@ import uuid
 from collections.abc import Collection, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Text, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.responder.models import Conversation, ConversationMessage, FanStanding, SlaClock
 from shared.contracts import FanEvent
 
 Key = tuple[str, str]  # a conversation's fan key and thread key
+FAN_LOCKS = 0x5C0_0011  # advisory locks (class, hash of a fan key): a fan's messages vs standing
 CONVERSATIONS = cast(Table, Conversation.__table__)
 MESSAGES = cast(Table, ConversationMessage.__table__)
 
@@ -22,6 +23,19 @@ _MAKE = (
     .returning(CONVERSATIONS.c.fan_key, CONVERSATIONS.c.thread_key)
 )
 _KEEP_MESSAGES = insert(MESSAGES).on_conflict_do_nothing(index_elements=["direction", "ref"])
+
+
+async def lock_fans(session: AsyncSession, fan_keys: Collection[str]) -> None:
+    """Take each fan's advisory lock for the transaction, in one order for every taker: a fan's
+    new conversation and scoring's new word on the fan are then written one after the other,
+    each seeing the other (a conversation made meanwhile would miss the fan's priority, or the
+    standing would miss the new conversation)."""
+    keys = select(func.hashtext(func.unnest(bindparam("fans", type_=ARRAY(Text)))).label("k"))
+    locking = keys.subquery()
+    await session.execute(
+        select(func.pg_advisory_xact_lock(FAN_LOCKS, locking.c.k)).order_by(locking.c.k),
+        {"fans": sorted(set(fan_keys))},
+    )
 
 
 async def lock_conversations(

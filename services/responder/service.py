@@ -13,7 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.responder import clocks, inbox, metrics, repository, routing_repository
+from services.responder import (
+    clocks,
+    inbox,
+    inbox_repository,
+    metrics,
+    repository,
+    routing_repository,
+)
 from services.responder.clocks import Deps
 from services.responder.models import Conversation as ConversationRow
 from services.responder.sla import conversation as sla
@@ -181,6 +188,7 @@ async def standing_updated(
     """What scoring says of a fan: kept for the policies to match on. A reply clock of the
     fan's already running takes the policy that now matches its message (a fan just found to
     be a KOL gets the KOL's targets, counted from the message)."""
+    await inbox_repository.lock_fans(session, [event.data.fan_key])
     if not await repository.save_standing(session, event.data, at=event.time):
         return  # older than the one kept
     for conversation_id in await repository.waiting_conversations_of(session, event.data.fan_key):

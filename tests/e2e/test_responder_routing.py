@@ -75,6 +75,11 @@ async def waiting(client: httpx.AsyncClient, count: int) -> bool:
     return len((await client.get("/v1/conversations", params={"limit": 500})).json()) >= count
 
 
+async def _priority_of(client: httpx.AsyncClient, fan_key: str, priority: int) -> bool:
+    listed = (await client.get("/v1/conversations", params={"limit": 500})).json()
+    return any(c["fan_key"] == fan_key and c["priority"] == priority for c in listed)
+
+
 async def claim(client: httpx.AsyncClient, auth: dict[str, str]) -> str | None:
     claimed = await client.post("/v1/agent/claim-next", headers=auth)
     assert claimed.status_code in (200, 204), claimed.text
@@ -102,6 +107,8 @@ class TestClaims:
             await producer.publish(message(user, 0))
         async with running(create_app(responder_settings)) as client:
             await eventually(lambda: waiting(client, 3))
+            # the standing comes on its own topic: a VIP only once it is applied
+            await eventually(lambda: _priority_of(client, "weibo:brand:vip", 95))
             wechat_only = await agent(client, "wen", platforms=["wechat"])
             assert await claim(client, wechat_only) is None
             one_weibo = await agent(client, "ying", capacity={"weibo": 1})
