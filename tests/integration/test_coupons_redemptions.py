@@ -5,6 +5,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ async def coupons(database_url: str) -> AsyncIterator[CouponsHarness]:
     await harness.engine.dispose()
 
 
-async def coupon_of(coupons: CouponsHarness, holder: str = "ann", **terms: object) -> Claimed:
+async def coupon_of(coupons: CouponsHarness, holder: str = "ann", **terms: Any) -> Claimed:
     campaign = await coupons.campaign(**terms)
     claimed = await coupons.claim(await coupons.packet(campaign), holder)
     assert isinstance(claimed, Claimed)
