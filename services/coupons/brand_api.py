@@ -30,7 +30,7 @@ from services.coupons.schemas import (
     ValidationOut,
 )
 from shared.contracts import PRINTABLE
-from shared.deps import PartsDep, SessionDep
+from shared.deps import IdInPath, PartsDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["claims and redemptions"], responses=RESPONSES)
 ShareCode = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -43,6 +43,16 @@ IdempotencyKey = Annotated[
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+@router.get("/orders/{order_id}/packets", response_model=list[PacketOut])
+async def read_order_packets(
+    order_id: IdInPath, account: BrandDep, session: SessionDep
+) -> list[PacketOut]:
+    """The packets issued for the account's order (one per campaign): the share links to show
+    its buyer after checkout. Empty until the order's payment has been processed."""
+    pages = await service.packets_of_order(session, account=account, order_id=order_id)
+    return [packet_out(page) for page in pages]
 
 
 @router.get("/packets/{share_code}", response_model=PacketOut, responses=NOT_FOUND)

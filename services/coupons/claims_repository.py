@@ -28,6 +28,13 @@ async def packet_by_code(session: AsyncSession, share_code: str) -> Packet | Non
     return await session.scalar(select(Packet).where(Packet.share_code == share_code))
 
 
+async def packets_of_order(
+    session: AsyncSession, *, account: str, order_id: str
+) -> Sequence[Packet]:
+    query = select(Packet).where(Packet.account == account, Packet.order_id == order_id)
+    return (await session.scalars(query.order_by(Packet.issued_at, Packet.id))).all()
+
+
 async def claim_of(
     session: AsyncSession, *, packet_id: uuid.UUID, fan_key: str
 ) -> tuple[Claim, Coupon] | None:

@@ -201,6 +201,14 @@ async def packet_by_code(session: AsyncSession, share_code: str, *, account: str
     return packet
 
 
+async def packets_of_order(
+    session: AsyncSession, *, account: str, order_id: str
+) -> list[PacketPage]:
+    """The packets the account's campaigns issued for the order: what its buyer shares."""
+    found = await claims_repository.packets_of_order(session, account=account, order_id=order_id)
+    return [await packet_page(session, packet) for packet in found]
+
+
 async def packet_of_campaign(
     session: AsyncSession, campaign_id: uuid.UUID, packet_id: uuid.UUID
 ) -> Packet:
