@@ -116,7 +116,9 @@ async def _take(
     share = await claims_repository.take_share(
         session, packet_id=packet.id, fan_key=request.fan_key, now=now
     )
-    if share is None:
+    if share is None:  # unless the fan's own claim, racing this one, took the last share
+        if await claims_repository.claim_of(session, packet_id=packet.id, fan_key=request.fan_key):
+            return await _earlier(session, packet, request)
         _refuse("packet_empty")
     seq, amount = share
     claim = await claims_repository.insert_claim(session, {
