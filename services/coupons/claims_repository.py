@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, select, text, update
+from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,32 @@ from services.coupons.models import (
 
 async def packet_by_code(session: AsyncSession, share_code: str) -> Packet | None:
     return await session.scalar(select(Packet).where(Packet.share_code == share_code))
+
+
+async def packet_with_claim(
+    session: AsyncSession, *, share_code: str, fan_key: str
+) -> tuple[Packet, tuple[Claim, Coupon] | None] | None:
+    """The packet of the code, with the fan's claim of it and its coupon if they claimed."""
+    query = (
+        select(Packet, Claim, Coupon)
+        .outerjoin(Claim, and_(Claim.packet_id == Packet.id, Claim.fan_key == fan_key))
+        .outerjoin(Coupon, Coupon.claim_id == Claim.id)
+        .where(Packet.share_code == share_code)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    packet, claim, coupon = row
+    return packet, (claim, coupon) if claim is not None else None
+
+
+async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:
+    """Whether a share is unclaimed as far as committed claims go (those in flight count as
+    not claimed yet: they may roll back)."""
+    query = select(
+        exists().where(PacketShare.packet_id == packet_id, PacketShare.claimed_by.is_(None))
+    )
+    return bool(await session.scalar(query))
 
 
 async def packets_of_order(
