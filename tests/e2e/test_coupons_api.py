@@ -183,6 +183,25 @@ async def test_operators_issue_by_hand_once_per_order_and_see_refusals(
     assert deleted.status_code == 409
 
 
+async def test_campaigns_are_changed_and_deleted_while_unused(coupons: httpx.AsyncClient) -> None:
+    campaign_id = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()[
+        "id"
+    ]
+    url = f"/v1/campaigns/{campaign_id}"
+    changed = await coupons.patch(
+        url, json={"name": "summer", "status": "paused", "budget_cents": 150_000}, headers=OPERATOR
+    )
+    assert changed.status_code == 200
+    body = changed.json()
+    assert (body["name"], body["status"], body["budget"]["left_cents"]) == (
+        "summer", "paused", 150_000,
+    )  # fmt: skip
+    listed = await coupons.get("/v1/campaigns", params={"account": ACCOUNT}, headers=OPERATOR)
+    assert [item["id"] for item in listed.json()] == [campaign_id]
+    assert (await coupons.delete(url, headers=OPERATOR)).status_code == 204
+    assert (await coupons.get(url, headers=OPERATOR)).status_code == 404
+
+
 async def test_invalid_terms_are_refused_with_what_is_wrong(coupons: httpx.AsyncClient) -> None:
     terms = {"shares_per_packet": 10, "packet_rule": {"kind": "fixed", "total_cents": 5}}
     answer = await coupons.post(

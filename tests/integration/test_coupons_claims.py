@@ -133,6 +133,12 @@ class TestClaimRefusals:
         assert outcome(await coupons.claim(packet, "y", device_sha256=device)) == "same_device"
         assert outcome(await coupons.claim(packet, "z", phone_sha256="c" * 64)) == "claimed"
 
+    async def test_a_claim_in_an_ended_campaign_is_refused(self, coupons: CouponsHarness) -> None:
+        campaign = await coupons.campaign()
+        packet = await coupons.packet(campaign)
+        await coupons.execute("UPDATE coupons.campaigns SET status = 'ended'")
+        assert outcome(await coupons.claim(packet, "ann")) == "campaign_ended"
+
     async def test_a_claim_after_the_window_is_refused(self, coupons: CouponsHarness) -> None:
         packet = await coupons.packet(await coupons.campaign(claim_window_seconds=3600))
         late = NOW + timedelta(hours=1)
