@@ -42,7 +42,14 @@ router = APIRouter(
     prefix="/v1", tags=["operator"], dependencies=[Depends(_require_operator)],
     responses=RESPONSES,
 )  # fmt: skip
-RngDep = Annotated[random.Random, Depends(service.secure_rng)]
+
+
+async def _rng() -> random.Random:
+    # async: a plain def dependency would cost every request a hop to the thread pool
+    return service.secure_rng()
+
+
+RngDep = Annotated[random.Random, Depends(_rng)]
 Account = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 
