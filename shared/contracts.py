@@ -28,6 +28,13 @@ from shared.contract_types import Id as Id
 from shared.contract_types import MessageType as MessageType
 from shared.contract_types import Platform as Platform
 from shared.contract_types import Ref as Ref
+from shared.coupon_contracts import CouponEvent as CouponEvent
+from shared.coupon_contracts import CouponRedeemed as CouponRedeemed
+from shared.coupon_contracts import CouponReversed as CouponReversed
+from shared.coupon_contracts import CouponUse as CouponUse
+from shared.coupon_contracts import PacketIssued as PacketIssued
+from shared.coupon_contracts import ReferralRewarded as ReferralRewarded
+from shared.coupon_contracts import ShareClaimed as ShareClaimed
 from shared.events import EventData, fan_key, register
 from shared.sla_contracts import SlaBreached as SlaBreached
 from shared.sla_contracts import SlaEvent as SlaEvent
@@ -283,65 +290,6 @@ class FanUnmerged(OperatorDecision):
     identifiers it carries no longer link it (a merge decided later links it again)."""
 
     event_type = "scrm.fan.unmerged.v1"
-
-
-class CouponEvent(EventData):
-    topic: ClassVar[str] = topics.COUPONS
-
-    campaign_id: str
-    fan_key: str
-
-
-@register
-class PacketIssued(CouponEvent):
-    event_type = "scrm.packet.issued.v1"
-
-    packet_id: str
-    order_id: str
-    total_cents: Cents
-    shares: int = Field(ge=1)
-
-
-@register
-class ShareClaimed(CouponEvent):
-    event_type = "scrm.share.claimed.v1"
-
-    packet_id: str
-    coupon_code: str
-    amount_cents: Cents
-    referrer_fan_key: str
-
-
-class CouponUse(CouponEvent):
-    """A coupon applied to an order, or that use undone."""
-
-    coupon_code: str
-    order_id: str
-    amount_cents: Cents
-
-
-@register
-class CouponRedeemed(CouponUse):
-    event_type = "scrm.coupon.redeemed.v1"
-
-
-@register
-class CouponReversed(CouponUse):
-    event_type = "scrm.coupon.reversed.v1"
-
-
-@register
-class ReferralRewarded(CouponEvent):
-    event_type = "scrm.referral.rewarded.v1"
-
-    referred_fan_key: str
-    order_id: str
-    reward_cents: Cents
-    order_cents: Cents | None = Field(
-        default=None,
-        description="the amount of the referred customer's first order (`order_id`); None: "
-        "not told (scoring counts 0)",
-    )
 
 
 @register

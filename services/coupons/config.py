@@ -1,3 +1,4 @@
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -8,3 +9,8 @@ class CouponsSettings(BaseServiceSettings):
     service_name = "coupons"
 
     http_port: int = 8004
+    operator_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token of the operator API (campaigns, packets issued by hand, "
+        "brand accounts' API keys); unset: it is off",
+    )

@@ -2,21 +2,23 @@
 
 from fastapi import FastAPI
 
-from services.coupons import api, handlers
+from services.coupons import api, brand_api, handlers, operator_api
 from services.coupons.config import CouponsSettings
 from services.coupons.models import infrastructure
-from shared import topics
+from services.coupons.service import secure_rng
 from shared.service import ServiceParts, Subscription, consumer_service
 
 
 def create_app(settings: CouponsSettings) -> FastAPI:
-    def subscriptions(_: ServiceParts) -> list[Subscription]:
-        return [Subscription([settings.topic(topics.EVENTS)], handlers.REGISTRY)]
+    rng = secure_rng()
+
+    def subscriptions(parts: ServiceParts) -> list[Subscription]:
+        return handlers.subscriptions(settings, parts.outbox, rng)
 
     return consumer_service(
         settings,
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router],
+        routers=[api.router, operator_api.router, brand_api.router],
     )

@@ -1,0 +1,219 @@
+"""coupons over HTTP with its whole lifespan (consumers, outbox relay) on the test's broker and
+database: operators make campaigns and keys, a paid order on Kafka issues a packet, friends
+claim through a brand's key, coupons are redeemed once, and a refund on Kafka reverses that."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from services.coupons.config import CouponsSettings
+from services.coupons.main import create_app
+from shared import topics
+from shared.contracts import OrderPaid, OrderRefunded
+from shared.events import CloudEvent, encode
+from shared.kafka import EventProducer
+from tests.helpers import eventually, read_topic, running
+
+pytestmark = pytest.mark.e2e
+TOKEN = "operator-token-for-tests"
+OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+ACCOUNT = "shop-1"
+CAMPAIGN = {
+    "account": ACCOUNT, "name": "spring", "currency": "CNY", "budget_cents": 100_000,
+    "budget_slices": 4,
+    "terms": {"shares_per_packet": 3, "packet_rule": {"kind": "fixed", "total_cents": 900},
+              "coupon": {"min_spend_cents": 1_000}},
+}  # fmt: skip
+
+
+@pytest.fixture
+def settings(settings_for: Callable[..., Any]) -> CouponsSettings:
+    coupons_settings: CouponsSettings = settings_for(CouponsSettings, operator_token=TOKEN)
+    return coupons_settings
+
+
+@pytest.fixture
+async def coupons(settings: CouponsSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def brand(coupons: httpx.AsyncClient) -> dict[str, str]:
+    """The headers of a brand API key of the account."""
+    made = await coupons.post(
+        f"/v1/accounts/{ACCOUNT}/api-keys", json={"name": "claim page"}, headers=OPERATOR
+    )
+    assert made.status_code == 201
+    return {"Authorization": f"Bearer {made.json()['key']}"}
+
+
+async def publish(settings: CouponsSettings, event: CloudEvent[Any]) -> None:
+    producer = EventProducer(settings)
+    await producer.start()
+    try:
+        await producer.send(settings.topic(topics.EVENTS), encode(event))
+    finally:
+        await producer.stop()
+
+
+def order_event(kind: type[OrderPaid] | type[OrderRefunded], order_id: str) -> CloudEvent[Any]:
+    data = kind(
+        platform="standard", account=ACCOUNT, user_id="buyer", order_id=order_id,
+        amount_cents=25_900, currency="CNY", occurred_at=datetime.now(UTC),
+    )  # fmt: skip
+    return CloudEvent.of(data, id=f"{kind.__name__}-{order_id}", source="test",
+                         subject=data.fan_key)  # fmt: skip
+
+
+async def test_the_operator_api_needs_its_token(
+    coupons: httpx.AsyncClient, settings_for: Callable[..., Any]
+) -> None:
+    assert (await coupons.get("/v1/campaigns")).status_code == 401
+    assert (
+        await coupons.get("/v1/campaigns", headers={"Authorization": "Bearer x"})
+    ).status_code == 401
+    async with running(create_app(settings_for(CouponsSettings))) as off:
+        assert (await off.get("/v1/campaigns", headers=OPERATOR)).status_code == 403
+
+
+async def test_the_brand_api_needs_a_key_of_the_packets_account(
+    coupons: httpx.AsyncClient, brand: dict[str, str]
+) -> None:
+    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
+    packet = (await coupons.post(
+        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
+        json={"owner_fan_key": "standard:shop-1:host"},
+    )).json()  # fmt: skip
+    url = f"/v1/packets/{packet['share_code']}"
+    assert (await coupons.get(url)).status_code == 401
+    other = await coupons.post(
+        "/v1/accounts/shop-2/api-keys", json={"name": "elsewhere"}, headers=OPERATOR
+    )
+    assert (
+        await coupons.get(url, headers={"Authorization": f"Bearer {other.json()['key']}"})
+    ).status_code == 404
+    assert (await coupons.get(url, headers=brand)).status_code == 200
+
+
+async def test_a_campaign_from_order_to_refund(
+    coupons: httpx.AsyncClient, brand: dict[str, str], settings: CouponsSettings
+) -> None:
+    made = await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)
+    assert made.status_code == 201
+    campaign_id = made.json()["id"]
+    order_id = f"o-{uuid.uuid4().hex[:8]}"
+    await publish(settings, order_event(OrderPaid, order_id))
+
+    async def issued() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (
+            await coupons.get(f"/v1/orders/{order_id}/packets", headers=brand)
+        ).json()
+        return found
+
+    [packet] = await eventually(issued)
+    assert (packet["owner_fan_key"], packet["total_cents"]) == ("standard:shop-1:buyer", 900)
+    claim_url = f"/v1/packets/{packet['share_code']}/claims"
+    own = await coupons.post(claim_url, json={"fan_key": "standard:shop-1:buyer"}, headers=brand)
+    assert own.status_code == 409
+    assert own.json()["detail"]["code"] == "own_packet"
+    claimed = await coupons.post(claim_url, json={"fan_key": "wechat:oa:ann"}, headers=brand)
+    assert claimed.status_code == 201
+    again = await coupons.post(claim_url, json={"fan_key": "wechat:oa:ann"}, headers=brand)
+    assert (again.status_code, again.json()) == (200, claimed.json())
+    coupon = claimed.json()["coupon"]
+
+    checkout = {"fan_key": "wechat:oa:ann", "order_id": "o-next", "order_cents": 2_000,
+                "currency": "CNY"}  # fmt: skip
+    code_url = f"/v1/coupons/{coupon['code']}"
+    valid = await coupons.post(f"{code_url}/validation", json=checkout, headers=brand)
+    assert valid.json()["valid"] is True
+    key = {**brand, "Idempotency-Key": "checkout-1"}
+    redeemed = await coupons.post(f"{code_url}/redemptions", json=checkout, headers=key)
+    assert redeemed.status_code == 201
+    assert redeemed.json()["discount_cents"] == coupon["amount_cents"]
+    replay = await coupons.post(f"{code_url}/redemptions", json=checkout, headers=key)
+    assert (replay.status_code, replay.json()["id"]) == (200, redeemed.json()["id"])
+    other_key = {**brand, "Idempotency-Key": "checkout-2"}
+    twice = await coupons.post(f"{code_url}/redemptions", json=checkout, headers=other_key)
+    assert (twice.status_code, twice.json()["detail"]["code"]) == (409, "already_redeemed")
+
+    await publish(settings, order_event(OrderRefunded, "o-next"))
+
+    async def coupon_back() -> bool:
+        answer = await coupons.post(f"{code_url}/validation", json=checkout, headers=brand)
+        return bool(answer.json()["valid"])
+
+    await eventually(coupon_back)
+    page = (await coupons.get(f"/v1/packets/{packet['share_code']}", headers=brand)).json()
+    assert [claim["best_luck"] for claim in page["claims"]] == [True]
+    budget = (await coupons.get(f"/v1/campaigns/{campaign_id}", headers=OPERATOR)).json()["budget"]
+    assert budget == {"total_cents": 100_000, "left_cents": 99_100, "issued_cents": 900,
+                      "returned_cents": 0, "packets": 1}  # fmt: skip
+    published = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic(topics.COUPONS), expect=4
+    )
+    types = sorted(dict(record.headers)["ce_type"].decode() for record in published)
+    assert types == ["scrm.coupon.redeemed.v1", "scrm.coupon.reversed.v1",
+                     "scrm.packet.issued.v1", "scrm.share.claimed.v1"]  # fmt: skip
+
+
+async def test_operators_issue_by_hand_once_per_order_and_see_refusals(
+    coupons: httpx.AsyncClient,
+) -> None:
+    small = {**CAMPAIGN, "budget_cents": 1_000}
+    campaign_id = (await coupons.post("/v1/campaigns", json=small, headers=OPERATOR)).json()["id"]
+    url = f"/v1/campaigns/{campaign_id}/packets"
+    body = {"owner_fan_key": "standard:shop-1:vip", "order_id": "gift-1"}
+    first = await coupons.post(url, json=body, headers=OPERATOR)
+    again = await coupons.post(url, json=body, headers=OPERATOR)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    short = await coupons.post(url, json={**body, "order_id": "gift-2"}, headers=OPERATOR)
+    assert (short.status_code, short.json()["detail"]["code"]) == (409, "budget_exhausted")
+    lowered = await coupons.patch(
+        f"/v1/campaigns/{campaign_id}", json={"budget_cents": 0}, headers=OPERATOR
+    )
+    assert lowered.status_code == 409
+    deleted = await coupons.delete(f"/v1/campaigns/{campaign_id}", headers=OPERATOR)
+    assert deleted.status_code == 409
+
+
+async def test_campaigns_are_changed_and_deleted_while_unused(coupons: httpx.AsyncClient) -> None:
+    campaign_id = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()[
+        "id"
+    ]
+    url = f"/v1/campaigns/{campaign_id}"
+    changed = await coupons.patch(
+        url, json={"name": "summer", "status": "paused", "budget_cents": 150_000}, headers=OPERATOR
+    )
+    assert changed.status_code == 200
+    body = changed.json()
+    assert (body["name"], body["status"], body["budget"]["left_cents"]) == (
+        "summer", "paused", 150_000,
+    )  # fmt: skip
+    listed = await coupons.get("/v1/campaigns", params={"account": ACCOUNT}, headers=OPERATOR)
+    assert [item["id"] for item in listed.json()] == [campaign_id]
+    assert (await coupons.delete(url, headers=OPERATOR)).status_code == 204
+    assert (await coupons.get(url, headers=OPERATOR)).status_code == 404
+
+
+async def test_invalid_terms_are_refused_with_what_is_wrong(coupons: httpx.AsyncClient) -> None:
+    terms = {"shares_per_packet": 10, "packet_rule": {"kind": "fixed", "total_cents": 5}}
+    answer = await coupons.post(
+        "/v1/campaigns", json={**CAMPAIGN, "terms": terms}, headers=OPERATOR
+    )
+    assert answer.status_code == 422
+    assert "cannot make the shares" in answer.text
+
+
+async def test_the_openapi_document_has_examples(coupons: httpx.AsyncClient) -> None:
+    document = (await coupons.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for name in ("CampaignIn", "ClaimIn", "CheckoutIn", "PacketIssueIn"):
+        assert schemas[name].get("examples"), name
+    assert "/v1/packets/{share_code}/claims" in document["paths"]
