@@ -72,3 +72,8 @@ class ResponderSettings(BaseServiceSettings):
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="how often open conversations are counted for metrics"
     )
+    metric_teams: int = Field(
+        default=20, ge=0, le=200,
+        description="teams with metric labels of their own (the largest by agents online); "
+        "the others are counted as team \"other\"",
+    )  # fmt: skip

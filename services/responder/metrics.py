@@ -73,6 +73,17 @@ CAPACITY_IN_USE = Gauge(
     "scrm_responder_capacity_in_use",
     "Conversations held by agents online against what they can hold, 0 to 1.",
 )
+# Per team: teams are made by admins, and at most RESPONDER_METRIC_TEAMS of them get labels of
+# their own (the largest by agents online); the others count as "other", agents of no team as
+# "none".
+TEAM_AGENTS_ONLINE = Gauge(
+    "scrm_responder_team_agents_online", "Agents online, per team.", ["team"]
+)
+TEAM_CAPACITY_IN_USE = Gauge(
+    "scrm_responder_team_capacity_in_use",
+    "Conversations held by a team's agents online against what they can hold, 0 to 1.",
+    ["team"],
+)
 OFFERS = Counter(
     "scrm_responder_offers_total",
     "Offers of conversations to agents (push routing), by outcome: made, accepted, declined, "

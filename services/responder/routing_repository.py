@@ -215,3 +215,27 @@ async def online_load(session: AsyncSession) -> tuple[int, int]:
     )
     capacities = await session.scalars(select(Agent.capacity).where(Agent.presence == "online"))
     return int(held or 0), sum(sum(capacity.values()) for capacity in capacities)
+
+
+async def team_load(session: AsyncSession) -> dict[str | None, tuple[int, int, int]]:
+    """Per team (None: agents of no team): agents online, what they hold (not resolved), and
+    the sum of their capacities."""
+    online = await session.execute(
+        select(Agent.id, Agent.team_id, Agent.capacity).where(Agent.presence == "online")
+    )
+    teams: dict[str | None, tuple[int, int, int]] = {}
+    team_of: dict[str, str | None] = {}
+    for agent_id, team_id, capacity in online:
+        team_of[agent_id] = team_id
+        agents, held, room = teams.get(team_id, (0, 0, 0))
+        teams[team_id] = (agents + 1, held, room + sum(capacity.values()))
+    held_by = await session.execute(
+        select(Conversation.assignee_id, func.count())
+        .where(Conversation.assignee_id.in_(list(team_of)), Conversation.status != "resolved")
+        .group_by(Conversation.assignee_id)
+    )
+    for assignee, count in held_by:
+        team = team_of[str(assignee)]
+        agents, held, room = teams[team]
+        teams[team] = (agents, held + int(count), room)
+    return teams

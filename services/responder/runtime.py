@@ -34,6 +34,7 @@ class Runtime:
         self.policies = PolicyBook()
         self._parts: ServiceParts | None = None
         self._timers: Timers | None = None
+        self._team_labels: set[str] = set()
 
     def bind(self, parts: ServiceParts) -> Deps:
         """The dependencies of every change, for the service's database and outbox."""
@@ -117,9 +118,30 @@ class Runtime:
             depth, oldest = await routing_repository.queue_stats(session)
             presences = await routing_repository.presence_counts(session)
             held, capacity = await routing_repository.online_load(session)
+            teams = await routing_repository.team_load(session)
         metrics.QUEUE_DEPTH.set(depth)
         age = (self.clock.now() - oldest).total_seconds() if oldest else 0.0
         metrics.OLDEST_QUEUED.set(max(age, 0.0))
         for presence in ("online", "away", "offline"):
             metrics.AGENTS.labels(presence).set(presences.get(presence, 0))
         metrics.CAPACITY_IN_USE.set(held / capacity if capacity else 0.0)
+        self._count_teams(teams)
+
+    def _count_teams(self, teams: dict[str | None, tuple[int, int, int]]) -> None:
+        """Per team, the largest `metric_teams` by agents online under their own label; teams
+        gone since the last count lose theirs."""
+        labelled: dict[str, tuple[int, int, int]] = {}
+        largest = sorted((team for team in teams if team is not None),
+                         key=lambda team: (-teams[team][0], team))  # fmt: skip
+        own = set(largest[: self.settings.metric_teams])
+        for team, (agents, held, room) in teams.items():
+            label = "none" if team is None else team if team in own else "other"
+            was = labelled.get(label, (0, 0, 0))
+            labelled[label] = (was[0] + agents, was[1] + held, was[2] + room)
+        for gone in self._team_labels - labelled.keys():
+            metrics.TEAM_AGENTS_ONLINE.remove(gone)
+            metrics.TEAM_CAPACITY_IN_USE.remove(gone)
+        for label, (agents, held, room) in labelled.items():
+            metrics.TEAM_AGENTS_ONLINE.labels(label).set(agents)
+            metrics.TEAM_CAPACITY_IN_USE.labels(label).set(held / room if room else 0.0)
+        self._team_labels = set(labelled)

@@ -20,7 +20,7 @@ from shared.contracts import MessageReceived, ProfileUpdated
 from shared.db import create_engine
 from shared.events import CloudEvent
 from shared.kafka import EventProducer
-from tests.helpers import eventually, running
+from tests.helpers import eventually, metric_value, running
 
 pytestmark = pytest.mark.e2e
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -78,6 +78,10 @@ async def waiting(client: httpx.AsyncClient, count: int) -> bool:
 async def _priority_of(client: httpx.AsyncClient, fan_key: str, priority: int) -> bool:
     listed = (await client.get("/v1/conversations", params={"limit": 500})).json()
     return any(c["fan_key"] == fan_key and c["priority"] == priority for c in listed)
+
+
+async def _equal(found: Any, expected: Any) -> bool:
+    return bool(await found == expected)
 
 
 async def claim(client: httpx.AsyncClient, auth: dict[str, str]) -> str | None:
@@ -148,6 +152,34 @@ class TestClaims:
 
 
 class TestTeamsAndPresence:
+    async def test_teams_have_gauges_of_their_own_up_to_a_bound(
+        self, settings_for: Callable[..., Any], producer: EventProducer
+    ) -> None:
+        counted = settings_for(
+            ResponderSettings, admin_token="admin-secret", push_routing=False,
+            gauges_refresh_seconds=0.2, metric_teams=1,
+        )  # fmt: skip
+        await producer.publish(message("g1", 0))
+        async with running(create_app(counted)) as client:
+            await eventually(lambda: waiting(client, 1))
+            for team in ("north", "south"):
+                await client.put(f"/v1/admin/teams/{team}", headers=ADMIN, json={"name": team})
+            ann = await agent(client, "ann", team_id="north", capacity={"*": 3})
+            await agent(client, "bo", team_id="north", capacity={"*": 1})
+            await agent(client, "cy", team_id="south")
+            await agent(client, "dee")
+            assert await claim(client, ann) == "g1"
+
+            async def gauges() -> dict[str, tuple[float, float]]:
+                return {team: (await metric_value(client, "scrm_responder_team_agents_online",
+                                                  team=team),
+                               await metric_value(client, "scrm_responder_team_capacity_in_use",
+                                                  team=team))
+                        for team in ("north", "south", "other", "none")}  # fmt: skip
+
+            expected = {"north": (2, 0.25), "south": (0, 0), "other": (1, 0), "none": (1, 0)}
+            await eventually(lambda: _equal(gauges(), expected))
+
     async def test_an_agent_sees_their_own_and_their_teams_work_and_can_transfer_it(
         self, responder_settings: ResponderSettings, producer: EventProducer
     ) -> None:
