@@ -5,8 +5,8 @@ bare timer loop measured in the same run.
 1. Baseline: a bare timer loop (`bench.sla_baseline`: asyncio call_at -> the project's producer)
    tells the breaches of deadlines at the first wave's rate for a minute.
 2. Two waves of open conversations, one fan each, written into responder's database as
-   responder writes a fan's first message (`bench.sla_seed`; its consumer applies some tens of
-   messages a second here, so 130,000 through Kafka would take most of an hour): the first,
+   responder writes a fan's first message (`bench.sla_seed`: written, not sent, so that the
+   deadlines fall exactly where the bench wants them whatever the machine): the first,
    100,000 with first-reply deadlines (the default policy's 10 minutes) over 3 minutes from
    150 s on; the second, 30,000 over 2 minutes after it. Then responder starts, and finds
    them as it finds any replica's deadlines: by reading the timers due within its horizon.

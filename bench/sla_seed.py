@@ -1,8 +1,8 @@
 """Open conversations written straight into responder's database, as responder itself writes a
 fan's first message (its conversation with its place in the routing queue, the message, and the
 first-reply clock that `sla.conversation.fan_message` starts, stored by `clocks.clock_values`):
-a hundred thousand in seconds, where responder's consumer applies some tens to a hundred fan
-messages a second on the two-core machine. Responder finds their deadlines as it finds any
+a hundred thousand in seconds (a minute or more through Kafka), their deadlines exactly where
+the bench wants them. Responder finds their deadlines as it finds any
 other replica's: by reading the timers due within its horizon from the database (at start-up,
 then every scan)."""
 
