@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coupons import redemptions, service
-from services.coupons.settlement import settle_payment, settle_refund
 from services.coupons.config import CouponsSettings
+from services.coupons.settlement import settle_payment, settle_refund
 from shared import topics
 from shared.consumer import HandlerRegistry
 from shared.consumer_batch import BatchRegistry
