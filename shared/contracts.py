@@ -32,8 +32,12 @@ from shared.coupon_contracts import CouponEvent as CouponEvent
 from shared.coupon_contracts import CouponRedeemed as CouponRedeemed
 from shared.coupon_contracts import CouponReversed as CouponReversed
 from shared.coupon_contracts import CouponUse as CouponUse
+from shared.coupon_contracts import PacketExpired as PacketExpired
 from shared.coupon_contracts import PacketIssued as PacketIssued
+from shared.coupon_contracts import PacketReturned as PacketReturned
+from shared.coupon_contracts import PacketWithdrawn as PacketWithdrawn
 from shared.coupon_contracts import ReferralRewarded as ReferralRewarded
+from shared.coupon_contracts import ReferralRewardRevoked as ReferralRewardRevoked
 from shared.coupon_contracts import ShareClaimed as ShareClaimed
 from shared.events import EventData, fan_key, register
 from shared.sla_contracts import SlaBreached as SlaBreached

@@ -84,3 +84,48 @@ class ReferralRewarded(CouponEvent):
         description="the amount of the referred customer's first order (`order_id`); None: "
         "not told (scoring counts 0)",
     )
+    # Added compatibly: absent in events written before rewards were charged to the budget.
+    reward_id: str | None = Field(default=None, description="the reward's id, as revoked")
+    account: Id | None = Field(default=None, description="the brand account of the order")
+    currency: Currency | None = None
+
+
+@register
+class ReferralRewardRevoked(CouponEvent):
+    """A referral reward taken back: the referred customer's first order was refunded. The
+    reward's cents went back to the campaign's budget; `fan_key` is the referrer."""
+
+    event_type = "scrm.referral.reward_revoked.v1"
+
+    reward_id: str
+    referred_fan_key: str
+    order_id: str
+    reward_cents: Cents
+    account: Id | None = None
+    currency: Currency | None = None
+
+
+class PacketReturned(CouponEvent):
+    """What nobody claimed of a packet went back to the campaign's budget, once; the claimed
+    shares' coupons stay valid. `fan_key` is the packet's owner."""
+
+    packet_id: str
+    order_id: str
+    total_cents: Cents
+    claimed_cents: Cents
+    returned_cents: Cents = Field(description="total_cents - claimed_cents, back in the budget")
+    currency: Currency | None = None
+
+
+@register
+class PacketExpired(PacketReturned):
+    """The packet's claim window closed."""
+
+    event_type = "scrm.packet.expired.v1"
+
+
+@register
+class PacketWithdrawn(PacketReturned):
+    """The order the packet was issued for was refunded before its window closed."""
+
+    event_type = "scrm.packet.withdrawn.v1"

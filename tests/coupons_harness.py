@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.coupons import campaigns, claims, redemptions, service
+from services.coupons import campaigns, claims, expiry, handlers, invariants, redemptions, service
 from services.coupons.campaigns import NewCampaign
 from services.coupons.claims import Claimed, ClaimRequest
 from services.coupons.config import CouponsSettings
@@ -19,11 +19,14 @@ from services.coupons.redemptions import Checkout, Redeemed
 from services.coupons.refusals import Refused
 from services.coupons.service import Issued, NotIssued, PacketRequest
 from services.coupons.terms import CampaignTerms, FixedTotal
+from shared.contracts import OrderPaid, OrderRefunded
 from shared.db import create_engine, create_sessionmaker, transaction
+from shared.events import CloudEvent
 from shared.outbox import Outbox
 
 T = TypeVar("T")
 ACCOUNT = "shop-1"
+ORDER_ACCOUNT = "oa-brand"  # the account of `fan(name)`'s orders: its campaigns reward them
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
@@ -140,10 +143,12 @@ class CouponsHarness:
             "negative": "SELECT count(*) FROM coupons.budget_slices WHERE remaining_cents < 0",
             "packets": "SELECT coalesce(sum(total_cents - returned_cents), 0) FROM "
                        "coupons.packets WHERE campaign_id = :c",
+            "rewards": "SELECT coalesce(sum(amount_cents), 0) FROM coupons.referral_rewards "
+                       "WHERE campaign_id = :c AND revoked_at IS NULL",
             "budget": "SELECT budget_cents FROM coupons.campaigns WHERE id = :c",
             "bad_packets": "SELECT count(*) FROM coupons.packets p WHERE total_cents <> "
-                           "(SELECT sum(amount_cents) FROM coupons.packet_shares s "
-                           "WHERE s.packet_id = p.id)",
+                           "returned_cents + (SELECT coalesce(sum(amount_cents), 0) FROM "
+                           "coupons.packet_shares s WHERE s.packet_id = p.id)",
             "claims_unmatched": "SELECT count(*) FROM coupons.packet_shares s FULL JOIN "
                                 "coupons.claims c USING (packet_id, seq) WHERE (s.claimed_by "
                                 "IS NULL) <> (c.id IS NULL) OR s.claimed_by <> c.fan_key "
@@ -152,8 +157,47 @@ class CouponsHarness:
                                      "coupons.coupons k ON k.claim_id = c.id WHERE k.id IS NULL",
         }  # fmt: skip
         found = {name: await self.scalar(query, c=campaign.id) for name, query in sql.items()}
-        assert found["slices"] + found["packets"] == found["budget"], found
+        assert found["slices"] + found["packets"] + found["rewards"] == found["budget"], found
         assert found["negative"] == 0
         assert found["bad_packets"] == 0
         assert found["claims_unmatched"] == 0
         assert found["claims_without_coupon"] == 0
+
+    async def assert_invariants_hold(self) -> None:
+        """The operator's check of every invariant, over the whole database."""
+        async with self.sessionmaker() as session:
+            report = await invariants.check(session, now=NOW)
+        broken = [finding for finding in report.findings if not finding.holds]
+        assert not broken, broken
+
+    async def order_paid(
+        self, buyer: str, *, order_id: str, cents: int = 10_000, at: datetime = NOW,
+        account: str = ORDER_ACCOUNT,
+    ) -> None:  # fmt: skip
+        """The events topic's paid order of `buyer` (`fan(buyer)` on `account`), handled."""
+        data = OrderPaid(
+            platform="wechat", account=account, user_id=buyer, occurred_at=at,
+            order_id=order_id, amount_cents=cents, currency="CNY",
+        )  # fmt: skip
+        await self._handle(data, OrderPaid)
+
+    async def order_refunded(
+        self, buyer: str, *, order_id: str, cents: int = 10_000, at: datetime = NOW,
+        account: str = ORDER_ACCOUNT,
+    ) -> None:  # fmt: skip
+        data = OrderRefunded(
+            platform="wechat", account=account, user_id=buyer, occurred_at=at,
+            order_id=order_id, amount_cents=cents, currency="CNY",
+        )  # fmt: skip
+        await self._handle(data, OrderRefunded)
+
+    async def _handle(self, data: OrderPaid | OrderRefunded, kind: type[Any]) -> None:
+        event = CloudEvent.of(data, id=uuid.uuid4().hex, source="test", subject=data.fan_key,
+                              time=data.occurred_at)  # fmt: skip
+        handler = handlers.registry(self.outbox, self.rng)[kind]
+        await self.run(lambda session: handler(session, event))
+
+    async def sweep(self, *, now: datetime, limit: int = 100) -> int:
+        return await self.run(lambda session: expiry.sweep(
+            session, now=now, limit=limit, outbox=self.outbox, rng=self.rng
+        ))  # fmt: skip

@@ -2,10 +2,12 @@
 
 from fastapi import FastAPI
 
-from services.coupons import api, brand_api, handlers, operator_api
+from services.coupons import api, brand_api, handlers, invariants_api, operator_api
 from services.coupons.config import CouponsSettings
+from services.coupons.loops import CouponsLoops
 from services.coupons.models import infrastructure
 from services.coupons.service import secure_rng
+from shared.periodic import PeriodicTask
 from shared.service import ServiceParts, Subscription, consumer_service
 
 
@@ -15,10 +17,14 @@ def create_app(settings: CouponsSettings) -> FastAPI:
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
         return handlers.subscriptions(settings, parts.outbox, rng)
 
+    def loops(parts: ServiceParts) -> list[PeriodicTask]:
+        return CouponsLoops(settings, parts, rng).loops()
+
     return consumer_service(
         settings,
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router, operator_api.router, brand_api.router],
+        routers=[api.router, operator_api.router, brand_api.router, invariants_api.router],
+        loops=loops,
     )

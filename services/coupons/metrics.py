@@ -2,7 +2,7 @@
 status, a trigger, or an outcome from the closed sets of `refusals.py`; never a campaign, a
 packet or a fan."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.coupons import refusals
 
@@ -35,6 +35,43 @@ REVERSALS = Counter(
     ["trigger"],
 )
 
+PACKETS_RETURNED = Counter(
+    "scrm_coupons_packets_returned_total",
+    "Packets whose unclaimed cents went back to the budget, by reason: expired (the claim "
+    "window closed) or withdrawn (the order was refunded first).",
+    ["reason"],
+)
+REWARDS = Counter(
+    "scrm_coupons_referral_rewards_total",
+    "Referral rewards, by outcome: rewarded, revoked (the first order refunded), or the "
+    "refusal's reason (budget_exhausted, below_minimum_order, currency_mismatch).",
+    ["outcome"],
+)
+INVARIANT_VIOLATIONS = Gauge(
+    "scrm_coupons_invariant_violations",
+    "Rows breaking each money invariant at the last check (`invariants.py`); 0 is healthy.",
+    ["invariant"],
+)
+INVARIANT_CHECKS = Counter(
+    "scrm_coupons_invariant_checks_total", "Invariant checks run, by result.", ["result"]
+)
+CAMPAIGNS_BY_BUDGET = Gauge(
+    "scrm_coupons_campaigns",
+    "Active campaigns by what is left of their budget: ok, low (under the low share), or "
+    "exhausted (not enough for one more packet at the minimum).",
+    ["budget"],
+)
+BUDGET_LEFT = Gauge(
+    "scrm_coupons_budget_left_cents",
+    "Budget not in packets or rewards, summed over the active campaigns, by currency.",
+    ["currency"],
+)
+BUDGET_TOTAL = Gauge(
+    "scrm_coupons_budget_cents",
+    "Budgets of the active campaigns, summed by currency.",
+    ["currency"],
+)
+
 
 def _create_series() -> None:
     """Every series from the start, so rate() sees the first of each."""
@@ -50,6 +87,14 @@ def _create_series() -> None:
         REDEMPTIONS.labels(outcome)
     for trigger in ("refund", "api"):
         REVERSALS.labels(trigger)
+    for reason in ("expired", "withdrawn"):
+        PACKETS_RETURNED.labels(reason)
+    for outcome in ("rewarded", "revoked", *refusals.REWARD_REFUSALS):
+        REWARDS.labels(outcome)
+    for result in ("ok", "violated", "failed"):
+        INVARIANT_CHECKS.labels(result)
+    for state in ("ok", "low", "exhausted"):
+        CAMPAIGNS_BY_BUDGET.labels(state)
 
 
 _create_series()

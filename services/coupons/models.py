@@ -122,7 +122,12 @@ class Packet(Base):
         CheckConstraint("shares >= 1", name="shares_positive"),
         CheckConstraint("returned_cents BETWEEN 0 AND total_cents", name="returned_in_total"),
         CheckConstraint("trigger IN ('order', 'manual')", name="known_trigger"),
-    )
+        CheckConstraint("return_reason IS NULL OR return_reason IN ('expired', 'withdrawn')",
+                        name="known_return_reason"),
+        # what the expiry sweep looks for: packets whose money has not gone back yet
+        Index("ix_packets_unreturned", "claim_ends_at",
+              postgresql_where=text("returned_at IS NULL")),
+    )  # fmt: skip
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     campaign_id: Mapped[uuid.UUID]
@@ -140,6 +145,9 @@ class Packet(Base):
     claim_ends_at: Mapped[datetime] = mapped_column(_WHEN)
     returned_cents: Mapped[int] = mapped_column(BigInteger, server_default="0")
     returned_at: Mapped[datetime | None] = mapped_column(_WHEN)
+    # Why what nobody claimed went back: `expired` (the window closed) or `withdrawn` (the
+    # order was refunded first); set with `returned_at`, once.
+    return_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class PacketShare(Base):
@@ -282,4 +290,44 @@ class BrandApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(_WHEN)
+    revoked_at: Mapped[datetime | None] = mapped_column(_WHEN)
+
+
+class ReturnedShare(Base):
+    """A share nobody claimed, moved out of `packet_shares` when its packet's money went back
+    to the budget (so no claim can take it after): the record of what returned."""
+
+    __tablename__ = "returned_shares"
+
+    packet_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    returned_at: Mapped[datetime] = mapped_column(_WHEN)
+
+
+class ReferralReward(Base):
+    """What a referrer earned when the fan they referred paid a first order: one per referred
+    fan and campaign, charged to the campaign's budget, and given back when that order is
+    refunded (`revoked_at`). A reward refused (`refusal`) holds no money and stays final."""
+
+    __tablename__ = "referral_rewards"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "referred_fan_key"),
+        Index("ix_referral_rewards_order", "account", "order_id"),
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        CheckConstraint("refusal IS NULL OR amount_cents = 0", name="refused_holds_nothing"),
+        CheckConstraint("revoked_at IS NULL OR refusal IS NULL", name="only_paid_revoked"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    campaign_id: Mapped[uuid.UUID]
+    referred_fan_key: Mapped[str] = mapped_column(String(400))
+    referrer_fan_key: Mapped[str] = mapped_column(String(400), index=True)
+    account: Mapped[str] = mapped_column(String(200))
+    order_id: Mapped[str] = mapped_column(String(200))
+    order_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    refusal: Mapped[str | None] = mapped_column(String(32))
+    rewarded_at: Mapped[datetime] = mapped_column(_WHEN)
     revoked_at: Mapped[datetime | None] = mapped_column(_WHEN)

@@ -38,6 +38,7 @@ def _operator_token(request: Request) -> SecretStr | None:
 
 
 _require_operator = bearer_guard("operator API", "COUPONS_OPERATOR_TOKEN", _operator_token)
+require_operator = _require_operator  # for the operator routes of other modules
 router = APIRouter(
     prefix="/v1", tags=["operator"], dependencies=[Depends(_require_operator)],
     responses=RESPONSES,

@@ -15,6 +15,8 @@ RedeemRefusalCode = Literal[
     "wrong_account", "not_holder", "not_yet_valid", "expired", "currency_mismatch",
     "below_minimum_spend", "already_redeemed", "idempotency_key_reused",
 ]  # fmt: skip
+# Why a referred fan's first order earned the referrer nothing: kept on the reward, final.
+RewardRefusalCode = Literal["budget_exhausted", "below_minimum_order", "currency_mismatch"]
 RefusalCode = IssueRefusalCode | ClaimRefusalCode | RedeemRefusalCode
 
 MESSAGES: dict[str, str] = {
@@ -39,10 +41,12 @@ MESSAGES: dict[str, str] = {
     "below_minimum_spend": "the order is below the coupon's minimum spend",
     "already_redeemed": "the coupon has already been redeemed",
     "idempotency_key_reused": "the idempotency key was used for another redemption",
+    "below_minimum_order": "the referred customer's first order is below the reward's minimum",
 }
 ISSUE_REFUSALS: tuple[str, ...] = get_args(IssueRefusalCode)
 CLAIM_REFUSALS: tuple[str, ...] = get_args(ClaimRefusalCode)
 REDEEM_REFUSALS: tuple[str, ...] = get_args(RedeemRefusalCode)
+REWARD_REFUSALS: tuple[str, ...] = get_args(RewardRefusalCode)
 
 
 class Refused(Exception):

@@ -1,12 +1,15 @@
 """A hypothesis state machine over coupons' rules on a real PostgreSQL: campaigns issue
 packets, fans claim (one at a time and in bursts), coupons are redeemed under reused keys and
-reversed, and after every step the money is conserved and every answer is the one a simple
-model of the rules expects."""
+reversed, packets expire (one, or the sweep of all), fans' orders are paid (issuing packets and
+rewarding referrers of a first order) and refunded (withdrawing packets, clawing rewards back),
+and after every step the money is conserved, the operator's invariant check finds nothing
+broken, and every answer is the one a simple model of the rules expects."""
 
 import asyncio
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -21,13 +24,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from services.coupons import redemptions
+from services.coupons import expiry, redemptions
 from services.coupons.claims import Claimed
 from services.coupons.models import Campaign, Packet
 from services.coupons.redemptions import Redeemed
 from services.coupons.refusals import Refused
 from services.coupons.service import Issued
-from tests.coupons_harness import ACCOUNT, NOW, CouponsHarness
+from services.coupons.terms import CouponTerms, ReferralTerms
+from tests.coupons_harness import ACCOUNT, NOW, ORDER_ACCOUNT, CouponsHarness
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -40,6 +44,7 @@ class PacketModel:
     packet: Packet
     owner: str
     claims: dict[str, int] = field(default_factory=dict)  # fan -> claim id
+    closed: bool = False  # its unclaimed money went back: no share left to claim
 
 
 @dataclass
@@ -63,6 +68,7 @@ class CouponsMachine(RuleBasedStateMachine):
         self.keys: dict[str, tuple[str, uuid.UUID]] = {}  # idempotency key -> coupon, use
         self.redemptions: dict[uuid.UUID, CouponModel] = {}
         self.run_id = uuid.uuid4().hex
+        self.closable: list[PacketModel] = []
 
     def run(self, work: Awaitable[T]) -> T:
         return self.loop.run_until_complete(work)
@@ -71,13 +77,19 @@ class CouponsMachine(RuleBasedStateMachine):
         self.run(self.harness.engine.dispose())
         self.loop.close()
 
-    @rule(budget=st.integers(0, 20_000), shares=st.integers(1, 4), equal=st.booleans())
-    def create_campaign(self, budget: int, shares: int, equal: bool) -> None:
+    @rule(budget=st.integers(0, 20_000), shares=st.integers(1, 4), equal=st.booleans(),
+          rewarding=st.booleans())  # fmt: skip
+    def create_campaign(self, budget: int, shares: int, equal: bool, rewarding: bool) -> None:
         split = "equal" if equal else "lucky"
         rule_ = {"kind": "fixed", "total_cents": 1_000 * shares}
+        # a rewarding campaign is of the orders' account, its coupons good at the checkout's
+        extra: dict[str, Any] = {
+            "account": ORDER_ACCOUNT, "referral": ReferralTerms(reward_cents=700),
+            "coupon": CouponTerms(accounts=(ACCOUNT,)),
+        } if rewarding else {}  # fmt: skip
         campaign = self.run(self.harness.campaign(
             budget_cents=budget, slices=3, shares_per_packet=shares, packet_rule=rule_,
-            split=split,
+            split=split, **extra,
         ))  # fmt: skip
         self.campaigns.append(campaign)
 
@@ -90,7 +102,9 @@ class CouponsMachine(RuleBasedStateMachine):
         if not isinstance(issued, Issued):
             assert issued.code == "budget_exhausted"
             return multiple()
-        return PacketModel(issued.packet, owner)
+        model = PacketModel(issued.packet, owner)
+        self.closable.append(model)
+        return model
 
     def _expect_claim(self, model: PacketModel, claimer: str, result: Claimed | Refused) -> None:
         if claimer == model.owner:
@@ -101,7 +115,7 @@ class CouponsMachine(RuleBasedStateMachine):
             assert result.claim.id == model.claims[claimer]
         elif isinstance(result, Refused):
             assert result.code == "packet_empty"
-            assert len(model.claims) == model.packet.shares
+            assert model.closed or len(model.claims) == model.packet.shares
         else:
             model.claims[claimer] = result.claim.id
 
@@ -159,6 +173,37 @@ class CouponsMachine(RuleBasedStateMachine):
         assert reversed_.new
         coupon.active_redemption = None
 
+    @rule(model=packets)
+    def expire(self, model: PacketModel) -> None:
+        returned = self.run(self.harness.run(lambda session: expiry.return_unclaimed(
+            session, model.packet.id, reason="expired", outbox=self.harness.outbox,
+            rng=self.harness.rng, now=NOW,
+        )))  # fmt: skip
+        assert (returned is None) == model.closed
+        model.closed = True
+
+    @rule()
+    def sweep(self) -> None:
+        """Every packet's window closed: the sweep returns them all (other runs' too)."""
+        later = NOW + timedelta(days=40)
+        while self.run(self.harness.sweep(now=later, limit=50)):
+            pass
+        for model in self.closable:
+            model.closed = True
+
+    @rule(buyer=st.sampled_from(FANS), order=st.integers(0, 3), minute=st.integers(1, 30))
+    def pay(self, buyer: str, order: int, minute: int) -> None:
+        at = NOW + timedelta(minutes=minute)
+        self.run(self.harness.order_paid(buyer, order_id=f"{self.run_id}-{order}", at=at))
+
+    @rule(buyer=st.sampled_from(FANS), order=st.integers(0, 3))
+    def refund(self, buyer: str, order: int) -> None:
+        self.run(self.harness.order_refunded(buyer, order_id=f"{self.run_id}-{order}"))
+
+    @invariant()
+    def every_invariant_holds(self) -> None:
+        self.run(self.harness.assert_invariants_hold())
+
     @invariant()
     def money_is_conserved(self) -> None:
         for campaign in self.campaigns:
@@ -172,6 +217,10 @@ class CouponsMachine(RuleBasedStateMachine):
         assert counts["redemptions"] == counts["scrm.coupon.redeemed.v1"]
         assert counts["reversed"] == counts["scrm.coupon.reversed.v1"]
         assert counts["double_used"] == 0
+        assert counts["expired"] == counts["scrm.packet.expired.v1"]
+        assert counts["withdrawn"] == counts["scrm.packet.withdrawn.v1"]
+        assert counts["rewarded"] == counts["scrm.referral.rewarded.v1"]
+        assert counts["revoked"] == counts["scrm.referral.reward_revoked.v1"]
 
     async def _counts(self) -> dict[str, int]:
         sql = {
@@ -181,10 +230,19 @@ class CouponsMachine(RuleBasedStateMachine):
             "reversed": "SELECT count(*) FROM coupons.redemptions WHERE reversed_at IS NOT NULL",
             "double_used": "SELECT count(*) FROM (SELECT coupon_id FROM coupons.redemptions "
                            "WHERE reversed_at IS NULL GROUP BY coupon_id HAVING count(*) > 1) d",
+            "expired": "SELECT count(*) FROM coupons.packets WHERE return_reason = 'expired'",
+            "withdrawn": "SELECT count(*) FROM coupons.packets "
+                         "WHERE return_reason = 'withdrawn'",
+            "rewarded": "SELECT count(*) FROM coupons.referral_rewards WHERE refusal IS NULL",
+            "revoked": "SELECT count(*) FROM coupons.referral_rewards "
+                       "WHERE revoked_at IS NOT NULL",
         }  # fmt: skip
         counts = {name: int(await self.harness.scalar(query)) for name, query in sql.items()}
         for event_type in ("scrm.share.claimed.v1", "scrm.packet.issued.v1",
-                           "scrm.coupon.redeemed.v1", "scrm.coupon.reversed.v1"):  # fmt: skip
+                           "scrm.coupon.redeemed.v1", "scrm.coupon.reversed.v1",
+                           "scrm.packet.expired.v1", "scrm.packet.withdrawn.v1",
+                           "scrm.referral.rewarded.v1",
+                           "scrm.referral.reward_revoked.v1"):  # fmt: skip
             counts[event_type] = await self.harness.events(event_type)
         return counts
 
