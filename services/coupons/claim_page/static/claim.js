@@ -24,7 +24,7 @@ const base = `/p/${encodeURIComponent(code)}`;
 const $ = (name) => document.querySelector(`[data-${name}]`);
 
 function money(cents, currency) {
-  return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
+  return new Intl.NumberFormat(undefined, { style: "currency", currency, currencyDisplay: "narrowSymbol" }).format(cents / 100);
 }
 
 function when(iso) {
