@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from services.coupons.config import CouponsSettings
 from services.coupons.main import create_app
@@ -33,7 +33,7 @@ from tests.e2e.test_coupons_claim_page import (
 from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ Phone = Callable[[], Awaitable[Page]]
 
 async def amount_of(coupons: httpx.AsyncClient, shared: Shared, fan_key: str) -> int:
     packet = await coupons.get(f"/v1/packets/{shared.share_code}", headers=shared.brand)
-    return next(c["amount_cents"] for c in packet.json()["claims"] if c["fan_key"] == fan_key)
+    return int(next(c["amount_cents"] for c in packet.json()["claims"] if c["fan_key"] == fan_key))
 
 
 def yuan(cents: int) -> str:
