@@ -29,3 +29,21 @@ class CouponsSettings(BaseServiceSettings):
     budget_low_share: float = Field(
         default=0.1, gt=0, lt=1, description="a campaign's budget is low under this share left"
     )
+    claim_link_secret: SecretStr | None = Field(
+        default=None, min_length=32,
+        description="the secret claim links are signed with (each brand account's key is "
+        "derived from it); unset: the claim page and its links are off",
+    )  # fmt: skip
+    claim_link_max_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=7 * 86_400,
+        description="the longest a claim link may stay valid",
+    )
+    public_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description="coupons' public address, which claim links begin with "
+        "(unset: the address the request came to)",
+    )

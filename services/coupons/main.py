@@ -3,6 +3,8 @@
 from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, invariants_api, operator_api
+from services.coupons.claim_page import links_api
+from services.coupons.claim_page.router import router as claim_page_router
 from services.coupons.config import CouponsSettings
 from services.coupons.loops import CouponsLoops
 from services.coupons.models import infrastructure
@@ -25,6 +27,13 @@ def create_app(settings: CouponsSettings) -> FastAPI:
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router, operator_api.router, brand_api.router, invariants_api.router],
+        routers=[
+            api.router,
+            operator_api.router,
+            brand_api.router,
+            invariants_api.router,
+            links_api.router,
+            claim_page_router,
+        ],
         loops=loops,
     )
