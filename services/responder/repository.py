@@ -63,15 +63,17 @@ async def lock_conversation(
 
 
 async def running_clocks(session: AsyncSession, conversation_id: uuid.UUID) -> list[SlaClock]:
-    """The conversation's clocks not ended, locked (a timer firing waits for the caller)."""
+    """The conversation's clocks not ended, locked (a timer firing waits for the caller) in the
+    order of their ids, as the timers flag them (two orders would deadlock); returned in the
+    order they started."""
     found = await session.scalars(
         select(SlaClock)
         .where(SlaClock.conversation_id == conversation_id, SlaClock.ended_at.is_(None))
-        .order_by(SlaClock.started_at, SlaClock.target)
+        .order_by(SlaClock.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    return list(found)
+    return sorted(found, key=lambda clock: (clock.started_at, clock.target))
 
 
 async def clock_met_by(session: AsyncSession, reply_id: str) -> SlaClock | None:
@@ -212,6 +214,19 @@ _DUE_COLUMNS = (SlaClock.id, SlaClock.conversation_id, SlaClock.target, SlaClock
                 SlaClock.deadline, SlaClock.warning_at)  # fmt: skip
 
 
+async def lock_conversations_of_clocks(
+    session: AsyncSession, clock_ids: Sequence[uuid.UUID]
+) -> None:
+    """Lock the conversations of these clocks, in the order of their ids."""
+    of_clocks = select(SlaClock.conversation_id).where(SlaClock.id.in_(sorted(clock_ids)))
+    await session.execute(
+        select(Conversation.id)
+        .where(Conversation.id.in_(of_clocks))
+        .order_by(Conversation.id)
+        .with_for_update()
+    )
+
+
 async def mark_due(
     session: AsyncSession, clock_ids: Sequence[uuid.UUID], *, flag: str, now: datetime
 ) -> list[Row[Any]]:
@@ -220,10 +235,19 @@ async def mark_due(
     conversation's fan. A clock another transaction holds is waited for, then looked at anew:
     a reply that ended it first leaves it out."""
     when = SlaClock.warning_at if flag == "warned" else SlaClock.deadline
+    # locked in the order of their ids first, as every taker of several clocks locks them: the
+    # update's own scan may meet them in any order (two orders would deadlock)
+    locked = (
+        select(SlaClock.id)
+        .where(SlaClock.id.in_(sorted(clock_ids)))
+        .order_by(SlaClock.id)
+        .with_for_update()
+        .cte("locked")
+    )
     flagged = (
         update(SlaClock)
         .where(
-            SlaClock.id.in_(sorted(clock_ids)),
+            SlaClock.id.in_(select(locked.c.id)),
             SlaClock.ended_at.is_(None),
             getattr(SlaClock, flag).is_(False),
             when.is_not(None),

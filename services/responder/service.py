@@ -208,6 +208,9 @@ async def fire(
 ) -> None:
     """What the timers found due at `now`: warnings and breaches flagged in one statement each
     (a clock ended or moved meanwhile is left out), snoozes ended."""
+    clock_ids = [timer.ref for timer in timers if timer.kind in ("warning", "breach")]
+    if clock_ids:  # conversations before clocks, as every change to a conversation locks them
+        await repository.lock_conversations_of_clocks(session, clock_ids)
     for kind, flag in (("warning", "warned"), ("breach", "breached")):
         ids = [timer.ref for timer in timers if timer.kind == kind]
         if ids:
