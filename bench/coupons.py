@@ -35,9 +35,9 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg

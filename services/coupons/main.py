@@ -3,6 +3,8 @@
 from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, operator_api
+from services.coupons.brand_auth import VerifiedKeys
+from services.coupons.claims import EmptyPackets
 from services.coupons.config import CouponsSettings
 from services.coupons.models import infrastructure
 from services.coupons.service import secure_rng
@@ -15,10 +17,13 @@ def create_app(settings: CouponsSettings) -> FastAPI:
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
         return handlers.subscriptions(settings, parts.outbox, rng)
 
-    return consumer_service(
+    app = consumer_service(
         settings,
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
         routers=[api.router, operator_api.router, brand_api.router],
     )
+    app.state.verified_keys = VerifiedKeys()
+    app.state.empty_packets = EmptyPackets()
+    return app
