@@ -217,3 +217,17 @@ async def test_the_openapi_document_has_examples(coupons: httpx.AsyncClient) -> 
     for name in ("CampaignIn", "ClaimIn", "CheckoutIn", "PacketIssueIn"):
         assert schemas[name].get("examples"), name
     assert "/v1/packets/{share_code}/claims" in document["paths"]
+
+
+async def test_a_revoked_key_opens_nothing_at_once(coupons: httpx.AsyncClient) -> None:
+    made = (await coupons.post(
+        f"/v1/accounts/{ACCOUNT}/api-keys", json={"name": "page"}, headers=OPERATOR
+    )).json()  # fmt: skip
+    key = {"Authorization": f"Bearer {made['key']}"}
+    url = "/v1/orders/o-none/packets"
+    assert (await coupons.get(url, headers=key)).status_code == 200  # now trusted for a while
+    revoked = await coupons.delete(
+        f"/v1/accounts/{ACCOUNT}/api-keys/{made['id']}", headers=OPERATOR
+    )
+    assert revoked.status_code == 204
+    assert (await coupons.get(url, headers=key)).status_code == 401
