@@ -98,6 +98,10 @@ async def claim_share(
     except Refused as refusal:
         refused(refusal)
     response.status_code = 201 if claimed.new else 200
+    return claimed_out(claimed)
+
+
+def claimed_out(claimed: claims.Claimed) -> ClaimedOut:
     claim = claimed.claim
     return ClaimedOut(
         claim_id=claim.id, packet_id=claim.packet_id, fan_key=claim.fan_key,

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, operator_api
 from services.coupons.brand_auth import VerifiedKeys
+from services.coupons.claim_door import door_router
 from services.coupons.claims import EmptyPackets
 from services.coupons.config import CouponsSettings
 from services.coupons.models import infrastructure
@@ -22,7 +23,7 @@ def create_app(settings: CouponsSettings) -> FastAPI:
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
-        routers=[api.router, operator_api.router, brand_api.router],
+        routers=[door_router(), api.router, operator_api.router, brand_api.router],
     )
     app.state.verified_keys = VerifiedKeys()
     app.state.empty_packets = EmptyPackets()
