@@ -76,6 +76,17 @@ def conclude(
         "  targets   "
         + ", ".join(f"{k}: {'met' if ok else 'MISSED'}" for k, ok in verdicts.items())
     )
+    _write(args, measured, hot, broken, by_round)
+    return 0 if violations == 0 and hot.winners == hot.shares else 1
+
+
+def _write(
+    args: argparse.Namespace, measured: dict[str, Measured], hot: Hot, broken: dict[str, int],
+    by_round: list[float],
+) -> None:  # fmt: skip
+    bare, coupons = measured["bare"].combined, measured["coupons"].combined
+    ratio, p99 = coupons.throughput / bare.throughput, coupons.percentile(0.99)
+    violations = sum(broken.values())
     write_results("coupons", {
         "claims": coupons.requests, "claims_per_s": round(coupons.throughput),
         "claim_p50_ms": round(coupons.median_ms, 2), "claim_p99_ms": round(p99, 2),
@@ -93,7 +104,6 @@ def conclude(
         "invariant_violations": violations, "broken": {k: v for k, v in broken.items() if v},
         "connections": args.connections, "hot_packet_connections": args.hot_connections,
     })  # fmt: skip
-    return 0 if violations == 0 and hot.winners == hot.shares else 1
 
 
 def _table(measured: dict[str, Measured], hot: Hot) -> None:
