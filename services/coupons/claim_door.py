@@ -76,10 +76,12 @@ def _fast_request(scope: Scope, body: bytes) -> tuple[str, ClaimRequest] | None:
 
 
 async def _claim(scope: Scope, request: ClaimRequest, account: str) -> tuple[int, bytes]:
-    """(status, JSON) of the claim: committed before it is answered, as the route's."""
+    """(status, JSON) of the claim: committed before it is answered, as the route's; a claim
+    of a packet known to be empty is refused without a transaction."""
     parts = parts_of(scope["app"])
     empty: EmptyPackets = scope["app"].state.empty_packets
     try:
+        claims.refuse_known_empty(empty, request, account=account, now=datetime.now(UTC))
         async with transaction(parts.sessionmaker) as session:
             claimed = await claims.claim_share(
                 session, request, account=account, outbox=parts.outbox,

@@ -11,8 +11,8 @@ A claim is two statements when nothing races it: what it checks, read at one ins
 share taken with the claim, count, coupon and referral written at once; then its event. Only
 a packet whose free shares are all held by claims in flight, or a fan's racing claims, take
 the longer way, a statement a step (`_claim_step_by_step`). A packet found empty is remembered
-for a few seconds (`EmptyPackets`): the many who come to it then cost one query each, for their
-own earlier claim, which would be their answer."""
+for a few seconds with its claimers (`EmptyPackets`): the many who come to it then are refused
+without the database, and its claimers get their own claim, as before."""
 
 import secrets
 import uuid
@@ -59,28 +59,31 @@ class Claimed:
 
 
 @dataclass(frozen=True)
-class _EmptyPacket:
+class EmptyPacket:
     id: uuid.UUID
     account: str
     owner_fan_key: str
     claim_ends_at: datetime
+    claimers: frozenset[str]  # final: no claim comes once every share is claimed
 
 
 class EmptyPackets:
-    """Packets found with every share claimed, by share code, for a few seconds: a claimed share
-    is never unclaimed, so the answer stays right; only the fan's own earlier claim is asked."""
+    """Packets found with every share claimed, by share code, with their claimers, for a few
+    seconds: a claimed share is never unclaimed, so the packet stays empty and its claimers stay
+    the same; a claim of it is answered without the database, but for its claimers' own."""
 
     def __init__(
         self, *, size: int = EMPTY_PACKETS_KEPT, seconds: float = EMPTY_PACKET_SECONDS
     ) -> None:
-        self._cache: TtlCache[str, _EmptyPacket] = TtlCache(size=size, seconds=seconds)
+        self._cache: TtlCache[str, EmptyPacket] = TtlCache(size=size, seconds=seconds)
 
-    def get(self, share_code: str) -> _EmptyPacket | None:
+    def get(self, share_code: str) -> EmptyPacket | None:
         return self._cache.get(share_code)
 
-    def add(self, packet: Packet) -> None:
-        self._cache.put(packet.share_code, _EmptyPacket(
-            packet.id, packet.account, packet.owner_fan_key, packet.claim_ends_at))  # fmt: skip
+    def add(self, packet: Packet, claimers: frozenset[str]) -> None:
+        self._cache.put(packet.share_code, EmptyPacket(
+            packet.id, packet.account, packet.owner_fan_key, packet.claim_ends_at, claimers,
+        ))  # fmt: skip
 
 
 def coupon_code() -> str:
@@ -95,9 +98,9 @@ async def claim_share(
 ) -> Claimed:  # fmt: skip
     """The fan's claim of a share of the packet (`account`'s, else NotFound). What needs no
     more than the packet is refused first, the campaign's rules next."""
-    known_empty = empty.get(request.share_code) if empty is not None else None
+    known_empty = refuse_known_empty(empty, request, account=account, now=now)
     if known_empty is not None:
-        return await _of_empty(session, known_empty, request, account=account, now=now)
+        return await _earlier(session, known_empty.id, request)
     found = await claims_repository.claim_context(
         session, share_code=request.share_code, fan_key=request.fan_key
     )
@@ -110,7 +113,7 @@ async def claim_share(
     _check_packet(packet, request, now=now)
     if not found.unclaimed:  # read at the instant the fan's own claim was found missing
         if empty is not None:
-            empty.add(packet)
+            empty.add(packet, await claims_repository.claimers_of(session, packet.id))
         _refuse("packet_empty")
     campaign = found.campaign
     if campaign is None:
@@ -119,19 +122,19 @@ async def claim_share(
     return await _claim_at_once(session, campaign, packet, request, outbox=outbox, now=now)
 
 
-async def _of_empty(
-    session: AsyncSession, packet: _EmptyPacket, request: ClaimRequest, *, account: str,
-    now: datetime,
-) -> Claimed:  # fmt: skip
-    """A claim of a packet found empty lately: the fan's own claim, else refused."""
+def refuse_known_empty(
+    empty: EmptyPackets | None, request: ClaimRequest, *, account: str, now: datetime
+) -> EmptyPacket | None:
+    """Refuse a claim of a packet found empty lately (or answer NotFound), without the
+    database; the packet when the claimer holds one of its claims, which is their answer; None
+    when the packet is not known to be empty."""
+    packet = empty.get(request.share_code) if empty is not None else None
+    if packet is None:
+        return None
     if packet.account != account:
         raise NotFound("no such packet")
-    earlier = await claims_repository.claim_of(
-        session, packet_id=packet.id, fan_key=request.fan_key
-    )
-    if earlier is not None:
-        _count(session, "repeated")
-        return Claimed(*earlier, new=False)
+    if request.fan_key in packet.claimers:
+        return packet
     if now >= packet.claim_ends_at:
         _refuse("window_closed")
     if request.fan_key == packet.owner_fan_key:
@@ -184,7 +187,7 @@ async def _claim_at_once(
         )
     if taken.claim_id is None:  # the fan's other claim of the packet committed meanwhile
         await claims_repository.release_share(session, packet_id=packet.id, seq=taken.seq)
-        return await _earlier(session, packet, request)
+        return await _earlier(session, packet.id, request)
     if taken.coupon_id is None:
         _refuse("daily_cap_reached")
     claim.id, claim.seq, claim.amount_cents = taken.claim_id, taken.seq, taken.amount_cents
@@ -275,7 +278,7 @@ async def _take(
     })  # fmt: skip
     if claim is None:  # the fan's other claim of the packet committed meanwhile
         await claims_repository.release_share(session, packet_id=packet.id, seq=seq)
-        return await _earlier(session, packet, request)
+        return await _earlier(session, packet.id, request)
     await _count_today(session, campaign, request, now=now)
     coupon = await _coupon(session, campaign, terms, claim, now=now)
     await _refer(session, packet, claim)
@@ -291,16 +294,16 @@ async def _empty(session: AsyncSession, packet: Packet, request: ClaimRequest) -
     """Every share is claimed: refused, unless the fan's own claim, racing this one (and
     committed since this one began), took the last."""
     if await claims_repository.claim_of(session, packet_id=packet.id, fan_key=request.fan_key):
-        return await _earlier(session, packet, request)
+        return await _earlier(session, packet.id, request)
     _refuse("packet_empty")
 
 
-async def _earlier(session: AsyncSession, packet: Packet, request: ClaimRequest) -> Claimed:
+async def _earlier(session: AsyncSession, packet_id: uuid.UUID, request: ClaimRequest) -> Claimed:
     earlier = await claims_repository.claim_of(
-        session, packet_id=packet.id, fan_key=request.fan_key
+        session, packet_id=packet_id, fan_key=request.fan_key
     )
     if earlier is None:
-        raise RuntimeError("the claim's unique key conflicted with no committed claim")
+        raise RuntimeError("the fan's claim of the packet, known to be committed, is not found")
     _count(session, "repeated")
     return Claimed(*earlier, new=False)
 

@@ -198,6 +198,12 @@ async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:
     return bool(await session.scalar(query))
 
 
+async def claimers_of(session: AsyncSession, packet_id: uuid.UUID) -> frozenset[str]:
+    """The fans holding a claim of the packet, as far as committed claims go."""
+    query = select(Claim.fan_key).where(Claim.packet_id == packet_id)
+    return frozenset((await session.scalars(query)).all())
+
+
 async def packets_of_order(
     session: AsyncSession, *, account: str, order_id: str
 ) -> Sequence[Packet]:

@@ -207,7 +207,9 @@ class TestEmptyPackets:
         claim = partial(claim_remembering, coupons, packet, empty)
         first = await claim("ann")
         assert outcome(await claim("bob")) == "packet_empty"
-        assert empty.get(packet.share_code) is not None
+        known = empty.get(packet.share_code)
+        assert known is not None
+        assert known.claimers == {fan("ann")}
         again = await claim("ann")
         assert isinstance(first, Claimed)
         assert isinstance(again, Claimed)
