@@ -61,7 +61,7 @@ test-kafka: venv ## Run the integration and end-to-end tests against Apache Kafk
 	KAFKA_BOOTSTRAP_SERVERS=$$bootstrap SCRM_TEST_KAFKA_IDEMPOTENCE=true SCRM_TEST_SESSION_TIMEOUT_MS=2000 \
 		$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
 
-bench: bench-ingest bench-scoring bench-sla bench-routing ## Run every benchmark (figures and ratios against an in-run baseline)
+bench: bench-ingest bench-scoring bench-sla bench-routing bench-coupons ## Run every benchmark (figures and ratios against an in-run baseline)
 
 bench-ingest: venv ## Ingest webhook throughput/latency on Apache Kafka vs a bare FastAPI endpoint
 	$(PY) -m bench.ingest $(BENCH_ARGS)
@@ -74,6 +74,9 @@ bench-sla: venv ## Responder's breach lag with 100k open conversations, and a re
 
 bench-routing: venv ## Responder's claim latency for 50 agents vs a bare one-query endpoint; webhook -> queue lag
 	$(PY) -m bench.routing $(BENCH_ARGS)
+
+bench-coupons: venv ## Claims of red-packet shares on Apache Kafka vs a bare one-insert endpoint; a hot packet
+	$(PY) -m bench.coupons $(BENCH_ARGS)
 
 lint: venv ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -90,4 +93,4 @@ schemas: venv ## Export the JSON Schema of every event contract to shared/schema
 clean: ## Remove the environments, caches and the embedded data folder
 	rm -rf $(VENV) $(TOOLS) .cache data .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv chromium run smoke test kafka-up kafka-down test-kafka bench bench-ingest bench-scoring bench-sla bench-routing lint fmt schemas clean
+.PHONY: help venv chromium run smoke test kafka-up kafka-down test-kafka bench bench-ingest bench-scoring bench-sla bench-routing bench-coupons lint fmt schemas clean

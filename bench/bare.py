@@ -3,7 +3,8 @@ least the real one must, driven by the same load generator as the service.
 
 - ingest's webhook path answers the body's length;
 - the agent API's claim-next runs one asyncpg query on responder's database
-  (`BARE_DATABASE_URL`): the head of the routing queue, read, not taken; resolve answers at once.
+  (`BARE_DATABASE_URL`): the head of the routing queue, read, not taken; resolve answers at once;
+- coupons's claim inserts one row (the share code and the body) in one asyncpg transaction.
 """
 
 import os
@@ -19,6 +20,11 @@ QUEUE_HEAD = (
     "SELECT id FROM responder.conversations WHERE status = 'open' AND assignee_id IS NULL"
     " ORDER BY queue_due, awaiting_since LIMIT 1"
 )
+CLAIMS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS public.bare_claims (id bigserial PRIMARY KEY,"
+    " share_code text NOT NULL, body bytea NOT NULL, claimed_at timestamptz NOT NULL DEFAULT now())"
+)
+INSERT_CLAIM = "INSERT INTO public.bare_claims (share_code, body) VALUES ($1, $2) RETURNING id"
 
 
 @asynccontextmanager
@@ -27,6 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = (
         await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_MAX) if dsn else None
     )
+    if app.state.pool is not None:
+        await app.state.pool.execute(CLAIMS_TABLE)
     try:
         yield
     finally:
@@ -51,6 +59,14 @@ async def queue_head(request: Request) -> dict[str, str | None]:
 @app.post("/v1/agent/conversations/{conversation_id}/resolve")
 async def resolved(conversation_id: str) -> Response:
     return Response(status_code=204)
+
+
+@app.post("/v1/packets/{share_code}/claims", status_code=201)
+async def claim_row(share_code: str, request: Request) -> dict[str, int]:
+    body = await request.body()
+    async with request.app.state.pool.acquire() as connection, connection.transaction():
+        claim_id = await connection.fetchval(INSERT_CLAIM, share_code, body)
+    return {"claim_id": claim_id}
 
 
 if __name__ == "__main__":

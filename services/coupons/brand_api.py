@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
 
 from services.coupons import claims, redemptions, service
 from services.coupons.api import (
@@ -18,7 +18,7 @@ from services.coupons.api import (
     refused,
 )
 from services.coupons.brand_auth import RESPONSES, BrandDep
-from services.coupons.claims import ClaimRequest
+from services.coupons.claims import ClaimRequest, EmptyPackets
 from services.coupons.redemptions import Checkout
 from services.coupons.refusals import MESSAGES, NotFound, Refused
 from services.coupons.schemas import (
@@ -39,6 +39,14 @@ IdempotencyKey = Annotated[
     str, Header(min_length=1, max_length=200, pattern=PRINTABLE,
                 description="names the redemption: the same key again gets the same answer")
 ]  # fmt: skip
+
+
+async def empty_packets(request: Request) -> EmptyPackets:
+    packets: EmptyPackets = request.app.state.empty_packets
+    return packets
+
+
+EmptyPacketsDep = Annotated[EmptyPackets, Depends(empty_packets)]
 
 
 def _now() -> datetime:
@@ -71,7 +79,7 @@ async def read_packet(share_code: ShareCode, account: BrandDep, session: Session
 )  # fmt: skip
 async def claim_share(
     share_code: ShareCode, body: ClaimIn, account: BrandDep, session: SessionDep,
-    parts: PartsDep, response: Response,
+    parts: PartsDep, empty: EmptyPacketsDep, response: Response,
 ) -> ClaimedOut:  # fmt: skip
     """Claim a share for the fan: 201 with the coupon it became, 200 with the same when the fan
     claimed it before. Refused (409) with: `campaign_ended`, `window_closed`, `own_packet`,
@@ -83,13 +91,17 @@ async def claim_share(
     )  # fmt: skip
     try:
         claimed = await claims.claim_share(
-            session, request, account=account, outbox=parts.outbox, now=_now()
+            session, request, account=account, outbox=parts.outbox, now=_now(), empty=empty
         )
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except Refused as refusal:
         refused(refusal)
     response.status_code = 201 if claimed.new else 200
+    return claimed_out(claimed)
+
+
+def claimed_out(claimed: claims.Claimed) -> ClaimedOut:
     claim = claimed.claim
     return ClaimedOut(
         claim_id=claim.id, packet_id=claim.packet_id, fan_key=claim.fan_key,

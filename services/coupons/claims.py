@@ -5,9 +5,17 @@ One claim per fan and packet, first come first served: a claim takes one unclaim
 waiting on the packet's row), then inserts the claim under the unique (packet, fan); a fan's
 second claim racing the first gives its share back and answers with the first. A claim asked
 again gets the same answer (the same claim and coupon). A refusal raises `Refused`, which rolls
-back whatever the claim had written."""
+back whatever the claim had written.
+
+A claim is two statements when nothing races it: what it checks, read at one instant, then the
+share taken with the claim, count, coupon and referral written at once; then its event. Only
+a packet whose free shares are all held by claims in flight, or a fan's racing claims, take
+the longer way, a statement a step (`_claim_step_by_step`). A packet found empty is remembered
+for a few seconds with its claimers (`EmptyPackets`): the many who come to it then are refused
+without the database, and its claimers get their own claim, as before."""
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -15,7 +23,9 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coupons import announcements, claims_repository, metrics, repository
+from services.coupons.caches import TtlCache
 from services.coupons.campaigns import terms_of
+from services.coupons.claims_repository import ClaimContext
 from services.coupons.domain import claim_day
 from services.coupons.models import Campaign, Claim, Coupon, Packet
 from services.coupons.refusals import ClaimRefusalCode, NotFound, Refused
@@ -27,6 +37,8 @@ from shared.outbox import Outbox
 # and easy to type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
+EMPTY_PACKETS_KEPT = 10_000
+EMPTY_PACKET_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -46,16 +58,152 @@ class Claimed:
     new: bool
 
 
+@dataclass(frozen=True)
+class EmptyPacket:
+    id: uuid.UUID
+    account: str
+    owner_fan_key: str
+    claim_ends_at: datetime
+    claimers: frozenset[str]  # final: no claim comes once every share is claimed
+
+
+class EmptyPackets:
+    """Packets found with every share claimed, by share code, with their claimers, for a few
+    seconds: a claimed share is never unclaimed, so the packet stays empty and its claimers stay
+    the same; a claim of it is answered without the database, but for its claimers' own."""
+
+    def __init__(
+        self, *, size: int = EMPTY_PACKETS_KEPT, seconds: float = EMPTY_PACKET_SECONDS
+    ) -> None:
+        self._cache: TtlCache[str, EmptyPacket] = TtlCache(size=size, seconds=seconds)
+
+    def get(self, share_code: str) -> EmptyPacket | None:
+        return self._cache.get(share_code)
+
+    def add(self, packet: Packet, claimers: frozenset[str]) -> None:
+        self._cache.put(packet.share_code, EmptyPacket(
+            packet.id, packet.account, packet.owner_fan_key, packet.claim_ends_at, claimers,
+        ))  # fmt: skip
+
+
 def coupon_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    """80 random bits, five to a letter (one draw from the system, not one a letter)."""
+    bits = int.from_bytes(secrets.token_bytes(CODE_LENGTH * 5 // 8))
+    return "".join(CODE_ALPHABET[(bits >> (5 * n)) & 31] for n in range(CODE_LENGTH))
 
 
 async def claim_share(
+    session: AsyncSession, request: ClaimRequest, *, account: str, outbox: Outbox, now: datetime,
+    empty: EmptyPackets | None = None,
+) -> Claimed:  # fmt: skip
+    """The fan's claim of a share of the packet (`account`'s, else NotFound). What needs no
+    more than the packet is refused first, the campaign's rules next."""
+    known_empty = refuse_known_empty(empty, request, account=account, now=now)
+    if known_empty is not None:
+        return await _earlier(session, known_empty.id, request)
+    found = await claims_repository.claim_context(
+        session, share_code=request.share_code, fan_key=request.fan_key
+    )
+    if found is None or found.packet.account != account:
+        raise NotFound("no such packet")
+    packet = found.packet
+    if found.earlier is not None:
+        _count(session, "repeated")
+        return Claimed(*found.earlier, new=False)
+    _check_packet(packet, request, now=now)
+    if not found.unclaimed:  # read at the instant the fan's own claim was found missing
+        if empty is not None:
+            empty.add(packet, await claims_repository.claimers_of(session, packet.id))
+        _refuse("packet_empty")
+    campaign = found.campaign
+    if campaign is None:
+        raise NotFound("no such packet")
+    _check_at_once(campaign, found, request)
+    return await _claim_at_once(session, campaign, packet, request, outbox=outbox, now=now)
+
+
+def refuse_known_empty(
+    empty: EmptyPackets | None, request: ClaimRequest, *, account: str, now: datetime
+) -> EmptyPacket | None:
+    """Refuse a claim of a packet found empty lately (or answer NotFound), without the
+    database; the packet when the claimer holds one of its claims, which is their answer; None
+    when the packet is not known to be empty."""
+    packet = empty.get(request.share_code) if empty is not None else None
+    if packet is None:
+        return None
+    if packet.account != account:
+        raise NotFound("no such packet")
+    if request.fan_key in packet.claimers:
+        return packet
+    if now >= packet.claim_ends_at:
+        _refuse("window_closed")
+    if request.fan_key == packet.owner_fan_key:
+        _refuse("own_packet")
+    _refuse("packet_empty")
+
+
+def _check_packet(packet: Packet, request: ClaimRequest, *, now: datetime) -> None:
+    if now >= packet.claim_ends_at:
+        _refuse("window_closed")
+    if request.fan_key == packet.owner_fan_key:
+        _refuse("own_packet")
+
+
+def _check_at_once(campaign: Campaign, found: ClaimContext, request: ClaimRequest) -> None:
+    """`_check`'s rules on what `claim_context` read."""
+    packet = found.packet
+    if campaign.status == "ended":
+        _refuse("campaign_ended")
+    if found.linked:
+        _refuse("linked_identity")
+    if request.phone_sha256 and request.phone_sha256 == packet.owner_phone_sha256:
+        _refuse("same_phone")
+    if request.device_sha256 and request.device_sha256 == packet.owner_device_sha256:
+        _refuse("same_device")
+    if found.ordered_before:
+        _refuse("not_new_customer")
+
+
+async def _claim_at_once(
+    session: AsyncSession, campaign: Campaign, packet: Packet, request: ClaimRequest, *,
+    outbox: Outbox, now: datetime,
+) -> Claimed:  # fmt: skip
+    """The share, claim, count, coupon and referral in one statement; step by step when a
+    claim in flight holds every free share or the fan's other claim raced this one."""
+    terms = terms_of(campaign)
+    claim = Claim(
+        campaign_id=campaign.id, packet_id=packet.id, fan_key=request.fan_key,
+        phone_sha256=request.phone_sha256, device_sha256=request.device_sha256, claimed_at=now,
+    )  # fmt: skip
+    coupon = _new_coupon(campaign, terms, claim, now=now)
+    day = claim_day(now, campaign.time_zone)
+    taken = await claims_repository.take_and_claim(
+        session, claim, coupon, referrer=packet.owner_fan_key, day=day,
+        cap=campaign.daily_claim_cap,
+    )  # fmt: skip
+    if taken.seq is None or taken.amount_cents is None:
+        return await _claim_step_by_step(
+            session, request, account=packet.account, outbox=outbox, now=now
+        )
+    if taken.claim_id is None:  # the fan's other claim of the packet committed meanwhile
+        await claims_repository.release_share(session, packet_id=packet.id, seq=taken.seq)
+        return await _earlier(session, packet.id, request)
+    if taken.coupon_id is None:
+        _refuse("daily_cap_reached")
+    claim.id, claim.seq, claim.amount_cents = taken.claim_id, taken.seq, taken.amount_cents
+    coupon.id, coupon.claim_id, coupon.amount_cents = taken.coupon_id, claim.id, claim.amount_cents
+    await outbox.add(
+        session, announcements.share_claimed(claim, coupon, referrer=packet.owner_fan_key, now=now)
+    )
+    _count(session, "claimed")
+    return Claimed(claim, coupon, new=True)
+
+
+async def _claim_step_by_step(
     session: AsyncSession, request: ClaimRequest, *, account: str, outbox: Outbox, now: datetime
 ) -> Claimed:
-    """The fan's claim of a share of the packet (`account`'s, else NotFound). What needs no
-    more than the packet is refused first, so that the many who come to a packet already
-    emptied cost two queries each."""
+    """`claim_share` a statement a step, waiting for the claims in flight that hold the
+    packet's free shares."""
     found = await claims_repository.packet_with_claim(
         session, share_code=request.share_code, fan_key=request.fan_key
     )
@@ -130,7 +278,7 @@ async def _take(
     })  # fmt: skip
     if claim is None:  # the fan's other claim of the packet committed meanwhile
         await claims_repository.release_share(session, packet_id=packet.id, seq=seq)
-        return await _earlier(session, packet, request)
+        return await _earlier(session, packet.id, request)
     await _count_today(session, campaign, request, now=now)
     coupon = await _coupon(session, campaign, terms, claim, now=now)
     await _refer(session, packet, claim)
@@ -146,16 +294,16 @@ async def _empty(session: AsyncSession, packet: Packet, request: ClaimRequest) -
     """Every share is claimed: refused, unless the fan's own claim, racing this one (and
     committed since this one began), took the last."""
     if await claims_repository.claim_of(session, packet_id=packet.id, fan_key=request.fan_key):
-        return await _earlier(session, packet, request)
+        return await _earlier(session, packet.id, request)
     _refuse("packet_empty")
 
 
-async def _earlier(session: AsyncSession, packet: Packet, request: ClaimRequest) -> Claimed:
+async def _earlier(session: AsyncSession, packet_id: uuid.UUID, request: ClaimRequest) -> Claimed:
     earlier = await claims_repository.claim_of(
-        session, packet_id=packet.id, fan_key=request.fan_key
+        session, packet_id=packet_id, fan_key=request.fan_key
     )
     if earlier is None:
-        raise RuntimeError("the claim's unique key conflicted with no committed claim")
+        raise RuntimeError("the fan's claim of the packet, known to be committed, is not found")
     _count(session, "repeated")
     return Claimed(*earlier, new=False)
 
@@ -175,18 +323,30 @@ async def _count_today(
         _refuse("daily_cap_reached")
 
 
+def _new_coupon(campaign: Campaign, terms: CampaignTerms, claim: Claim, *, now: datetime) -> Coupon:
+    """The claim's coupon, its amount (the share's) and ids still to be filled in."""
+    return Coupon(
+        code=coupon_code(), claim_id=claim.id, campaign_id=campaign.id,
+        holder_fan_key=claim.fan_key, amount_cents=claim.amount_cents,
+        currency=campaign.currency, min_spend_cents=terms.coupon.min_spend_cents,
+        accounts=list(terms.coupon.accounts) or [campaign.account], status="active",
+        valid_from=now, expires_at=now + timedelta(seconds=terms.coupon.validity_seconds),
+    )  # fmt: skip
+
+
 async def _coupon(
     session: AsyncSession, campaign: Campaign, terms: CampaignTerms, claim: Claim, *,
     now: datetime,
 ) -> Coupon:  # fmt: skip
-    accounts = list(terms.coupon.accounts) or [campaign.account]
-    return await claims_repository.insert_coupon(session, {
-        "code": coupon_code(), "claim_id": claim.id, "campaign_id": campaign.id,
-        "holder_fan_key": claim.fan_key, "amount_cents": claim.amount_cents,
-        "currency": campaign.currency, "min_spend_cents": terms.coupon.min_spend_cents,
-        "accounts": accounts, "status": "active", "valid_from": now,
-        "expires_at": now + timedelta(seconds=terms.coupon.validity_seconds),
-    })  # fmt: skip
+    coupon = _new_coupon(campaign, terms, claim, now=now)
+    values = {column: getattr(coupon, column) for column in _COUPON_COLUMNS}
+    return await claims_repository.insert_coupon(session, values)
+
+
+_COUPON_COLUMNS = (
+    "code", "claim_id", "campaign_id", "holder_fan_key", "amount_cents", "currency",
+    "min_spend_cents", "accounts", "status", "valid_from", "expires_at",
+)  # fmt: skip
 
 
 async def _refer(session: AsyncSession, packet: Packet, claim: Claim) -> None:

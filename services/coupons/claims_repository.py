@@ -2,21 +2,31 @@
 referrals, and what a packet's page shows.
 
 A claim takes one unclaimed share of its packet with `FOR UPDATE SKIP LOCKED`, so concurrent
-claims of one packet each take a different share and none waits on the packet's row."""
+claims of one packet each take a different share and none waits on the packet's row.
+
+The claim's own path is two statements: one reads all a claim checks (`claim_context`), one
+takes the share and writes the claim, the daily count, the coupon and the referral
+(`take_and_claim`, on the session's asyncpg connection: SQLAlchemy's cost per statement was
+most of a claim's). The statements one at a time below are for what that path leaves aside: a
+packet whose free shares are all held by claims in flight, a fan's racing claims."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select, text, update
+import asyncpg
+from sqlalchemy import and_, any_, bindparam, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coupons.models import (
+    Campaign,
     Claim,
     ClaimCounter,
     Coupon,
+    FanIdentity,
     Order,
     Packet,
     PacketShare,
@@ -45,6 +55,140 @@ async def packet_with_claim(
     return packet, (claim, coupon) if claim is not None else None
 
 
+@dataclass(frozen=True)
+class ClaimContext:
+    """What a claim checks, read in one statement (so at one instant)."""
+
+    packet: Packet
+    campaign: Campaign | None
+    earlier: tuple[Claim, Coupon] | None  # the fan's claim of the packet, and its coupon
+    unclaimed: bool  # a share is unclaimed as far as committed claims go
+    linked: bool  # the claimer and the owner are one person to scoring
+    ordered_before: bool  # only for a campaign for new customers: the claimer paid an order
+
+
+def _person(fan_key: Any) -> Any:
+    known = select(FanIdentity.person_key).where(FanIdentity.fan_key == fan_key)
+    return func.coalesce(known.scalar_subquery(), fan_key)
+
+
+def _context_query() -> Any:
+    fan_key = bindparam("fan_key", type_=Claim.fan_key.type)
+    claimer = _person(fan_key)
+    identities = select(FanIdentity.fan_key).where(FanIdentity.person_key == claimer)
+    terms_accounts = select(func.jsonb_array_elements_text(Campaign.coupon_terms["accounts"]))
+    accounts = func.array_append(func.array(terms_accounts.scalar_subquery()), Campaign.account)
+    ordered = exists().where(
+        Order.paid_at.is_not(None), Order.account == any_(accounts),
+        or_(Order.fan_key == claimer, Order.fan_key.in_(identities)),
+    )  # fmt: skip
+    unclaimed = exists().where(PacketShare.packet_id == Packet.id, PacketShare.claimed_by.is_(None))
+    return (
+        select(Packet, Campaign, Claim, Coupon, unclaimed.label("unclaimed"),
+               (claimer == _person(Packet.owner_fan_key)).label("linked"),
+               and_(Campaign.audience == "new_customers", ordered).label("ordered"))
+        .outerjoin(Campaign, Campaign.id == Packet.campaign_id)
+        .outerjoin(Claim, and_(Claim.packet_id == Packet.id, Claim.fan_key == fan_key))
+        .outerjoin(Coupon, Coupon.claim_id == Claim.id)
+        .where(Packet.share_code == bindparam("share_code"))
+    )  # fmt: skip
+
+
+_CONTEXT = _context_query()
+
+
+async def claim_context(
+    session: AsyncSession, *, share_code: str, fan_key: str
+) -> ClaimContext | None:
+    """The packet of the code and what a claim of it by `fan_key` checks; None without one."""
+    values = {"share_code": share_code, "fan_key": fan_key}
+    found = (await session.execute(_CONTEXT, values)).first()
+    if found is None:
+        return None
+    packet, campaign, claim, coupon, unclaimed, linked, ordered = found
+    earlier = (claim, coupon) if claim is not None else None
+    return ClaimContext(packet, campaign, earlier, bool(unclaimed), bool(linked), bool(ordered))
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What `take_and_claim` did: each None where it stopped."""
+
+    seq: int | None  # the share taken; None: no share free of other claims
+    amount_cents: int | None
+    claim_id: int | None  # None: the fan has a claim of the packet already
+    coupon_id: int | None  # None: the daily cap was reached
+
+
+_TAKE_AND_CLAIM = """
+WITH chosen AS (  -- a CTE, evaluated once: a subquery joined to could be rescanned
+    SELECT seq FROM coupons.packet_shares WHERE packet_id = $1 AND claimed_by IS NULL
+    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED
+), share AS (
+    UPDATE coupons.packet_shares AS s SET claimed_by = $2, claimed_at = $3
+    FROM chosen WHERE s.packet_id = $1 AND s.seq = chosen.seq
+    RETURNING s.seq, s.amount_cents
+), claim AS (
+    INSERT INTO coupons.claims AS c (campaign_id, packet_id, seq, fan_key, amount_cents,
+                                     phone_sha256, device_sha256, claimed_at)
+    SELECT $4, $1, seq, $2, amount_cents, $5, $6, $3 FROM share
+    ON CONFLICT (packet_id, fan_key) DO NOTHING
+    RETURNING c.id, c.amount_cents
+), counted AS (
+    INSERT INTO coupons.claim_counters AS k (campaign_id, fan_key, day, claims)
+    SELECT $4, $2, $7, 1 FROM claim WHERE $8::int IS NOT NULL
+    ON CONFLICT (campaign_id, fan_key, day) DO UPDATE SET claims = k.claims + 1
+    WHERE k.claims < $8::int
+    RETURNING k.claims
+), coupon AS (
+    INSERT INTO coupons.coupons AS x (code, claim_id, campaign_id, holder_fan_key, amount_cents,
+                                      currency, min_spend_cents, accounts, status, valid_from,
+                                      expires_at)
+    SELECT $9, id, $4, $2, amount_cents, $10, $11, $12, 'active', $3, $13 FROM claim
+    WHERE $8::int IS NULL OR EXISTS (SELECT FROM counted)
+    RETURNING x.id
+), referral AS (
+    INSERT INTO coupons.referrals (campaign_id, referred_fan_key, referrer_fan_key, packet_id,
+                                   claim_id, referred_at)
+    SELECT $4, $2, $14, $1, claim.id, $3 FROM claim, coupon
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT seq FROM share), (SELECT amount_cents FROM share), (SELECT id FROM claim),
+       (SELECT id FROM coupon)
+"""
+
+
+async def take_and_claim(
+    session: AsyncSession, claim: Claim, coupon: Coupon, *, referrer: str, day: date,
+    cap: int | None,
+) -> Taken:  # fmt: skip
+    """In one statement: take a share free of other claims for `claim` (seq and amount are
+    filled in), insert the claim unless the fan has one, count it towards the fan's day under
+    `cap`, insert `coupon` for it (amount filled in) and the referral. Each step happens only
+    when the one before did, so what stopped it is told by the first None; what it did is
+    rolled back with the transaction when the claim is refused."""
+    connection = await _asyncpg(session)
+    row = await connection.fetchrow(
+        _TAKE_AND_CLAIM, claim.packet_id, claim.fan_key, claim.claimed_at, claim.campaign_id,
+        claim.phone_sha256, claim.device_sha256, day, cap, coupon.code, coupon.currency,
+        coupon.min_spend_cents, coupon.accounts, coupon.expires_at, referrer,
+    )  # fmt: skip
+    if row is None:  # a SELECT without FROM always has its row
+        raise RuntimeError("take_and_claim answered no row")
+    return Taken(*row)
+
+
+async def _asyncpg(session: AsyncSession) -> asyncpg.Connection:
+    """The session's asyncpg connection, in the transaction the session began (its first
+    statement began it: this runs after one)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, asyncpg.Connection):
+        raise TypeError(f"not an asyncpg connection: {driver!r}")
+    return driver
+
+
 async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:
     """Whether a share is unclaimed as far as committed claims go (those in flight count as
     not claimed yet: they may roll back)."""
@@ -52,6 +196,12 @@ async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:
         exists().where(PacketShare.packet_id == packet_id, PacketShare.claimed_by.is_(None))
     )
     return bool(await session.scalar(query))
+
+
+async def claimers_of(session: AsyncSession, packet_id: uuid.UUID) -> frozenset[str]:
+    """The fans holding a claim of the packet, as far as committed claims go."""
+    query = select(Claim.fan_key).where(Claim.packet_id == packet_id)
+    return frozenset((await session.scalars(query)).all())
 
 
 async def packets_of_order(

@@ -3,8 +3,11 @@
 from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, invariants_api, operator_api
+from services.coupons.brand_auth import VerifiedKeys
+from services.coupons.claim_door import door_router
 from services.coupons.claim_page import links_api
 from services.coupons.claim_page.router import router as claim_page_router
+from services.coupons.claims import EmptyPackets
 from services.coupons.config import CouponsSettings
 from services.coupons.loops import CouponsLoops
 from services.coupons.models import infrastructure
@@ -22,12 +25,13 @@ def create_app(settings: CouponsSettings) -> FastAPI:
     def loops(parts: ServiceParts) -> list[PeriodicTask]:
         return CouponsLoops(settings, parts, rng).loops()
 
-    return consumer_service(
+    app = consumer_service(
         settings,
         title="SCRM coupons",
         tables=infrastructure,
         subscriptions=subscriptions,
         routers=[
+            door_router(),
             api.router,
             operator_api.router,
             brand_api.router,
@@ -37,3 +41,6 @@ def create_app(settings: CouponsSettings) -> FastAPI:
         ],
         loops=loops,
     )
+    app.state.verified_keys = VerifiedKeys()
+    app.state.empty_packets = EmptyPackets()
+    return app

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from services.coupons import campaigns, service
 from services.coupons.api import NOT_FOUND, REFUSED, campaign_out, packet_out
-from services.coupons.brand_auth import create_key, list_keys, revoke_key
+from services.coupons.brand_auth import VerifiedKeysDep, create_key, list_keys, revoke_key
 from services.coupons.campaigns import BudgetTooLow, CampaignChange, CampaignInUse, NewCampaign
 from services.coupons.config import CouponsSettings
 from services.coupons.refusals import MESSAGES, NotFound
@@ -183,7 +183,12 @@ async def list_api_keys(account: IdInPath, session: SessionDep) -> list[ApiKeyOu
 
 
 @router.delete("/accounts/{account}/api-keys/{key_id}", status_code=204, responses=NOT_FOUND)
-async def revoke_api_key(account: IdInPath, key_id: uuid.UUID, session: SessionDep) -> Response:
-    if not await revoke_key(session, account=account, key_id=key_id, now=_now()):
+async def revoke_api_key(
+    account: IdInPath, key_id: uuid.UUID, session: SessionDep, verified: VerifiedKeysDep
+) -> Response:
+    revoked = await revoke_key(
+        session, account=account, key_id=key_id, now=_now(), verified=verified
+    )
+    if not revoked:
         raise HTTPException(404, f"no key {key_id} of {account} in use")
     return Response(status_code=204)

@@ -217,3 +217,42 @@ async def test_the_openapi_document_has_examples(coupons: httpx.AsyncClient) -> 
     for name in ("CampaignIn", "ClaimIn", "CheckoutIn", "PacketIssueIn"):
         assert schemas[name].get("examples"), name
     assert "/v1/packets/{share_code}/claims" in document["paths"]
+
+
+async def test_a_revoked_key_opens_nothing_at_once(coupons: httpx.AsyncClient) -> None:
+    made = (await coupons.post(
+        f"/v1/accounts/{ACCOUNT}/api-keys", json={"name": "page"}, headers=OPERATOR
+    )).json()  # fmt: skip
+    key = {"Authorization": f"Bearer {made['key']}"}
+    url = "/v1/orders/o-none/packets"
+    assert (await coupons.get(url, headers=key)).status_code == 200  # now trusted for a while
+    revoked = await coupons.delete(
+        f"/v1/accounts/{ACCOUNT}/api-keys/{made['id']}", headers=OPERATOR
+    )
+    assert revoked.status_code == 204
+    assert (await coupons.get(url, headers=key)).status_code == 401
+
+
+async def test_claims_answer_alike_whether_the_key_is_trusted_yet_or_not(
+    coupons: httpx.AsyncClient, brand: dict[str, str]
+) -> None:
+    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
+    packet = (await coupons.post(
+        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
+        json={"owner_fan_key": "standard:shop-1:host"},
+    )).json()  # fmt: skip
+    url = f"/v1/packets/{packet['share_code']}/claims"
+    first = await coupons.post(url, json={"fan_key": "standard:shop-1:ann"}, headers=brand)
+    # the key is trusted from now on: the same answers, from the claim door
+    again = await coupons.post(url, json={"fan_key": "standard:shop-1:ann"}, headers=brand)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    own = await coupons.post(url, json={"fan_key": "standard:shop-1:host"}, headers=brand)
+    assert own.status_code == 409
+    assert own.json()["detail"]["code"] == "own_packet"
+    missing = await coupons.post(
+        "/v1/packets/nosuchcode/claims", json={"fan_key": "standard:shop-1:bo"}, headers=brand
+    )
+    assert missing.status_code == 404
+    assert (await coupons.post(url, json={"fan": "x"}, headers=brand)).status_code == 422
+    assert (await coupons.post(url, json={"fan_key": "standard:shop-1:cy"})).status_code == 401

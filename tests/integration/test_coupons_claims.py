@@ -9,9 +9,12 @@ from functools import partial
 
 import pytest
 
-from services.coupons.claims import Claimed
-from services.coupons.refusals import Refused
+from services.coupons import claims
+from services.coupons.claims import Claimed, ClaimRequest, EmptyPackets
+from services.coupons.models import Packet
+from services.coupons.refusals import NotFound, Refused
 from services.coupons.service import link_identity
+from services.coupons.terms import FixedTotal
 from shared.contracts import ProfileUpdated
 from tests.coupons_harness import NOW, CouponsHarness, fan
 
@@ -175,3 +178,44 @@ class TestClaimRefusals:
         assert outcome(await coupons.claim(packet, "second")) == "packet_empty"
         assert await coupons.scalar("SELECT count(*) FROM coupons.claims") == 1
         assert await coupons.scalar("SELECT count(*) FROM coupons.referrals") == 1
+
+
+async def claim_remembering(
+    coupons: CouponsHarness, packet: Packet, empty: EmptyPackets, claimer: str, *,
+    account: str | None = None,
+) -> Claimed | Refused:  # fmt: skip
+    """A claim as the brand API makes it, with the process's memory of empty packets."""
+    request = ClaimRequest(share_code=packet.share_code, fan_key=fan(claimer))
+    try:
+        return await coupons.run(lambda session: claims.claim_share(
+            session, request, account=account or packet.account, outbox=coupons.outbox, now=NOW,
+            empty=empty,
+        ))  # fmt: skip
+    except Refused as refusal:
+        return refusal
+
+
+class TestEmptyPackets:
+    async def test_a_packet_found_empty_still_answers_each_claimer_as_before(
+        self, coupons: CouponsHarness
+    ) -> None:
+        campaign = await coupons.campaign(
+            shares_per_packet=1, packet_rule=FixedTotal(total_cents=100)
+        )
+        packet = await coupons.packet(campaign)
+        empty = EmptyPackets()
+        claim = partial(claim_remembering, coupons, packet, empty)
+        first = await claim("ann")
+        assert outcome(await claim("bob")) == "packet_empty"
+        known = empty.get(packet.share_code)
+        assert known is not None
+        assert known.claimers == {fan("ann")}
+        again = await claim("ann")
+        assert isinstance(first, Claimed)
+        assert isinstance(again, Claimed)
+        assert (again.claim.id, again.new) == (first.claim.id, False)
+        assert outcome(await claim("owner")) == "own_packet"
+        assert outcome(await claim("cat")) == "packet_empty"
+        with pytest.raises(NotFound):
+            await claim("dan", account="another-shop")
+        await coupons.assert_conserved(campaign)
