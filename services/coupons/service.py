@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.coupons import announcements, claims_repository, metrics, repository
+from services.coupons import announcements, budget, claims_repository, metrics, repository
 from services.coupons.campaigns import terms_of
-from services.coupons.domain import best_luck, draw_across, order_status, split_total
+from services.coupons.domain import best_luck, order_status, split_total
 from services.coupons.models import Campaign, Claim, Order, Packet
 from services.coupons.refusals import IssueRefusalCode, NotFound
 from services.coupons.terms import CampaignTerms, packet_total
@@ -114,7 +114,7 @@ async def issue_packet(
         if found is None:
             raise RuntimeError("the packet's unique key conflicted with no committed packet")
         return Issued(found, new=False)
-    if not await _draw(session, campaign, total, rng=rng):
+    if not await budget.draw(session, campaign, total, rng=rng):
         await repository.delete_packet(session, packet.id)
         return await _refuse(session, campaign, request, "budget_exhausted", total, now=now)
     amounts = split_total(
@@ -164,24 +164,6 @@ def _packet_row(
         "share_code": secrets.token_urlsafe(SHARE_CODE_BYTES), "trigger": request.trigger,
         "issued_at": now, "claim_ends_at": now + timedelta(seconds=terms.claim_window_seconds),
     }  # fmt: skip
-
-
-async def _draw(
-    session: AsyncSession, campaign: Campaign, cents: int, *, rng: random.Random
-) -> bool:
-    """Take `cents` from the budget: from one slice no other issue holds, starting at a random
-    one; when none such holds enough, from as many slices as it takes, waiting for them all."""
-    start = rng.randrange(campaign.budget_slices)
-    if await repository.draw_from_free_slice(
-        session, campaign.id, cents, slices=campaign.budget_slices, start=start
-    ):
-        return True
-    slices = await repository.lock_slices(session, campaign.id)
-    changed = draw_across({item.slice_no: item.remaining_cents for item in slices}, cents)
-    if changed is None:
-        return False
-    await repository.set_slices(session, campaign.id, changed)
-    return True
 
 
 @dataclass(frozen=True)
