@@ -53,10 +53,13 @@ class Timers:
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._scanned = False  # the first scan read the deadlines due within the horizon
 
     @property
     def healthy(self) -> bool:
-        return bool(self._tasks) and not any(task.done() for task in self._tasks)
+        """Running, and the deadlines the database held at start are known: until then a
+        replica is not ready (a clock set meanwhile could find them first)."""
+        return self._scanned and bool(self._tasks) and not any(t.done() for t in self._tasks)
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -92,6 +95,7 @@ class Timers:
         while not self._stopping.is_set():
             try:
                 await self._schedule_in_chunks(await self._scan(self._clock.now() + self._horizon))
+                self._scanned = True
             except Exception:
                 log.exception("reading the timers from the database failed; will retry")
             with contextlib.suppress(TimeoutError):

@@ -50,6 +50,8 @@ class TestResolvingAfterTheDeadlines:
         unread = {**resolve_settings.model_dump(), "timer_horizon_seconds": 1,
                   "timer_scan_seconds": 300}  # fmt: skip
         async with running(create_app(ResponderSettings(**unread))) as client:
+            # ready: its timers' first scan is done, before the clock jumps past the deadlines
+            await eventually(lambda: _ready(client))
             later = {"now": (T0 + timedelta(minutes=40)).isoformat()}
             moved = await client.put("/v1/admin/clock", headers=ADMIN, json=later)
             assert moved.status_code == 200, moved.text
@@ -71,6 +73,10 @@ class TestResolvingAfterTheDeadlines:
             ("first_reply", "cancelled", True),
             ("resolution", "late", True),
         ]
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    return bool((await client.get("/readyz")).status_code == 200)
 
 
 async def _publish(settings: ResponderSettings) -> None:
