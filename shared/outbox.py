@@ -12,20 +12,15 @@ from pydantic_core import from_json, to_json
 from sqlalchemy import (
     BigInteger,
     Delete,
-    Insert,
     Row,
     Select,
     Table,
     Text,
-    any_,
-    bindparam,
     cast,
     delete,
     func,
-    insert,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
@@ -36,6 +31,7 @@ from shared.kafka import EventProducer
 from shared.logging import get_logger
 from shared.periodic import PeriodicTask
 from shared.settings import BaseServiceSettings
+from shared.sql_arrays import any_of, insert_arrays
 
 log = get_logger(__name__)
 RELAY_BATCH = 500
@@ -62,27 +58,11 @@ async def add_to_outbox(
         columns["value"].append(record.value)
         # [[name, value], ...]: pydantic-core writes the bytes values as UTF-8 strings
         columns["headers"].append(to_json(record.headers).decode())
-    await session.execute(_insert(tables.outbox), columns)
+    # unnest's rows come in the arrays' order, and the ids are drawn in that order
+    await session.execute(insert_arrays(tables.outbox, _COLUMNS), columns)
 
 
 _COLUMNS = ("topic", "key", "value", "headers")
-
-
-@functools.lru_cache(maxsize=64)
-def _insert(table: Table) -> Insert:
-    """The insert of `add_to_outbox`, its arrays bound when it runs. Built once: made anew for
-    every batch, its parts (which refer to each other) were left to the cycle collector."""
-    arrays = [
-        bindparam(name, type_=ARRAY(Text if name == "headers" else table.c[name].type))
-        for name in _COLUMNS
-    ]
-    rows = func.unnest(*arrays).table_valued(*_COLUMNS).render_derived()
-    # WITH ORDINALITY would say it outright; unnest's rows come in the arrays' order, and the
-    # ids are drawn in that order
-    values = [
-        cast(rows.c.headers, JSONB) if name == "headers" else rows.c[name] for name in _COLUMNS
-    ]
-    return insert(table).from_select(list(_COLUMNS), select(*values))
 
 
 class Outbox:
@@ -171,9 +151,8 @@ def _oldest(table: Table) -> Select[Any]:
 
 @functools.lru_cache(maxsize=64)
 def _delete(table: Table) -> Delete:
-    """The relayed rows' deletion: one array parameter, so the statement is the same whatever
-    the count, prepared once."""
-    return delete(table).where(table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    """The relayed rows' deletion, the same statement whatever their count."""
+    return delete(table).where(table.c.id == any_of("ids", BigInteger()))
 
 
 def _record(row: Row[Any]) -> KafkaRecord:

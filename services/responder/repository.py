@@ -18,6 +18,9 @@ from services.responder.models import (
     SlaPolicies,
 )
 from shared.contracts import FanEvent, ProfileUpdated
+from shared.sql_arrays import column_arrays, insert_arrays
+
+CLOCKS = cast(Table, SlaClock.__table__)
 
 
 async def lock_conversation_of(
@@ -89,13 +92,13 @@ async def save_clocks(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     for values in rows:
         by_columns.setdefault(tuple(values), []).append(values)
     for columns, same in by_columns.items():
-        await session.execute(_upsert_clocks(columns), same)
+        await session.execute(_upsert_clocks(columns), column_arrays(CLOCKS, columns, same))
 
 
 @functools.lru_cache(maxsize=16)
 def _upsert_clocks(columns: tuple[str, ...]) -> Any:
     """Built once for each set of columns (the steps write a handful of them)."""
-    new = insert(cast(Table, SlaClock.__table__))
+    new = insert_arrays(CLOCKS, columns)
     changed = {name: new.excluded[name] for name in columns if name != "id"}
     return new.on_conflict_do_update(index_elements=["id"], set_=changed)
 
