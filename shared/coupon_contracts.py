@@ -103,6 +103,12 @@ class ReferralRewardRevoked(CouponEvent):
     reward_cents: Cents
     account: Id | None = None
     currency: Currency | None = None
+    # Added compatibly: absent in events written before scoring took refunded orders back.
+    order_cents: Cents | None = Field(
+        default=None,
+        description="the amount of the refunded first order, as the reward's grant told it; "
+        "None: not told (scoring takes the order back, and no cents)",
+    )
 
 
 class PacketReturned(CouponEvent):

@@ -21,11 +21,12 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.contracts import topic_of
-from shared.db import InfrastructureTables, after_commit, transaction
+from shared.db import InfrastructureTables, after_commit, driver_connection, transaction
 from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
@@ -59,7 +60,17 @@ async def add_to_outbox(
         # [[name, value], ...]: pydantic-core writes the bytes values as UTF-8 strings
         columns["headers"].append(to_json(record.headers).decode())
     # unnest's rows come in the arrays' order, and the ids are drawn in that order
-    await session.execute(insert_arrays(tables.outbox, _COLUMNS), columns)
+    connection = await driver_connection(session)
+    await connection.execute(_insert(tables.outbox), *columns.values())
+
+
+@functools.lru_cache(maxsize=64)
+def _insert(table: Table) -> str:
+    """`add_to_outbox`'s statement as asyncpg runs it, its parameters in `_COLUMNS`' order."""
+    compiled = insert_arrays(table, _COLUMNS).compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+    if compiled.positiontup != list(_COLUMNS):
+        raise RuntimeError(f"the outbox insert's parameters are {compiled.positiontup}")
+    return str(compiled)
 
 
 _COLUMNS = ("topic", "key", "value", "headers")
@@ -97,7 +108,10 @@ class OutboxRelay(PeriodicTask):
         tables: InfrastructureTables,
         producer: EventProducer,
     ) -> None:
-        super().__init__("outbox-relay", settings.outbox_poll_seconds, self._relay_pass, drain=True)
+        super().__init__(
+            "outbox-relay", settings.outbox_poll_seconds, self._relay_pass, drain=True,
+            linger=settings.outbox_linger_seconds,
+        )  # fmt: skip
         self._settings = settings
         self._sessionmaker = sessionmaker
         self._table = tables.outbox
@@ -121,7 +135,8 @@ class OutboxRelay(PeriodicTask):
             count = await session.scalar(select(func.count()).select_from(self._table))
         return int(count or 0)
 
-    async def _relay_pass(self) -> int:
+    async def _relay_pass(self) -> bool:
+        """One pass; whether rows may be left (it took a full batch): then another at once."""
         try:
             relayed = await self.relay_once()
             if time.monotonic() - self._counted_at >= PENDING_COUNT_SECONDS:
@@ -132,8 +147,8 @@ class OutboxRelay(PeriodicTask):
             # A broker or database away for a while is expected: a warning each poll, not a
             # traceback each poll.
             log.warning("outbox relay failed; will retry", error=repr(exc))
-            return 0
-        return relayed
+            return False
+        return relayed >= RELAY_BATCH
 
 
 @functools.lru_cache(maxsize=64)

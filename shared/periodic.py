@@ -13,10 +13,12 @@ class PeriodicTask:
     """Runs `job` now and then every `interval` seconds; a failing run is logged and retried at
     the next tick. `stop()` lets a running job finish.
 
-    With `drain=True` the job's result says whether it found work (truthy): it then runs again
+    With `drain=True` the job's result says whether work is left (truthy): it then runs again
     at once instead of waiting for the tick, and `stop()` waits for one last run begun after
-    the stop was asked for (and the runs after it while they find work), so that nothing
-    committed during an earlier run is left behind."""
+    the stop was asked for (and the runs after it while work is left), so that nothing
+    committed during an earlier run is left behind.
+
+    A nudge runs the job `linger` seconds later, with what more came meanwhile."""
 
     def __init__(
         self,
@@ -25,9 +27,11 @@ class PeriodicTask:
         job: Callable[[], Awaitable[object]],
         *,
         drain: bool = False,
+        linger: float = 0.0,
     ) -> None:
         self.name = name
         self._interval = interval
+        self._linger = linger
         self._job = job
         self._drains = drain
         self._stopping = asyncio.Event()
@@ -69,6 +73,9 @@ class PeriodicTask:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped_or_nudged(), self._interval)
+            if self._linger and self._nudged.is_set() and not self._stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._linger)
 
     async def _stopped_or_nudged(self) -> None:
         waits = [asyncio.ensure_future(self._stopping.wait()),

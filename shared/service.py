@@ -156,10 +156,12 @@ def consumer_service(
     subscriptions: Callable[[ServiceParts], list[Subscription]],
     routers: Sequence[APIRouter] = (),
     loops: Callable[[ServiceParts], Sequence[Loop]] = lambda _: (),
+    app_class: type[FastAPI] = FastAPI,
 ) -> FastAPI:
     """The app of a service built from the shared parts alone (scoring, responder, coupons):
     its lifespan runs them and the service's own background `loops` (stopped first), its
-    routers come after the ops endpoints."""
+    routers come after the ops endpoints. `app_class`: FastAPI or a subclass that serves a hot
+    route ahead of the stack (a door)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,7 +177,7 @@ def consumer_service(
                 for loop in started:
                     await shutdown_step(f"stop {loop.name}", loop.stop())
 
-    app = operated(FastAPI(title=title, lifespan=lifespan), settings)
+    app = operated(app_class(title=title, lifespan=lifespan), settings)
     for router in routers:
         app.include_router(router)
     return app

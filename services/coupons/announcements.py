@@ -86,7 +86,7 @@ def reward_revoked(reward: ReferralReward, *, now: datetime) -> CloudEvent[Refer
         campaign_id=str(reward.campaign_id), fan_key=reward.referrer_fan_key,
         reward_id=str(reward.id), referred_fan_key=reward.referred_fan_key,
         order_id=reward.order_id, reward_cents=reward.amount_cents, account=reward.account,
-        currency=reward.currency,
+        currency=reward.currency, order_cents=reward.order_cents,
     )  # fmt: skip
     return _event(data, "referral.reward_revoked", str(reward.id), now=now)
 

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import asyncpg
-from sqlalchemy import and_, any_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,12 +25,12 @@ from services.coupons.models import (
     Claim,
     ClaimCounter,
     Coupon,
-    FanIdentity,
     Order,
     Packet,
     PacketShare,
     Referral,
 )
+from shared.db import driver_connection
 
 
 async def packet_by_code(session: AsyncSession, share_code: str) -> Packet | None:
@@ -67,45 +66,54 @@ class ClaimContext:
     ordered_before: bool  # only for a campaign for new customers: the claimer paid an order
 
 
-def _person(fan_key: Any) -> Any:
-    known = select(FanIdentity.person_key).where(FanIdentity.fan_key == fan_key)
-    return func.coalesce(known.scalar_subquery(), fan_key)
-
-
-def _context_query() -> Any:
-    fan_key = bindparam("fan_key", type_=Claim.fan_key.type)
-    claimer = _person(fan_key)
-    identities = select(FanIdentity.fan_key).where(FanIdentity.person_key == claimer)
-    terms_accounts = select(func.jsonb_array_elements_text(Campaign.coupon_terms["accounts"]))
-    accounts = func.array_append(func.array(terms_accounts.scalar_subquery()), Campaign.account)
-    ordered = exists().where(
-        Order.paid_at.is_not(None), Order.account == any_(accounts),
-        or_(Order.fan_key == claimer, Order.fan_key.in_(identities)),
-    )  # fmt: skip
-    unclaimed = exists().where(PacketShare.packet_id == Packet.id, PacketShare.claimed_by.is_(None))
-    return (
-        select(Packet, Campaign, Claim, Coupon, unclaimed.label("unclaimed"),
-               (claimer == _person(Packet.owner_fan_key)).label("linked"),
-               and_(Campaign.audience == "new_customers", ordered).label("ordered"))
-        .outerjoin(Campaign, Campaign.id == Packet.campaign_id)
-        .outerjoin(Claim, and_(Claim.packet_id == Packet.id, Claim.fan_key == fan_key))
-        .outerjoin(Coupon, Coupon.claim_id == Claim.id)
-        .where(Packet.share_code == bindparam("share_code"))
-    )  # fmt: skip
-
-
-_CONTEXT = _context_query()
+_ENTITIES = ((Packet, "p"), (Campaign, "cm"), (Claim, "c"), (Coupon, "x"))
+_NAMES = [[column.key for column in entity.__table__.columns] for entity, _ in _ENTITIES]
+_SELECTED = ", ".join(
+    f"{alias}.{name}" for (_, alias), names in zip(_ENTITIES, _NAMES, strict=True) for name in names
+)
+_CONTEXT = f"""
+WITH claimer AS (
+    SELECT coalesce((SELECT person_key FROM coupons.fan_identities WHERE fan_key = $2), $2)
+           AS person
+)
+SELECT {_SELECTED},
+    EXISTS (SELECT FROM coupons.packet_shares s WHERE s.packet_id = p.id AND s.claimed_by IS NULL),
+    claimer.person = coalesce(
+        (SELECT person_key FROM coupons.fan_identities WHERE fan_key = p.owner_fan_key),
+        p.owner_fan_key),
+    cm.audience = 'new_customers' AND EXISTS (
+        SELECT FROM coupons.orders o
+        WHERE o.paid_at IS NOT NULL
+          AND o.account = ANY (array_append(
+              ARRAY(SELECT jsonb_array_elements_text(cm.coupon_terms -> 'accounts')), cm.account))
+          AND (o.fan_key = claimer.person OR o.fan_key IN (
+              SELECT fan_key FROM coupons.fan_identities WHERE person_key = claimer.person)))
+FROM claimer, coupons.packets p
+LEFT JOIN coupons.campaigns cm ON cm.id = p.campaign_id
+LEFT JOIN coupons.claims c ON c.packet_id = p.id AND c.fan_key = $2
+LEFT JOIN coupons.coupons x ON x.claim_id = c.id
+WHERE p.share_code = $1
+"""  # noqa: S608 (the models' column names)
 
 
 async def claim_context(
     session: AsyncSession, *, share_code: str, fan_key: str
 ) -> ClaimContext | None:
-    """The packet of the code and what a claim of it by `fan_key` checks; None without one."""
-    values = {"share_code": share_code, "fan_key": fan_key}
-    found = (await session.execute(_CONTEXT, values)).first()
+    """The packet of the code and what a claim of it by `fan_key` checks; None without one.
+    One statement on the session's asyncpg connection; the rows come back as objects of the
+    models that no session holds (read, never written through)."""
+    connection = await driver_connection(session)
+    found = await connection.fetchrow(_CONTEXT, share_code, fan_key)
     if found is None:
         return None
-    packet, campaign, claim, coupon, unclaimed, linked, ordered = found
+    values, at = list(found.values()), 0
+    objects: list[Any] = []
+    for (entity, _), names in zip(_ENTITIES, _NAMES, strict=True):
+        row = dict(zip(names, values[at : at + len(names)], strict=True))
+        objects.append(None if row["id"] is None else entity(**row))
+        at += len(names)
+    packet, campaign, claim, coupon = objects
+    unclaimed, linked, ordered = values[at:]
     earlier = (claim, coupon) if claim is not None else None
     return ClaimContext(packet, campaign, earlier, bool(unclaimed), bool(linked), bool(ordered))
 
@@ -167,7 +175,7 @@ async def take_and_claim(
     `cap`, insert `coupon` for it (amount filled in) and the referral. Each step happens only
     when the one before did, so what stopped it is told by the first None; what it did is
     rolled back with the transaction when the claim is refused."""
-    connection = await _asyncpg(session)
+    connection = await driver_connection(session)
     row = await connection.fetchrow(
         _TAKE_AND_CLAIM, claim.packet_id, claim.fan_key, claim.claimed_at, claim.campaign_id,
         claim.phone_sha256, claim.device_sha256, day, cap, coupon.code, coupon.currency,
@@ -176,17 +184,6 @@ async def take_and_claim(
     if row is None:  # a SELECT without FROM always has its row
         raise RuntimeError("take_and_claim answered no row")
     return Taken(*row)
-
-
-async def _asyncpg(session: AsyncSession) -> asyncpg.Connection:
-    """The session's asyncpg connection, in the transaction the session began (its first
-    statement began it: this runs after one)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    if not isinstance(driver, asyncpg.Connection):
-        raise TypeError(f"not an asyncpg connection: {driver!r}")
-    return driver
 
 
 async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, invariants_api, operator_api
 from services.coupons.brand_auth import VerifiedKeys
-from services.coupons.claim_door import door_router
+from services.coupons.claim_door import CouponsApp
 from services.coupons.claim_page import links_api
 from services.coupons.claim_page.router import router as claim_page_router
 from services.coupons.claims import EmptyPackets
@@ -31,7 +31,6 @@ def create_app(settings: CouponsSettings) -> FastAPI:
         tables=infrastructure,
         subscriptions=subscriptions,
         routers=[
-            door_router(),
             api.router,
             operator_api.router,
             brand_api.router,
@@ -40,6 +39,7 @@ def create_app(settings: CouponsSettings) -> FastAPI:
             claim_page_router,
         ],
         loops=loops,
+        app_class=CouponsApp,
     )
     app.state.verified_keys = VerifiedKeys()
     app.state.empty_packets = EmptyPackets()

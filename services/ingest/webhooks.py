@@ -8,7 +8,6 @@ The webhook's HTTP metrics and the handling of an unexpected error are the same 
 and the path is in the OpenAPI document like any route.
 """
 
-import functools
 import re
 import time
 from collections.abc import Mapping
@@ -25,9 +24,9 @@ from services.ingest.platforms.base import InboundRequest, PlatformAnswer
 from services.ingest.rejections import Rejected
 from services.ingest.schemas import Problem
 from services.ingest.state import IngestState
-from shared import metrics as shared_metrics
 from shared.kafka import BrokerUnavailable
 from shared.logging import get_logger
+from shared.ops import count_request
 
 log = get_logger(__name__)
 
@@ -35,9 +34,6 @@ WEBHOOK_PATH = "/v1/webhooks/{platform}/{account_id}"
 JSON = "application/json"
 _METHODS = frozenset({"GET", "POST"})
 _WEBHOOK = re.compile(r"/v1/webhooks/([^/]+)/([^/]+)")
-# children bound once: the label values are a closed set (the route template, two methods)
-_requests = functools.cache(shared_metrics.HTTP_REQUESTS.labels)
-_duration = functools.cache(shared_metrics.HTTP_DURATION.labels)
 
 
 class IngestApp(FastAPI):
@@ -65,9 +61,7 @@ class IngestApp(FastAPI):
                 status = answer.status_code
                 await _answer(send, answer)
         finally:
-            method = scope["method"]
-            _requests(self._service, method, WEBHOOK_PATH, str(status)).inc()
-            _duration(self._service, method, WEBHOOK_PATH).observe(time.perf_counter() - started)
+            count_request(self._service, scope["method"], WEBHOOK_PATH, status, started)
 
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is not None:

@@ -7,6 +7,8 @@ each of them gets (`scores/state.py`). Pure: the caller keeps the friends' pairs
   fan who claims a share of their own packet claims a coupon, and is no friend of theirs.
 - `ReferralRewarded`: a customer the referrer (`fan_key`) brought paid their first order
   (`ReferredFirstOrder`, of `order_cents`; 0 when the event does not tell).
+- `ReferralRewardRevoked`: that first order was refunded (`ReferredFirstOrderRefunded`, of
+  `order_cents`): the referrer's social value no longer counts it.
 
 The other coupon events (packets issued, coupons redeemed or reversed) carry nothing the model
 reads. Every signal is a count or a sum, and a friend's first claim is told by the pair's
@@ -25,14 +27,21 @@ from services.scoring.scores.state import (
     CouponClaimed,
     FriendClaimed,
     ReferredFirstOrder,
+    ReferredFirstOrderRefunded,
     Signal,
     apply_signal,
 )
-from shared.contracts import MAX_FAN_KEY, Platform, ReferralRewarded, ShareClaimed
+from shared.contracts import (
+    MAX_FAN_KEY,
+    Platform,
+    ReferralRewarded,
+    ReferralRewardRevoked,
+    ShareClaimed,
+)
 from shared.events import CloudEvent
 
-ScoredCouponEvent = ShareClaimed | ReferralRewarded
-SCORED_COUPON_TYPES = (ShareClaimed, ReferralRewarded)
+ScoredCouponEvent = ShareClaimed | ReferralRewarded | ReferralRewardRevoked
+SCORED_COUPON_TYPES = (ShareClaimed, ReferralRewarded, ReferralRewardRevoked)
 FriendPair = tuple[str, str]  # the referrer's fan key, the friend's
 PLATFORMS = frozenset(get_args(Platform))
 MAX_ACCOUNT = 200  # as the profiles' column and the contracts' ids
@@ -110,6 +119,8 @@ def _signals(
             return [(claimer, CouponClaimed(at))]
         case ReferralRewarded(fan_key=referrer, order_cents=cents):
             return [(referrer, ReferredFirstOrder(amount_cents=cents or 0))]
+        case ReferralRewardRevoked(fan_key=referrer, order_cents=cents):
+            return [(referrer, ReferredFirstOrderRefunded(amount_cents=cents or 0))]
     return []
 
 

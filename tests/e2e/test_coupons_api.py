@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
+from services.coupons.claim_door import PATH as CLAIMS_ROUTE
 from services.coupons.config import CouponsSettings
 from services.coupons.main import create_app
 from shared import topics
@@ -256,3 +258,33 @@ async def test_claims_answer_alike_whether_the_key_is_trusted_yet_or_not(
     assert missing.status_code == 404
     assert (await coupons.post(url, json={"fan": "x"}, headers=brand)).status_code == 422
     assert (await coupons.post(url, json={"fan_key": "standard:shop-1:cy"})).status_code == 401
+
+
+def answered(status: int) -> float:
+    labels = {"service": "coupons", "method": "POST", "route": CLAIMS_ROUTE, "status": str(status)}
+    return REGISTRY.get_sample_value("scrm_http_requests_total", labels) or 0.0
+
+
+async def test_the_claim_door_counts_its_answers_and_bounds_the_body(
+    coupons: httpx.AsyncClient, brand: dict[str, str]
+) -> None:
+    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
+    packet = (await coupons.post(
+        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
+        json={"owner_fan_key": "standard:shop-1:host"},
+    )).json()  # fmt: skip
+    url = f"/v1/packets/{packet['share_code']}/claims"
+    await coupons.post(url, json={"fan_key": "standard:shop-1:ann"}, headers=brand)  # trusts it
+    before = {status: answered(status) for status in (201, 200, 409, 413)}
+    for fan in ("bo", "cy", "ann", "host"):
+        await coupons.post(url, json={"fan_key": f"standard:shop-1:{fan}"}, headers=brand)
+    huge = await coupons.post(url, content=b"{" + b" " * 20_000 + b"}", headers={
+        **brand, "Content-Type": "application/json"})  # fmt: skip
+    assert huge.status_code == 413
+    after = {status: answered(status) for status in (201, 200, 409, 413)}
+    assert {status: after[status] - before[status] for status in after} == {
+        201: 2,
+        200: 1,
+        409: 1,
+        413: 1,
+    }

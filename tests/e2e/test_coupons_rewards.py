@@ -15,7 +15,7 @@ from services.coupons.config import CouponsSettings
 from services.coupons.main import create_app
 from shared import topics
 from shared.contracts import OrderPaid, OrderRefunded
-from shared.events import CloudEvent, encode
+from shared.events import CloudEvent, decode, encode
 from shared.kafka import EventProducer
 from tests.helpers import eventually, read_topic, running
 
@@ -104,6 +104,14 @@ async def test_a_friends_first_order_rewards_the_buyer_and_its_refund_takes_it_b
         r for r in published if dict(r.headers)["ce_type"] == b"scrm.referral.rewarded.v1"
     )
     assert dict(rewarded.headers)["ce_subject"] == b"standard:shop-1:host"
+    revoked = next(
+        r for r in published if dict(r.headers)["ce_type"] == b"scrm.referral.reward_revoked.v1"
+    )
+    # keyed as the reward (by the referrer), so read after it; with the order's amount
+    assert revoked.key == rewarded.key
+    reward_data = decode(rewarded.headers, rewarded.value).data
+    revoked_data = decode(revoked.headers, revoked.value).data
+    assert revoked_data.order_cents == reward_data.order_cents is not None
     checked = await coupons.get("/v1/invariants", headers=OPERATOR)
     assert checked.status_code == 200
     assert checked.json()["holds"] is True, checked.json()

@@ -1,7 +1,7 @@
-"""scoring's red-packet signals against a real PostgreSQL: claims and referral rewards folded
-into the profiles of the fans they name, friends counted once whatever the order, batches and
-redeliveries, profiles made for fans not known before, and a profile two transactions make at
-once never written over."""
+"""scoring's red-packet signals against a real PostgreSQL: claims, referral rewards and their
+revocations folded into the profiles of the fans they name, friends counted once whatever the
+order, batches and redeliveries, profiles made for fans not known before, and a profile two
+transactions make at once never written over."""
 
 import asyncio
 import itertools
@@ -24,7 +24,7 @@ from services.scoring.repository import ProfileCreatedMeanwhile
 from services.scoring.scores.facts import Referrals
 from services.scoring.scores.state import FanState
 from shared.consumer_batch import BatchRegistry, apply_batch
-from shared.contracts import FanEvent, ReferralRewarded, ShareClaimed
+from shared.contracts import FanEvent, ReferralRewarded, ReferralRewardRevoked, ShareClaimed
 from shared.db import transaction
 from shared.events import CloudEvent
 from tests.helpers import eventually
@@ -52,6 +52,19 @@ def reward(
     data = ReferralRewarded(
         campaign_id="c1", fan_key=weibo(referrer), referred_fan_key=weibo(referred),
         order_id=f"o-{referred}", reward_cents=1_000, order_cents=order_cents,
+    )  # fmt: skip
+    return CloudEvent.of(data, id=uuid.uuid4().hex, source="test", subject=data.fan_key,
+                         time=START + timedelta(hours=hours))  # fmt: skip
+
+
+def revoked(
+    referrer: str, referred: str, order_cents: int | None, *, hours: float = 3
+) -> CloudEvent[ScoredCouponEvent]:
+    """The reward of `reward(referrer, referred, ...)` revoked: that first order was refunded."""
+    data = ReferralRewardRevoked(
+        campaign_id="c1", fan_key=weibo(referrer), referred_fan_key=weibo(referred),
+        order_id=f"o-{referred}", reward_cents=1_000, order_cents=order_cents,
+        reward_id=f"r-{referred}",
     )  # fmt: skip
     return CloudEvent.of(data, id=uuid.uuid4().hex, source="test", subject=data.fan_key,
                          time=START + timedelta(hours=hours))  # fmt: skip
@@ -138,6 +151,31 @@ class TestRedPacketSignals:
         announced = await coupons.announced()
         assert announced == sorted([weibo("host"), weibo("host"), weibo("ann"), weibo("bo")])
 
+    @pytest.mark.parametrize("refund_first", [False, True])
+    async def test_a_refunded_first_order_no_longer_counts_for_its_referrer(
+        self, coupons: Coupons, refund_first: bool
+    ) -> None:
+        """The referrer's social value ends what it would be had the order never been paid.
+        Both events are keyed by the referrer, so the revoke is read after the reward; read
+        before it (a shuffled log), the end is the same."""
+        await coupons.apply_coupons([claim("ann", "host"), claim("bo", "host")])
+        await coupons.apply_coupons([reward("host", "bo", 7_000)])
+        without = await coupons.profile(weibo("host"))
+        paid, refunded = reward("host", "ann", 40_000), revoked("host", "ann", 40_000)
+        if refund_first:
+            await coupons.apply_coupons([refunded])
+            await coupons.apply_coupons([paid])
+        else:
+            await coupons.apply_coupons([paid])
+            assert (await coupons.profile(weibo("host"))).social > without.social
+            await coupons.apply_coupons([refunded])
+        host = await coupons.profile(weibo("host"))
+        assert FanState.from_dict(host.state).referrals == Referrals(
+            friend_claims=2, friends_reached=2, first_orders=2, first_order_cents=47_000,
+            refunded_orders=1, refunded_cents=40_000,
+        )  # fmt: skip
+        assert host.social == without.social
+
     async def test_a_referrer_known_only_from_friends_gets_a_profile(
         self, coupons: Coupons
     ) -> None:
@@ -175,6 +213,7 @@ class TestRedPacketSignals:
         red = [
             claim(ann, host), claim(ann, host, hours=5), claim(bo, host), claim(host, bo),
             claim(bo, host, hours=9), reward(host, ann, 12_000), reward(host, bo, None),
+            reward(bo, host, 3_000), revoked(bo, host, 3_000),
         ]  # fmt: skip
         every: list[CloudEvent[Any]] = [*own[host], *own[ann], *red]
         shuffled = [*every, *order.sample(every, 8)]

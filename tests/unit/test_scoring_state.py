@@ -13,6 +13,7 @@ from services.scoring.scores.state import (
     FanState,
     FriendClaimed,
     ReferredFirstOrder,
+    ReferredFirstOrderRefunded,
     Signal,
     apply_signal,
     interaction_kind,
@@ -155,13 +156,24 @@ class TestOrdersAndCoupons:
             FriendClaimed(first_from_friend=True),
             FriendClaimed(first_from_friend=False),
             ReferredFirstOrder(amount_cents=5_000),
+            ReferredFirstOrder(amount_cents=3_000),
+            ReferredFirstOrderRefunded(amount_cents=3_000),
         )
         assert asdict(state.referrals) == {
             "friend_claims": 2,
             "friends_reached": 1,
-            "first_orders": 1,
-            "first_order_cents": 5_000,
+            "first_orders": 2,
+            "first_order_cents": 8_000,
+            "refunded_orders": 1,
+            "refunded_cents": 3_000,
         }
+        assert (state.referrals.kept_orders, state.referrals.kept_order_cents) == (1, 5_000)
+
+    def test_a_refund_read_before_its_order_keeps_nothing_below_zero(self) -> None:
+        state = applied(ReferredFirstOrderRefunded(amount_cents=3_000))
+        assert (state.referrals.kept_orders, state.referrals.kept_order_cents) == (0, 0)
+        later = applied(ReferredFirstOrder(amount_cents=3_000), state=state)
+        assert (later.referrals.kept_orders, later.referrals.kept_order_cents) == (0, 0)
 
 
 def signals() -> st.SearchStrategy[Signal]:
@@ -194,6 +206,7 @@ def signals() -> st.SearchStrategy[Signal]:
         st.builds(CouponClaimed, moments),
         st.builds(FriendClaimed, st.booleans()),
         st.builds(ReferredFirstOrder, money),
+        st.builds(ReferredFirstOrderRefunded, money),
     )
 
 

@@ -82,6 +82,8 @@ class Referrals(FrozenStruct, frozen=True):
     friends_reached: Count = 0  # distinct friends who claimed
     first_orders: Count = 0  # first orders of referred friends
     first_order_cents: Count = 0
+    refunded_orders: Count = 0  # of those first orders, refunded (their rewards revoked)
+    refunded_cents: Count = 0
 
     def claimed(self, first_from_friend: bool) -> "Referrals":
         reached = self.friends_reached + int(first_from_friend)
@@ -90,6 +92,22 @@ class Referrals(FrozenStruct, frozen=True):
     def ordered(self, amount_cents: int) -> "Referrals":
         cents = self.first_order_cents + amount_cents
         return replace(self, first_orders=self.first_orders + 1, first_order_cents=cents)
+
+    def refunded(self, amount_cents: int) -> "Referrals":
+        """A first order taken back. Counted apart, as sums, so any order of grants and refunds
+        ends the same. (coupons keys both by the referrer, so a refund is read after its order;
+        a shuffled log that reads it first scores the difference as zero meanwhile.)"""
+        cents = self.refunded_cents + amount_cents
+        return replace(self, refunded_orders=self.refunded_orders + 1, refunded_cents=cents)
+
+    @property
+    def kept_orders(self) -> int:
+        """First orders of referred friends not refunded."""
+        return max(self.first_orders - self.refunded_orders, 0)
+
+    @property
+    def kept_order_cents(self) -> int:
+        return max(self.first_order_cents - self.refunded_cents, 0)
 
 
 class Purchases(FrozenStruct, frozen=True):

@@ -46,14 +46,23 @@ def _plus(one: FanState, other: FanState) -> FanState:
             share_reach=one.amplification.share_reach + other.amplification.share_reach,
             mentions=one.amplification.mentions + other.amplification.mentions,
         ),
-        referrals=Referrals(
-            friend_claims=one.referrals.friend_claims + other.referrals.friend_claims,
-            friends_reached=one.referrals.friends_reached + other.referrals.friends_reached,
-            first_orders=one.referrals.first_orders + other.referrals.first_orders,
-            first_order_cents=one.referrals.first_order_cents + other.referrals.first_order_cents,
-        ),
+        referrals=_referrals(one.referrals, other.referrals),
         purchases=_purchases(one.purchases, other.purchases),
         rule_tags=one.rule_tags | other.rule_tags,
+    )
+
+
+def _referrals(one: Referrals, other: Referrals) -> Referrals:
+    """Counts add; of each identity's refunds, those of its own orders (a refund read before
+    its order is not taken from another identity's): the person keeps the sum of what its
+    identities keep."""
+    return Referrals(
+        friend_claims=one.friend_claims + other.friend_claims,
+        friends_reached=one.friends_reached + other.friends_reached,
+        first_orders=one.first_orders + other.first_orders,
+        first_order_cents=one.first_order_cents + other.first_order_cents,
+        refunded_orders=sum(min(r.refunded_orders, r.first_orders) for r in (one, other)),
+        refunded_cents=sum(min(r.refunded_cents, r.first_order_cents) for r in (one, other)),
     )
 
 

@@ -69,8 +69,8 @@ def social_score(
 ) -> Explained:
     values = (
         referrals.friend_claims,
-        referrals.first_orders,
-        referrals.first_order_cents,
+        referrals.kept_orders,
+        referrals.kept_order_cents,
         amplification.shares + amplification.share_reach,
     )
     return _social_score(values, *policy.scale)

@@ -54,7 +54,14 @@ class ReferredFirstOrder:
     amount_cents: int
 
 
-Signal = FanEvent | CouponClaimed | FriendClaimed | ReferredFirstOrder
+@dataclass(frozen=True)
+class ReferredFirstOrderRefunded:
+    """That first order was refunded (its referral reward revoked): taken back."""
+
+    amount_cents: int
+
+
+Signal = FanEvent | CouponClaimed | FriendClaimed | ReferredFirstOrder | ReferredFirstOrderRefunded
 
 
 class FanState(FrozenStruct, frozen=True):
@@ -141,6 +148,8 @@ def apply_signal(
             return replace(state, referrals=state.referrals.claimed(first))
         case ReferredFirstOrder(amount_cents=cents):
             return replace(state, referrals=state.referrals.ordered(cents))
+        case ReferredFirstOrderRefunded(amount_cents=cents):
+            return replace(state, referrals=state.referrals.refunded(cents))
     return _apply_fan_event(state, signal, policy=policy, time_zone=time_zone)
 
 
