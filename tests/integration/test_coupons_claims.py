@@ -169,6 +169,19 @@ class TestClaimRefusals:
         assert outcome(await coupons.claim(packet, "regular")) == "not_new_customer"
         assert outcome(await coupons.claim(packet, "newcomer")) == "claimed"
 
+    async def test_a_customer_of_another_campaigns_accounts_is_new_to_this_one(
+        self, coupons: CouponsHarness
+    ) -> None:
+        """Only the claimed campaign's accounts (its own and its coupons') tell who is a
+        customer already, not those another campaign lists."""
+        await coupons.campaign(coupon={"accounts": ["shop-2"]})
+        packet = await coupons.packet(await coupons.campaign(audience="new_customers"))
+        await coupons.execute(
+            "INSERT INTO coupons.orders VALUES ('shop-2', 'o-there', :f, 100, 'CNY', 'paid', :t)",
+            f=fan("elsewhere"), t=NOW,
+        )  # fmt: skip
+        assert outcome(await coupons.claim(packet, "elsewhere")) == "claimed"
+
     async def test_a_refused_claim_writes_nothing(self, coupons: CouponsHarness) -> None:
         campaign = await coupons.campaign(
             shares_per_packet=1, packet_rule={"kind": "fixed", "total_cents": 10}
