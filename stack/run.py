@@ -89,6 +89,32 @@ def accounts_file(data_dir: Path) -> Path:
     return path
 
 
+# The operator tokens and secrets the APIs, the agent console and the claim page need, made on
+# first run (`data/tokens.json`) so that they work under `make run`; one set in the environment
+# wins.
+DEMO_TOKENS = (
+    "SCORING_OPERATOR_TOKEN", "RESPONDER_ADMIN_TOKEN", "RESPONDER_AGENT_TOKEN",
+    "COUPONS_OPERATOR_TOKEN", "COUPONS_CLAIM_LINK_SECRET",
+)  # fmt: skip
+
+
+def tokens_file(data_dir: Path) -> Path:
+    """``data/tokens.json``: a token for each of DEMO_TOKENS, added where missing."""
+    path = data_dir / "tokens.json"
+    tokens = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in DEMO_TOKENS if name not in tokens]
+    if missing:
+        tokens.update({name: secrets.token_urlsafe(32) for name in missing})
+        path.write_text(json.dumps(tokens, indent=2) + "\n")
+        path.chmod(0o600)
+    return path
+
+
+def demo_tokens(data_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    tokens: dict[str, str] = json.loads(tokens_file(data_dir).read_text())
+    return {name: value for name, value in tokens.items() if name not in environ}
+
+
 async def prepare(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -> str:
     admin = await asyncpg.connect(postgres.url(driver="postgresql"))
     try:
@@ -181,7 +207,7 @@ def supervise(args: argparse.Namespace, data_dir: Path) -> int:
         services = [
             start_service(name, DEFAULT_PORTS[name] + args.port_offset, env) for name in SERVICES
         ]
-        return watch(services, stop)
+        return watch(services, stop, tokens_file(data_dir))
     except EmbeddedError as error:
         say(str(error))
         return 1
@@ -206,6 +232,7 @@ def start_backing_services(postgres: EmbeddedPostgres, broker: EmbeddedBroker) -
 
 def service_env(data_dir: Path, broker: EmbeddedBroker, database_url: str) -> dict[str, str]:
     return {
+        **demo_tokens(data_dir, os.environ),
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "SCRM_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
@@ -224,12 +251,12 @@ def child_log_env(environ: Mapping[str, str], *, terminal: bool) -> dict[str, st
     return {"SCRM_LOG_JSON": "false"}
 
 
-def watch(services: list[Service], stop: threading.Event) -> int:
+def watch(services: list[Service], stop: threading.Event, tokens_path: Path) -> int:
     """Announce the services once all are ready, then wait for Ctrl-C or for one to exit."""
     if not wait_ready(services, stop, deadline_seconds=90):
         say("the services did not all become ready; stopping")
         return 0 if stop.is_set() else 1
-    announce(services)
+    announce(services, tokens_path)
     while not stop.wait(0.5):
         crashed = [s for s in services if s.process.poll() is not None]
         if crashed:
@@ -238,11 +265,13 @@ def watch(services: list[Service], stop: threading.Event) -> int:
     return 0
 
 
-def announce(services: list[Service]) -> None:
+def announce(services: list[Service], tokens_path: Path) -> None:
     say("all four services are ready:")
     for service in services:
         say(f"  {service.name:<10} {service.url}   ({service.url}/docs, /metrics, /readyz)")
     say(f"webhook: POST {services[0].url}/v1/webhooks/standard/{DEMO_ACCOUNT} (make smoke)")
+    say(f"agent console: {services[2].url}/console; the operator tokens (add agents, campaigns, "
+        f"API keys) are in {tokens_path}")  # fmt: skip
     say("Ctrl-C stops everything")
 
 

@@ -1,6 +1,7 @@
 """The whole system as processes, as ``make run`` starts it: smoke passes against it, and SIGINT
 stops everything it started."""
 
+import json
 import random
 import shutil
 import signal
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -69,6 +71,7 @@ def test_make_run_serves_smoke_and_stops_everything_on_sigint(tmp_path: Path) ->
         assert "smoke test passed" in smoke.stdout
         assert "a signed LINE webhook is accepted" in smoke.stdout
         assert "a Telegram update is accepted" in smoke.stdout
+        _check_demo_tokens(data_dir, offset)
         _check_metrics_with_promtool(offset)
         _fuzz_openapi_with_schemathesis(offset)
     finally:
@@ -80,6 +83,30 @@ def test_make_run_serves_smoke_and_stops_everything_on_sigint(tmp_path: Path) ->
     assert _processes_mentioning(str(data_dir)) == [], "a process outlived make run"
     ports = [8000 + offset + i for i in range(1, 5)] + [postgres_port, kafka_port]
     assert all(_free(port) for port in ports), "a port of the stack is still open"
+
+
+def _check_demo_tokens(data_dir: Path, offset: int) -> None:
+    """The tokens make run made open the admin APIs, and the claim page is on."""
+    tokens = json.loads((data_dir / "tokens.json").read_text())
+    assert (data_dir / "tokens.json").stat().st_mode & 0o077 == 0, "readable by others"
+    agent = urllib.request.Request(
+        f"http://127.0.0.1:{8003 + offset}/v1/admin/agents", method="POST",
+        data=json.dumps({"id": "demo-agent", "name": "Demo"}).encode(),
+        headers={"Authorization": f"Bearer {tokens['RESPONDER_ADMIN_TOKEN']}",
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(agent, timeout=10) as response:  # noqa: S310
+        assert response.status == 201
+    campaigns = urllib.request.Request(
+        f"http://127.0.0.1:{8004 + offset}/v1/campaigns",
+        headers={"Authorization": f"Bearer {tokens['COUPONS_OPERATOR_TOKEN']}"},
+    )
+    with urllib.request.urlopen(campaigns, timeout=10) as response:  # noqa: S310
+        assert response.status == 200
+    # a link without its signature is refused as damaged (400), not as a page that is off (403)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{8004 + offset}/p/abc", timeout=10)
+    assert refused.value.code == 400
 
 
 def _check_metrics_with_promtool(offset: int) -> None:
