@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.contracts import topic_of
-from shared.db import InfrastructureTables, after_commit, driver_connection, transaction
+from shared.db import InfrastructureTables, Tx, after_commit, connection_of, transaction
 from shared.events import CloudEvent, DataT, KafkaRecord, encode
 from shared.kafka import EventProducer
 from shared.logging import get_logger
@@ -42,7 +42,7 @@ PENDING_COUNT_SECONDS = 1.0
 
 
 async def add_to_outbox(
-    session: AsyncSession,
+    session: Tx,
     tables: InfrastructureTables,
     events: Sequence[tuple[str, CloudEvent[Any]]],
 ) -> None:
@@ -60,7 +60,7 @@ async def add_to_outbox(
         # [[name, value], ...]: pydantic-core writes the bytes values as UTF-8 strings
         columns["headers"].append(to_json(record.headers).decode())
     # unnest's rows come in the arrays' order, and the ids are drawn in that order
-    connection = await driver_connection(session)
+    connection = await connection_of(session)
     await connection.execute(_insert(tables.outbox), *columns.values())
 
 
@@ -84,10 +84,10 @@ class Outbox:
         self._tables = tables
         self.on_commit: Callable[[], None] | None = None  # the relay's nudge, in a service
 
-    async def add(self, session: AsyncSession, event: CloudEvent[DataT]) -> None:
+    async def add(self, session: Tx, event: CloudEvent[DataT]) -> None:
         await self.add_all(session, [event])
 
-    async def add_all(self, session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+    async def add_all(self, session: Tx, events: Sequence[CloudEvent[Any]]) -> None:
         """Several events in one statement: what a batch of the consumer announces."""
         pairs = [(self._settings.topic(topic_of(event.data)), event) for event in events]
         await add_to_outbox(session, self._tables, pairs)

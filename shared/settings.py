@@ -83,7 +83,7 @@ class BaseServiceSettings(KafkaSettings):
     )
     outbox_poll_seconds: float = Field(default=0.2, gt=0)
     outbox_linger_seconds: float = Field(
-        default=0.01, ge=0, le=1,
+        default=0.02, ge=0, le=1,
         description="how long the relay, woken by a commit, waits for the next commits' events "
         "before a pass: fewer, fuller passes (a pass per commit or two took a quarter of a busy "
         "service's CPU), each event that much later on Kafka",

@@ -24,7 +24,7 @@ from services.coupons.claims import ClaimRequest, EmptyPackets
 from services.coupons.config import CouponsSettings
 from services.coupons.refusals import NotFound, Refused
 from services.coupons.schemas import ClaimIn
-from shared.db import transaction
+from shared.db import NeedsSession, driver_transaction, transaction
 from shared.logging import get_logger
 from shared.ops import count_request
 from shared.service import parts_of
@@ -97,16 +97,25 @@ class CouponsApp(FastAPI):
 
     async def _claim(self, request: ClaimRequest, account: str) -> tuple[int, bytes]:
         """(status, JSON) of the claim: committed before it is answered, as the route's; a
-        claim of a packet known to be empty is refused without a transaction."""
+        claim of a packet known to be empty is refused without a transaction. A driver
+        transaction first, without SQLAlchemy's session, which cost a claim about a fifth of its
+        CPU; a claim that needs the longer way (`claims`) is made again in a session."""
         parts = parts_of(self)
         empty: EmptyPackets = self.state.empty_packets
         try:
             claims.refuse_known_empty(empty, request, account=account, now=datetime.now(UTC))
-            async with transaction(parts.sessionmaker) as session:
-                claimed = await claims.claim_share(
-                    session, request, account=account, outbox=parts.outbox,
-                    now=datetime.now(UTC), empty=empty,
-                )  # fmt: skip
+            try:
+                async with driver_transaction(parts.engine) as tx:
+                    claimed = await claims.claim_share(
+                        tx, request, account=account, outbox=parts.outbox,
+                        now=datetime.now(UTC), empty=empty,
+                    )  # fmt: skip
+            except NeedsSession:  # rolled back: the longer way, in a session
+                async with transaction(parts.sessionmaker) as session:
+                    claimed = await claims.claim_share(
+                        session, request, account=account, outbox=parts.outbox,
+                        now=datetime.now(UTC), empty=empty,
+                    )  # fmt: skip
         except NotFound as exc:
             return 404, _detail(str(exc))
         except Refused as refusal:

@@ -12,7 +12,11 @@ share taken with the claim, count, coupon and referral written at once; then its
 a packet whose free shares are all held by claims in flight, or a fan's racing claims, take
 the longer way, a statement a step (`_claim_step_by_step`). A packet found empty is remembered
 for a few seconds with its claimers (`EmptyPackets`): the many who come to it then are refused
-without the database, and its claimers get their own claim, as before."""
+without the database, and its claimers get their own claim, as before.
+
+`claim_share` runs in a session or in a driver transaction (`shared.db.driver_transaction`,
+the claim door's): the two statements and the event need no session; the longer way does, and
+raises `NeedsSession` in a driver transaction, for the caller to claim again in a session."""
 
 import secrets
 import uuid
@@ -30,7 +34,7 @@ from services.coupons.domain import claim_day
 from services.coupons.models import Campaign, Claim, Coupon, Packet
 from services.coupons.refusals import ClaimRefusalCode, NotFound, Refused
 from services.coupons.terms import CampaignTerms
-from shared.db import after_commit
+from shared.db import Tx, after_commit, session_of
 from shared.outbox import Outbox
 
 # Crockford's base32 without the letters read as digits: 16 of them are 80 bits, unguessable,
@@ -93,33 +97,33 @@ def coupon_code() -> str:
 
 
 async def claim_share(
-    session: AsyncSession, request: ClaimRequest, *, account: str, outbox: Outbox, now: datetime,
+    tx: Tx, request: ClaimRequest, *, account: str, outbox: Outbox, now: datetime,
     empty: EmptyPackets | None = None,
 ) -> Claimed:  # fmt: skip
     """The fan's claim of a share of the packet (`account`'s, else NotFound). What needs no
     more than the packet is refused first, the campaign's rules next."""
     known_empty = refuse_known_empty(empty, request, account=account, now=now)
     if known_empty is not None:
-        return await _earlier(session, known_empty.id, request)
+        return await _earlier(session_of(tx), known_empty.id, request)
     found = await claims_repository.claim_context(
-        session, share_code=request.share_code, fan_key=request.fan_key
+        tx, share_code=request.share_code, fan_key=request.fan_key
     )
     if found is None or found.packet.account != account:
         raise NotFound("no such packet")
     packet = found.packet
     if found.earlier is not None:
-        _count(session, "repeated")
+        _count(tx, "repeated")
         return Claimed(*found.earlier, new=False)
     _check_packet(packet, request, now=now)
     if not found.unclaimed:  # read at the instant the fan's own claim was found missing
         if empty is not None:
-            empty.add(packet, await claims_repository.claimers_of(session, packet.id))
+            empty.add(packet, await claims_repository.claimers_of(tx, packet.id))
         _refuse("packet_empty")
     campaign = found.campaign
     if campaign is None:
         raise NotFound("no such packet")
     _check_at_once(campaign, found, request)
-    return await _claim_at_once(session, campaign, packet, request, outbox=outbox, now=now)
+    return await _claim_at_once(tx, campaign, packet, request, outbox=outbox, now=now)
 
 
 def refuse_known_empty(
@@ -165,7 +169,7 @@ def _check_at_once(campaign: Campaign, found: ClaimContext, request: ClaimReques
 
 
 async def _claim_at_once(
-    session: AsyncSession, campaign: Campaign, packet: Packet, request: ClaimRequest, *,
+    tx: Tx, campaign: Campaign, packet: Packet, request: ClaimRequest, *,
     outbox: Outbox, now: datetime,
 ) -> Claimed:  # fmt: skip
     """The share, claim, count, coupon and referral in one statement; step by step when a
@@ -178,14 +182,15 @@ async def _claim_at_once(
     coupon = _new_coupon(campaign, terms, claim, now=now)
     day = claim_day(now, campaign.time_zone)
     taken = await claims_repository.take_and_claim(
-        session, claim, coupon, referrer=packet.owner_fan_key, day=day,
+        tx, claim, coupon, referrer=packet.owner_fan_key, day=day,
         cap=campaign.daily_claim_cap,
     )  # fmt: skip
     if taken.seq is None or taken.amount_cents is None:
         return await _claim_step_by_step(
-            session, request, account=packet.account, outbox=outbox, now=now
+            session_of(tx), request, account=packet.account, outbox=outbox, now=now
         )
     if taken.claim_id is None:  # the fan's other claim of the packet committed meanwhile
+        session = session_of(tx)
         await claims_repository.release_share(session, packet_id=packet.id, seq=taken.seq)
         return await _earlier(session, packet.id, request)
     if taken.coupon_id is None:
@@ -193,9 +198,9 @@ async def _claim_at_once(
     claim.id, claim.seq, claim.amount_cents = taken.claim_id, taken.seq, taken.amount_cents
     coupon.id, coupon.claim_id, coupon.amount_cents = taken.coupon_id, claim.id, claim.amount_cents
     await outbox.add(
-        session, announcements.share_claimed(claim, coupon, referrer=packet.owner_fan_key, now=now)
+        tx, announcements.share_claimed(claim, coupon, referrer=packet.owner_fan_key, now=now)
     )
-    _count(session, "claimed")
+    _count(tx, "claimed")
     return Claimed(claim, coupon, new=True)
 
 
@@ -363,5 +368,5 @@ def _refuse(code: ClaimRefusalCode) -> NoReturn:
     raise Refused(code)
 
 
-def _count(session: AsyncSession, outcome: str) -> None:
-    after_commit(session, metrics.CLAIMS.labels(outcome).inc)
+def _count(tx: Tx, outcome: str) -> None:
+    after_commit(tx, metrics.CLAIMS.labels(outcome).inc)

@@ -30,7 +30,7 @@ from services.coupons.models import (
     PacketShare,
     Referral,
 )
-from shared.db import driver_connection
+from shared.db import Tx, connection_of
 
 
 async def packet_by_code(session: AsyncSession, share_code: str) -> Packet | None:
@@ -96,13 +96,11 @@ WHERE p.share_code = $1
 """  # noqa: S608 (the models' column names)
 
 
-async def claim_context(
-    session: AsyncSession, *, share_code: str, fan_key: str
-) -> ClaimContext | None:
+async def claim_context(tx: Tx, *, share_code: str, fan_key: str) -> ClaimContext | None:
     """The packet of the code and what a claim of it by `fan_key` checks; None without one.
-    One statement on the session's asyncpg connection; the rows come back as objects of the
-    models that no session holds (read, never written through)."""
-    connection = await driver_connection(session)
+    One statement on asyncpg; the rows come back as objects of the models that no session
+    holds (read, never written through)."""
+    connection = await connection_of(tx)
     found = await connection.fetchrow(_CONTEXT, share_code, fan_key)
     if found is None:
         return None
@@ -167,15 +165,14 @@ SELECT (SELECT seq FROM share), (SELECT amount_cents FROM share), (SELECT id FRO
 
 
 async def take_and_claim(
-    session: AsyncSession, claim: Claim, coupon: Coupon, *, referrer: str, day: date,
-    cap: int | None,
-) -> Taken:  # fmt: skip
+    tx: Tx, claim: Claim, coupon: Coupon, *, referrer: str, day: date, cap: int | None
+) -> Taken:
     """In one statement: take a share free of other claims for `claim` (seq and amount are
     filled in), insert the claim unless the fan has one, count it towards the fan's day under
     `cap`, insert `coupon` for it (amount filled in) and the referral. Each step happens only
     when the one before did, so what stopped it is told by the first None; what it did is
     rolled back with the transaction when the claim is refused."""
-    connection = await driver_connection(session)
+    connection = await connection_of(tx)
     row = await connection.fetchrow(
         _TAKE_AND_CLAIM, claim.packet_id, claim.fan_key, claim.claimed_at, claim.campaign_id,
         claim.phone_sha256, claim.device_sha256, day, cap, coupon.code, coupon.currency,
@@ -195,10 +192,13 @@ async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:
     return bool(await session.scalar(query))
 
 
-async def claimers_of(session: AsyncSession, packet_id: uuid.UUID) -> frozenset[str]:
+async def claimers_of(tx: Tx, packet_id: uuid.UUID) -> frozenset[str]:
     """The fans holding a claim of the packet, as far as committed claims go."""
-    query = select(Claim.fan_key).where(Claim.packet_id == packet_id)
-    return frozenset((await session.scalars(query)).all())
+    connection = await connection_of(tx)
+    rows = await connection.fetch(
+        "SELECT fan_key FROM coupons.claims WHERE packet_id = $1", packet_id
+    )
+    return frozenset(row[0] for row in rows)
 
 
 async def packets_of_order(

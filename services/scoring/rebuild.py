@@ -29,7 +29,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from prometheus_client import start_http_server
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.scoring import handlers, metrics, rebuild_repository, repository, standings
 from services.scoring.config import ScoringSettings
@@ -38,7 +38,7 @@ from services.scoring.models import SCHEMA, infrastructure
 from services.scoring.rebuild_repository import PREVIOUS, RebuildRefused
 from services.scoring.replay import Progress, Replay
 from shared.consumer_batch import BatchRegistry
-from shared.db import create_engine, create_sessionmaker, transaction
+from shared.db import Tx, create_engine, create_sessionmaker, transaction
 from shared.events import CloudEvent, DataT
 from shared.logging import configure_logging, get_logger
 from shared.migrate import alembic_config
@@ -79,10 +79,10 @@ class Unannounced(Outbox):
     relay send them all after a swap. The rebuilt outbox table stays empty (and a swap replaces
     whatever it holds with the live outbox's unsent rows)."""
 
-    async def add(self, session: AsyncSession, event: CloudEvent[DataT]) -> None:
+    async def add(self, session: Tx, event: CloudEvent[DataT]) -> None:
         return None
 
-    async def add_all(self, session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:
+    async def add_all(self, session: Tx, events: Sequence[CloudEvent[Any]]) -> None:
         return None
 
 

@@ -2,6 +2,7 @@
 database: operators make campaigns and keys, a paid order on Kafka issues a packet, friends
 claim through a brand's key, coupons are redeemed once, and a refund on Kafka reverses that."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -288,3 +289,35 @@ async def test_the_claim_door_counts_its_answers_and_bounds_the_body(
         409: 1,
         413: 1,
     }
+
+
+async def test_racing_claims_through_the_door_take_each_share_once(
+    coupons: httpx.AsyncClient, brand: dict[str, str]
+) -> None:
+    """Claims at once for a packet of 3 shares, each fan twice: the claims in flight hold the
+    free shares and a fan's two requests race, which the door's driver transaction leaves to
+    a session; 3 fans win, each answered the same claim twice, the others refused."""
+    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
+    packet = (await coupons.post(
+        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
+        json={"owner_fan_key": "standard:shop-1:host"},
+    )).json()  # fmt: skip
+    url = f"/v1/packets/{packet['share_code']}/claims"
+    await coupons.post(url, json={"fan_key": "standard:shop-1:host"}, headers=brand)  # trusts it
+    fans = [f"standard:shop-1:racer-{n}" for n in range(12)]
+    answers = await asyncio.gather(*(
+        coupons.post(url, json={"fan_key": fan}, headers=brand) for fan in fans + fans
+    ))  # fmt: skip
+    by_fan: dict[str, list[httpx.Response]] = {}
+    for fan, answer in zip(fans + fans, answers, strict=True):
+        by_fan.setdefault(fan, []).append(answer)
+    won = {fan for fan, pair in by_fan.items() if {a.status_code for a in pair} <= {200, 201}}
+    assert len(won) == 3
+    for fan, pair in by_fan.items():
+        if fan in won:
+            assert sorted(a.status_code for a in pair) == [200, 201]
+            assert pair[0].json()["coupon"] == pair[1].json()["coupon"]
+        else:
+            assert [a.json()["detail"]["code"] for a in pair] == ["packet_empty"] * 2
+    checked = await coupons.get("/v1/invariants", headers=OPERATOR)
+    assert checked.json()["holds"] is True, checked.json()
