@@ -181,11 +181,22 @@ async def driver_transaction(engine: AsyncEngine) -> AsyncIterator[DriverTransac
         if not isinstance(driver, asyncpg.Connection):
             raise TypeError(f"not an asyncpg connection: {driver!r}")
         tx = DriverTransaction(driver, {_AFTER_COMMIT: []})
+        ended = False  # the transaction committed or rolled back: none is left on the connection
         try:
-            async with driver.transaction():
+            transaction = driver.transaction()
+            await transaction.start()
+            try:
                 yield tx
-        finally:  # back to the pool; a connection that broke is dropped there instead
-            await greenlet_spawn(pooled.invalidate if driver.is_closed() else pooled.close)
+            except BaseException:
+                await transaction.rollback()
+                ended = True
+                raise
+            await transaction.commit()
+            ended = True
+        finally:  # back to the pool when clean; else dropped (a BEGIN, COMMIT or ROLLBACK that
+            # failed or was cancelled may leave a transaction open, or asyncpg thinking so)
+            clean = ended and not driver.is_closed() and not driver.is_in_transaction()
+            await greenlet_spawn(pooled.close if clean else pooled.invalidate)
     for callback in tx.info.pop(_AFTER_COMMIT):
         _run_committed(callback)
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Table, any_, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB, Insert, insert
-from sqlalchemy.types import Text, TypeEngine
+from sqlalchemy.types import Enum, String, Text, TypeEngine
 
 
 @functools.lru_cache(maxsize=128)
@@ -56,8 +56,12 @@ def any_of(name: str, type_: TypeEngine[Any]) -> ColumnElement[Any]:
 
 
 def _carrier(type_: TypeEngine[Any]) -> TypeEngine[Any]:
-    """What a column's values travel as: JSON as text (an array of json would need a codec)."""
-    return Text() if _is_json(type_) else type_
+    """What a column's values travel as: JSON as text (an array of json would need a codec),
+    strings without their length (cast to ``VARCHAR(n)[]`` a value too long would be cut short
+    in silence; inserted into the column, it is refused)."""
+    if _is_json(type_) or (isinstance(type_, String) and not isinstance(type_, Enum)):
+        return Text()
+    return type_
 
 
 def _is_json(type_: TypeEngine[Any]) -> bool:

@@ -103,8 +103,10 @@ class CouponsApp(FastAPI):
         parts = parts_of(self)
         empty: EmptyPackets = self.state.empty_packets
         try:
-            claims.refuse_known_empty(empty, request, account=account, now=datetime.now(UTC))
+            own = claims.refuse_known_empty(empty, request, account=account, now=datetime.now(UTC))
             try:
+                if own is not None:  # the fan's claim of an emptied packet: read in a session
+                    raise NeedsSession
                 async with driver_transaction(parts.engine) as tx:
                     claimed = await claims.claim_share(
                         tx, request, account=account, outbox=parts.outbox,
