@@ -55,6 +55,17 @@ async def brand(coupons: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {made.json()['key']}"}
 
 
+async def host_packet(coupons: httpx.AsyncClient) -> dict[str, Any]:
+    """A packet of the example campaign (a campaign of its own), issued by hand to the host."""
+    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
+    made = await coupons.post(
+        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
+        json={"owner_fan_key": "standard:shop-1:host"},
+    )  # fmt: skip
+    packet: dict[str, Any] = made.json()
+    return packet
+
+
 async def publish(settings: CouponsSettings, event: CloudEvent[Any]) -> None:
     producer = EventProducer(settings)
     await producer.start()
@@ -87,11 +98,7 @@ async def test_the_operator_api_needs_its_token(
 async def test_the_brand_api_needs_a_key_of_the_packets_account(
     coupons: httpx.AsyncClient, brand: dict[str, str]
 ) -> None:
-    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
-    packet = (await coupons.post(
-        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
-        json={"owner_fan_key": "standard:shop-1:host"},
-    )).json()  # fmt: skip
+    packet = await host_packet(coupons)
     url = f"/v1/packets/{packet['share_code']}"
     assert (await coupons.get(url)).status_code == 401
     other = await coupons.post(
@@ -239,11 +246,7 @@ async def test_a_revoked_key_opens_nothing_at_once(coupons: httpx.AsyncClient) -
 async def test_claims_answer_alike_whether_the_key_is_trusted_yet_or_not(
     coupons: httpx.AsyncClient, brand: dict[str, str]
 ) -> None:
-    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
-    packet = (await coupons.post(
-        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
-        json={"owner_fan_key": "standard:shop-1:host"},
-    )).json()  # fmt: skip
+    packet = await host_packet(coupons)
     url = f"/v1/packets/{packet['share_code']}/claims"
     first = await coupons.post(url, json={"fan_key": "standard:shop-1:ann"}, headers=brand)
     # the key is trusted from now on: the same answers, from the claim door
@@ -269,11 +272,7 @@ def answered(status: int) -> float:
 async def test_the_claim_door_counts_its_answers_and_bounds_the_body(
     coupons: httpx.AsyncClient, brand: dict[str, str]
 ) -> None:
-    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
-    packet = (await coupons.post(
-        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
-        json={"owner_fan_key": "standard:shop-1:host"},
-    )).json()  # fmt: skip
+    packet = await host_packet(coupons)
     url = f"/v1/packets/{packet['share_code']}/claims"
     await coupons.post(url, json={"fan_key": "standard:shop-1:ann"}, headers=brand)  # trusts it
     before = {status: answered(status) for status in (201, 200, 409, 413)}
@@ -297,11 +296,7 @@ async def test_racing_claims_through_the_door_take_each_share_once(
     """Claims at once for a packet of 3 shares, each fan twice: the claims in flight hold the
     free shares and a fan's two requests race, which the door's driver transaction leaves to
     a session; 3 fans win, each answered the same claim twice, the others refused."""
-    campaign = (await coupons.post("/v1/campaigns", json=CAMPAIGN, headers=OPERATOR)).json()
-    packet = (await coupons.post(
-        f"/v1/campaigns/{campaign['id']}/packets", headers=OPERATOR,
-        json={"owner_fan_key": "standard:shop-1:host"},
-    )).json()  # fmt: skip
+    packet = await host_packet(coupons)
     url = f"/v1/packets/{packet['share_code']}/claims"
     await coupons.post(url, json={"fan_key": "standard:shop-1:host"}, headers=brand)  # trusts it
     fans = [f"standard:shop-1:racer-{n}" for n in range(12)]
