@@ -6,7 +6,8 @@ import json
 import time
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.kafka_tools import read_topic
 
 SHARE_CLAIMED = b"scrm.share.claimed.v1"
 # name: a count of the rows that break it
@@ -68,22 +69,9 @@ async def relayed(dsn: str, *, seconds: float = 60) -> bool:
 
 async def claimed_events(bootstrap: str, topic: str) -> list[int]:
     """The claim id of every share-claimed event on the topic, as many times as it is there."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        ids: list[int] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                ids += [int(json.loads(r.value or b"{}")["claim_id"]) for r in records
-                        if dict(r.headers).get("ce_type") == SHARE_CLAIMED]  # fmt: skip
-        return ids
-    finally:
-        await consumer.stop()
+    records = await read_topic(bootstrap, topic)
+    return [int(json.loads(r.value or b"{}")["claim_id"]) for r in records
+            if dict(r.headers).get("ce_type") == SHARE_CLAIMED]  # fmt: skip
 
 
 def on_the_topic(claim_ids: set[int], events: list[int]) -> dict[str, int]:

@@ -27,8 +27,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from bench import loadgen
 from bench.harness import (
     ROOT,
@@ -38,6 +36,7 @@ from bench.harness import (
     prepare_database,
     process,
 )
+from bench.kafka_tools import read_topic
 from bench.report import say, write_results
 from services.ingest.platforms.standard import standard_webhook_signature
 from shared.topics import EVENTS, ensure_topics
@@ -73,21 +72,7 @@ def signed_webhook(port: int, secret: str, account: str, payload: dict[str, Any]
 
 
 async def count_events(bootstrap: str, topic: str) -> list[str]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        ids: list[str] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                ids += [dict(r.headers)["ce_id"].decode() for r in records]
-        return ids
-    finally:
-        await consumer.stop()
+    return [dict(r.headers)["ce_id"].decode() for r in await read_topic(bootstrap, topic)]
 
 
 def report(name: str, result: loadgen.Result) -> None:

@@ -1,5 +1,5 @@
-"""The benchmark's side of Kafka: producing many records quickly, and following how far a
-consumer group has committed on a topic."""
+"""The benchmark's side of Kafka: producing many records quickly, following how far a consumer
+group has committed on a topic, and reading a topic whole."""
 
 import asyncio
 import time
@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
@@ -147,3 +147,22 @@ class TopicProgress:
                 raise TimeoutError(f"{group} stalled at {committed} of {end}")
             await asyncio.sleep(POLL_SECONDS)
         return time.time()
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record on the topic now, from its start to the end it had when asked."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        read: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                read += records
+        return read
+    finally:
+        await consumer.stop()
