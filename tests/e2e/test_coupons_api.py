@@ -4,7 +4,7 @@ claim through a brand's key, coupons are redeemed once, and a refund on Kafka re
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,42 +17,18 @@ from services.coupons.config import CouponsSettings
 from services.coupons.main import create_app
 from shared import topics
 from shared.contracts import OrderPaid, OrderRefunded
-from shared.events import CloudEvent, encode
-from shared.kafka import EventProducer
+from shared.events import CloudEvent
+from tests.coupons_http import ACCOUNT, OPERATOR, brand, coupons, publish, settings
 from tests.helpers import eventually, read_topic, running
 
 pytestmark = pytest.mark.e2e
-TOKEN = "operator-token-for-tests"
-OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-ACCOUNT = "shop-1"
+__all__ = ["brand", "coupons", "settings"]  # fixtures
 CAMPAIGN = {
     "account": ACCOUNT, "name": "spring", "currency": "CNY", "budget_cents": 100_000,
     "budget_slices": 4,
     "terms": {"shares_per_packet": 3, "packet_rule": {"kind": "fixed", "total_cents": 900},
               "coupon": {"min_spend_cents": 1_000}},
 }  # fmt: skip
-
-
-@pytest.fixture
-def settings(settings_for: Callable[..., Any]) -> CouponsSettings:
-    coupons_settings: CouponsSettings = settings_for(CouponsSettings, operator_token=TOKEN)
-    return coupons_settings
-
-
-@pytest.fixture
-async def coupons(settings: CouponsSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-async def brand(coupons: httpx.AsyncClient) -> dict[str, str]:
-    """The headers of a brand API key of the account."""
-    made = await coupons.post(
-        f"/v1/accounts/{ACCOUNT}/api-keys", json={"name": "claim page"}, headers=OPERATOR
-    )
-    assert made.status_code == 201
-    return {"Authorization": f"Bearer {made.json()['key']}"}
 
 
 async def host_packet(coupons: httpx.AsyncClient) -> dict[str, Any]:
@@ -64,15 +40,6 @@ async def host_packet(coupons: httpx.AsyncClient) -> dict[str, Any]:
     )  # fmt: skip
     packet: dict[str, Any] = made.json()
     return packet
-
-
-async def publish(settings: CouponsSettings, event: CloudEvent[Any]) -> None:
-    producer = EventProducer(settings)
-    await producer.start()
-    try:
-        await producer.send(settings.topic(topics.EVENTS), encode(event))
-    finally:
-        await producer.stop()
 
 
 def order_event(kind: type[OrderPaid] | type[OrderRefunded], order_id: str) -> CloudEvent[Any]:

@@ -4,7 +4,6 @@ order rewards the buyer, and its refund revokes the reward and withdraws the fri
 packet; the operator's invariant check finds nothing broken at the end."""
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,45 +11,20 @@ import httpx
 import pytest
 
 from services.coupons.config import CouponsSettings
-from services.coupons.main import create_app
 from shared import topics
 from shared.contracts import OrderPaid, OrderRefunded
-from shared.events import CloudEvent, decode, encode
-from shared.kafka import EventProducer
-from tests.helpers import eventually, read_topic, running
+from shared.events import CloudEvent, decode
+from tests.coupons_http import ACCOUNT, OPERATOR, coupons, publish, settings
+from tests.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.e2e
-TOKEN = "operator-token-for-tests"
-OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-ACCOUNT = "shop-1"
+__all__ = ["coupons", "settings"]  # fixtures
 CAMPAIGN = {
     "account": ACCOUNT, "name": "friends", "currency": "CNY", "budget_cents": 100_000,
     "budget_slices": 4,
     "terms": {"shares_per_packet": 3, "packet_rule": {"kind": "fixed", "total_cents": 900},
               "referral": {"reward_cents": 1_000, "min_order_cents": 5_000}},
 }  # fmt: skip
-
-
-@pytest.fixture
-def settings(settings_for: Callable[..., Any]) -> CouponsSettings:
-    coupons_settings: CouponsSettings = settings_for(CouponsSettings, operator_token=TOKEN)
-    return coupons_settings
-
-
-@pytest.fixture
-async def coupons(settings: CouponsSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(settings)) as client:
-        yield client
-
-
-async def publish(settings: CouponsSettings, *events: CloudEvent[Any]) -> None:
-    producer = EventProducer(settings)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send(settings.topic(topics.EVENTS), encode(event))
-    finally:
-        await producer.stop()
 
 
 def order(
