@@ -18,7 +18,8 @@ from services.coupons.api import (
     refused,
 )
 from services.coupons.brand_auth import RESPONSES, BrandDep
-from services.coupons.claims import ClaimRequest, EmptyPackets
+from services.coupons.caches import EmptyPackets
+from services.coupons.claims import ClaimRequest
 from services.coupons.redemptions import Checkout
 from services.coupons.refusals import MESSAGES, NotFound, Refused
 from services.coupons.schemas import (

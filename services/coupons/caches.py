@@ -3,12 +3,19 @@ request: bounded (the oldest entry goes first) and short-lived (an entry is trus
 seconds only, so replicas that do not share them agree again soon)."""
 
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
+
+from services.coupons.models import Packet
 
 K = TypeVar("K")
 V = TypeVar("V")
+EMPTY_PACKETS_KEPT = 10_000
+EMPTY_PACKET_SECONDS = 5.0
 
 
 class TtlCache(Generic[K, V]):
@@ -38,3 +45,31 @@ class TtlCache(Generic[K, V]):
     def drop_where(self, matches: Callable[[V], bool]) -> None:
         for key in [key for key, (_, value) in self._entries.items() if matches(value)]:
             del self._entries[key]
+
+
+@dataclass(frozen=True)
+class EmptyPacket:
+    id: uuid.UUID
+    account: str
+    owner_fan_key: str
+    claim_ends_at: datetime
+    claimers: frozenset[str]  # final: no claim comes once every share is claimed
+
+
+class EmptyPackets:
+    """Packets found with every share claimed, by share code, with their claimers, for a few
+    seconds: a claimed share is never unclaimed, so the packet stays empty and its claimers stay
+    the same; a claim of it is answered without the database, but for its claimers' own."""
+
+    def __init__(
+        self, *, size: int = EMPTY_PACKETS_KEPT, seconds: float = EMPTY_PACKET_SECONDS
+    ) -> None:
+        self._cache: TtlCache[str, EmptyPacket] = TtlCache(size=size, seconds=seconds)
+
+    def get(self, share_code: str) -> EmptyPacket | None:
+        return self._cache.get(share_code)
+
+    def add(self, packet: Packet, claimers: frozenset[str]) -> None:
+        self._cache.put(packet.share_code, EmptyPacket(
+            packet.id, packet.account, packet.owner_fan_key, packet.claim_ends_at, claimers,
+        ))  # fmt: skip

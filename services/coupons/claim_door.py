@@ -2,7 +2,8 @@
 response validation), which cost a claim more than its own work, as ingest serves its webhooks
 (`services/ingest/webhooks.py`): a request with a brand key this process trusts already
 (`brand_auth.VerifiedKeys`), a well-formed share code and a valid JSON body is answered here,
-with the same transaction, rules and answers as `brand_api.claim_share`; any other request (no
+with the same rules and answers as `brand_api.claim_share`, group-committed with the claims
+that came with it (`claim_batches`); any other request (no
 key, a key not yet trusted, a malformed one) goes through the stack to that route, which answers
 it as it answers every request. The door's requests are counted in the HTTP metrics as the
 stack counts the route's, and an unexpected error is logged and answered 500 as the stack
@@ -10,24 +11,21 @@ answers it."""
 
 import re
 import time
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from pydantic import ValidationError
 from pydantic_core import to_json
 from starlette.types import Message, Receive, Scope, Send
 
-from services.coupons import claims
 from services.coupons.brand_api import claimed_out
 from services.coupons.brand_auth import VerifiedKeys, key_hash
-from services.coupons.claims import ClaimRequest, EmptyPackets
+from services.coupons.claim_batches import ClaimBatches
+from services.coupons.claims import ClaimRequest
 from services.coupons.config import CouponsSettings
 from services.coupons.refusals import NotFound, Refused
 from services.coupons.schemas import ClaimIn
-from shared.db import NeedsSession, driver_transaction, transaction
 from shared.logging import get_logger
 from shared.ops import count_request
-from shared.service import parts_of
 
 log = get_logger(__name__)
 
@@ -96,28 +94,11 @@ class CouponsApp(FastAPI):
         )  # fmt: skip
 
     async def _claim(self, request: ClaimRequest, account: str) -> tuple[int, bytes]:
-        """(status, JSON) of the claim: committed before it is answered, as the route's; a
-        claim of a packet known to be empty is refused without a transaction. A driver
-        transaction first, without SQLAlchemy's session, which cost a claim about a fifth of its
-        CPU; a claim that needs the longer way (`claims`) is made again in a session."""
-        parts = parts_of(self)
-        empty: EmptyPackets = self.state.empty_packets
+        """(status, JSON) of the claim: committed before it is answered, as the route's, and
+        group-committed with the claims that came with it (`claim_batches`)."""
+        batches: ClaimBatches = self.state.claim_batches
         try:
-            own = claims.refuse_known_empty(empty, request, account=account, now=datetime.now(UTC))
-            try:
-                if own is not None:  # the fan's claim of an emptied packet: read in a session
-                    raise NeedsSession
-                async with driver_transaction(parts.engine) as tx:
-                    claimed = await claims.claim_share(
-                        tx, request, account=account, outbox=parts.outbox,
-                        now=datetime.now(UTC), empty=empty,
-                    )  # fmt: skip
-            except NeedsSession:  # rolled back: the longer way, in a session
-                async with transaction(parts.sessionmaker) as session:
-                    claimed = await claims.claim_share(
-                        session, request, account=account, outbox=parts.outbox,
-                        now=datetime.now(UTC), empty=empty,
-                    )  # fmt: skip
+            claimed = await batches.claim(request, account)
         except NotFound as exc:
             return 404, _detail(str(exc))
         except Refused as refusal:

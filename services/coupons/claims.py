@@ -27,22 +27,22 @@ from typing import NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.coupons import announcements, claims_repository, metrics, repository
-from services.coupons.caches import TtlCache
+from services.coupons.caches import EmptyPacket, EmptyPackets
 from services.coupons.campaigns import terms_of
 from services.coupons.claims_repository import ClaimContext
 from services.coupons.domain import claim_day
 from services.coupons.models import Campaign, Claim, Coupon, Packet
 from services.coupons.refusals import ClaimRefusalCode, NotFound, Refused
 from services.coupons.terms import CampaignTerms
+from shared.contracts import ShareClaimed
 from shared.db import Tx, after_commit, session_of
+from shared.events import CloudEvent
 from shared.outbox import Outbox
 
 # Crockford's base32 without the letters read as digits: 16 of them are 80 bits, unguessable,
 # and easy to type at a till.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
-EMPTY_PACKETS_KEPT = 10_000
-EMPTY_PACKET_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -60,34 +60,6 @@ class Claimed:
     claim: Claim
     coupon: Coupon
     new: bool
-
-
-@dataclass(frozen=True)
-class EmptyPacket:
-    id: uuid.UUID
-    account: str
-    owner_fan_key: str
-    claim_ends_at: datetime
-    claimers: frozenset[str]  # final: no claim comes once every share is claimed
-
-
-class EmptyPackets:
-    """Packets found with every share claimed, by share code, with their claimers, for a few
-    seconds: a claimed share is never unclaimed, so the packet stays empty and its claimers stay
-    the same; a claim of it is answered without the database, but for its claimers' own."""
-
-    def __init__(
-        self, *, size: int = EMPTY_PACKETS_KEPT, seconds: float = EMPTY_PACKET_SECONDS
-    ) -> None:
-        self._cache: TtlCache[str, EmptyPacket] = TtlCache(size=size, seconds=seconds)
-
-    def get(self, share_code: str) -> EmptyPacket | None:
-        return self._cache.get(share_code)
-
-    def add(self, packet: Packet, claimers: frozenset[str]) -> None:
-        self._cache.put(packet.share_code, EmptyPacket(
-            packet.id, packet.account, packet.owner_fan_key, packet.claim_ends_at, claimers,
-        ))  # fmt: skip
 
 
 def coupon_code() -> str:
@@ -108,22 +80,41 @@ async def claim_share(
     found = await claims_repository.claim_context(
         tx, share_code=request.share_code, fan_key=request.fan_key
     )
-    if found is None or found.packet.account != account:
-        raise NotFound("no such packet")
+    earlier = check_packet(found, request, account=account, now=now)
+    if earlier is not None:
+        return earlier
+    assert found is not None  # noqa: S101 (check_packet answers NotFound without it)
     packet = found.packet
-    if found.earlier is not None:
-        _count(tx, "repeated")
-        return Claimed(*found.earlier, new=False)
-    _check_packet(packet, request, now=now)
     if not found.unclaimed:  # read at the instant the fan's own claim was found missing
         if empty is not None:
             empty.add(packet, await claims_repository.claimers_of(tx, packet.id))
         _refuse("packet_empty")
+    take = new_take(check_campaign(found, request), packet, request, now=now)
+    return await _claim_at_once(tx, take, request, account=account, outbox=outbox, now=now)
+
+
+def check_packet(
+    found: ClaimContext | None, request: ClaimRequest, *, account: str, now: datetime
+) -> Claimed | None:
+    """The first rules of a claim on what `claim_context` read: NotFound, the fan's claim of
+    the packet (their answer, counted), or a refusal raised; None when they let it on."""
+    if found is None or found.packet.account != account:
+        raise NotFound("no such packet")
+    if found.earlier is not None:
+        metrics.CLAIMS.labels("repeated").inc()  # read, not written: no commit to wait for
+        return Claimed(*found.earlier, new=False)
+    _check_packet(found.packet, request, now=now)
+    return None
+
+
+def check_campaign(found: ClaimContext, request: ClaimRequest) -> Campaign:
+    """The campaign's rules on what `claim_context` read, once the packet has a free share:
+    the campaign, or NotFound or a refusal raised."""
     campaign = found.campaign
     if campaign is None:
         raise NotFound("no such packet")
     _check_at_once(campaign, found, request)
-    return await _claim_at_once(tx, campaign, packet, request, outbox=outbox, now=now)
+    return campaign
 
 
 def refuse_known_empty(
@@ -168,12 +159,10 @@ def _check_at_once(campaign: Campaign, found: ClaimContext, request: ClaimReques
         _refuse("not_new_customer")
 
 
-async def _claim_at_once(
-    tx: Tx, campaign: Campaign, packet: Packet, request: ClaimRequest, *,
-    outbox: Outbox, now: datetime,
-) -> Claimed:  # fmt: skip
-    """The share, claim, count, coupon and referral in one statement; step by step when a
-    claim in flight holds every free share or the fan's other claim raced this one."""
+def new_take(
+    campaign: Campaign, packet: Packet, request: ClaimRequest, *, now: datetime
+) -> claims_repository.Take:
+    """The claim and its coupon to write (share, amount and ids still to come)."""
     terms = terms_of(campaign)
     claim = Claim(
         campaign_id=campaign.id, packet_id=packet.id, fan_key=request.fan_key,
@@ -181,27 +170,55 @@ async def _claim_at_once(
     )  # fmt: skip
     coupon = _new_coupon(campaign, terms, claim, now=now)
     day = claim_day(now, campaign.time_zone)
-    taken = await claims_repository.take_and_claim(
-        tx, claim, coupon, referrer=packet.owner_fan_key, day=day,
-        cap=campaign.daily_claim_cap,
-    )  # fmt: skip
-    if taken.seq is None or taken.amount_cents is None:
+    return claims_repository.Take(
+        claim, coupon, packet.owner_fan_key, day, campaign.daily_claim_cap
+    )
+
+
+def took(take: claims_repository.Take, taken: claims_repository.Taken) -> Claimed:
+    """The claim `take_and_claim` wrote in full, its ids and amount filled in."""
+    claim, coupon = take.claim, take.coupon
+    seq, amount = taken.seq, taken.amount_cents
+    claim_id, coupon_id = taken.claim_id, taken.coupon_id
+    if seq is None or amount is None or claim_id is None or coupon_id is None:
+        raise RuntimeError(f"the claim was not written in full: {taken}")
+    claim.id, claim.seq, claim.amount_cents = claim_id, seq, amount
+    coupon.id, coupon.claim_id, coupon.amount_cents = coupon_id, claim_id, amount
+    return Claimed(claim, coupon, new=True)
+
+
+def announcement(
+    claimed: Claimed, take: claims_repository.Take, *, now: datetime
+) -> CloudEvent[ShareClaimed]:
+    return announcements.share_claimed(
+        claimed.claim, claimed.coupon, referrer=take.referrer, now=now
+    )
+
+
+async def _claim_at_once(
+    tx: Tx, take: claims_repository.Take, request: ClaimRequest, *, account: str,
+    outbox: Outbox, now: datetime,
+) -> Claimed:  # fmt: skip
+    """The share, claim, count, coupon and referral in one statement; step by step when a
+    claim in flight holds every free share or the fan's other claim raced this one."""
+    packet_id = take.claim.packet_id
+    [taken] = await claims_repository.take_and_claim(tx, [take])
+    if taken.capped:
+        _refuse("daily_cap_reached")
+    if taken.seq is None:
         return await _claim_step_by_step(
-            session_of(tx), request, account=packet.account, outbox=outbox, now=now
+            session_of(tx), request, account=account, outbox=outbox, now=now
         )
     if taken.claim_id is None:  # the fan's other claim of the packet committed meanwhile
         session = session_of(tx)
-        await claims_repository.release_share(session, packet_id=packet.id, seq=taken.seq)
-        return await _earlier(session, packet.id, request)
-    if taken.coupon_id is None:
+        await claims_repository.release_share(session, packet_id=packet_id, seq=taken.seq)
+        return await _earlier(session, packet_id, request)
+    if taken.over_cap:
         _refuse("daily_cap_reached")
-    claim.id, claim.seq, claim.amount_cents = taken.claim_id, taken.seq, taken.amount_cents
-    coupon.id, coupon.claim_id, coupon.amount_cents = taken.coupon_id, claim.id, claim.amount_cents
-    await outbox.add(
-        tx, announcements.share_claimed(claim, coupon, referrer=packet.owner_fan_key, now=now)
-    )
+    claimed = took(take, taken)
+    await outbox.add(tx, announcement(claimed, take, now=now))
     _count(tx, "claimed")
-    return Claimed(claim, coupon, new=True)
+    return claimed
 
 
 async def _claim_step_by_step(
@@ -362,10 +379,14 @@ async def _refer(session: AsyncSession, packet: Packet, claim: Claim) -> None:
     })  # fmt: skip
 
 
-def _refuse(code: ClaimRefusalCode) -> NoReturn:
-    """Raise the refusal, counted now: its transaction rolls back, so after_commit never runs."""
+def refusal(code: ClaimRefusalCode) -> Refused:
+    """The refusal, counted now: its transaction rolls back, so after_commit would never run."""
     metrics.CLAIMS.labels(code).inc()
-    raise Refused(code)
+    return Refused(code)
+
+
+def _refuse(code: ClaimRefusalCode) -> NoReturn:
+    raise refusal(code)
 
 
 def _count(tx: Tx, outcome: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import and_, exists, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,116 +72,179 @@ _NAMES = [[column.key for column in entity.__table__.columns] for entity, _ in _
 _SELECTED = ", ".join(
     f"{alias}.{name}" for (_, alias), names in zip(_ENTITIES, _NAMES, strict=True) for name in names
 )
-_CONTEXT = f"""
-WITH claimer AS (
-    SELECT coalesce((SELECT person_key FROM coupons.fan_identities WHERE fan_key = $2), $2)
-           AS person
-)
+_CONTEXTS = f"""
 SELECT {_SELECTED},
-    EXISTS (SELECT FROM coupons.packet_shares s WHERE s.packet_id = p.id AND s.claimed_by IS NULL),
+    -- each a scalar subquery with LIMIT 1, which reads the index for each claim: as EXISTS,
+    -- PostgreSQL hashed every unclaimed share of every packet once a statement
+    (SELECT true FROM coupons.packet_shares s
+     WHERE s.packet_id = p.id AND s.claimed_by IS NULL LIMIT 1) IS NOT NULL,
     claimer.person = coalesce(
         (SELECT person_key FROM coupons.fan_identities WHERE fan_key = p.owner_fan_key),
         p.owner_fan_key),
-    cm.audience = 'new_customers' AND EXISTS (
-        SELECT FROM coupons.orders o
-        WHERE o.paid_at IS NOT NULL
+    cm.audience = 'new_customers' AND (
+        SELECT true FROM coupons.orders o
+        WHERE o.fan_key = ANY (array_prepend(claimer.person, ARRAY(
+                  SELECT fan_key FROM coupons.fan_identities WHERE person_key = claimer.person)))
           AND o.account = ANY (array_append(
               ARRAY(SELECT jsonb_array_elements_text(cm.coupon_terms -> 'accounts')), cm.account))
-          AND (o.fan_key = claimer.person OR o.fan_key IN (
-              SELECT fan_key FROM coupons.fan_identities WHERE person_key = claimer.person)))
-FROM claimer, coupons.packets p
+          AND o.paid_at IS NOT NULL
+        LIMIT 1) IS NOT NULL
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS r(share_code, fan_key, n)
+CROSS JOIN LATERAL (
+    SELECT coalesce((SELECT person_key FROM coupons.fan_identities WHERE fan_key = r.fan_key),
+                    r.fan_key) AS person
+) claimer
+LEFT JOIN coupons.packets p ON p.share_code = r.share_code
 LEFT JOIN coupons.campaigns cm ON cm.id = p.campaign_id
-LEFT JOIN coupons.claims c ON c.packet_id = p.id AND c.fan_key = $2
+LEFT JOIN coupons.claims c ON c.packet_id = p.id AND c.fan_key = r.fan_key
 LEFT JOIN coupons.coupons x ON x.claim_id = c.id
-WHERE p.share_code = $1
+ORDER BY r.n
 """  # noqa: S608 (the models' column names)
 
 
 async def claim_context(tx: Tx, *, share_code: str, fan_key: str) -> ClaimContext | None:
-    """The packet of the code and what a claim of it by `fan_key` checks; None without one.
-    One statement on asyncpg; the rows come back as objects of the models that no session
+    """The packet of the code and what a claim of it by `fan_key` checks; None without one."""
+    return (await claim_contexts(tx, [(share_code, fan_key)]))[0]
+
+
+async def claim_contexts(tx: Tx, claims: Sequence[tuple[str, str]]) -> list[ClaimContext | None]:
+    """`claim_context` of each (share code, fan key), in one statement on asyncpg (each
+    column one array parameter); the rows come back as objects of the models that no session
     holds (read, never written through)."""
     connection = await connection_of(tx)
-    found = await connection.fetchrow(_CONTEXT, share_code, fan_key)
-    if found is None:
-        return None
-    values, at = list(found.values()), 0
+    codes, fans = [code for code, _ in claims], [fan for _, fan in claims]
+    return [_context(list(row.values())) for row in await connection.fetch(_CONTEXTS, codes, fans)]
+
+
+def _context(values: list[Any]) -> ClaimContext | None:
+    at = 0
     objects: list[Any] = []
     for (entity, _), names in zip(_ENTITIES, _NAMES, strict=True):
         row = dict(zip(names, values[at : at + len(names)], strict=True))
         objects.append(None if row["id"] is None else entity(**row))
         at += len(names)
     packet, campaign, claim, coupon = objects
+    if packet is None:
+        return None
     unclaimed, linked, ordered = values[at:]
     earlier = (claim, coupon) if claim is not None else None
     return ClaimContext(packet, campaign, earlier, bool(unclaimed), bool(linked), bool(ordered))
 
 
 @dataclass(frozen=True)
-class Taken:
-    """What `take_and_claim` did: each None where it stopped."""
+class Take:
+    """A claim for `take_and_claim` to write: the claim and its coupon as built (seq, amount
+    and ids still to come), who referred the fan, the fan's day and the campaign's daily cap."""
 
+    claim: Claim
+    coupon: Coupon
+    referrer: str
+    day: date
+    cap: int | None
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What `take_and_claim` did for one claim: each None where it stopped."""
+
+    capped: bool  # the fan's day was at the cap when the statement began: nothing was written
     seq: int | None  # the share taken; None: no share free of other claims
     amount_cents: int | None
     claim_id: int | None  # None: the fan has a claim of the packet already
-    coupon_id: int | None  # None: the daily cap was reached
+    coupon_id: int | None
+    over_cap: bool  # counted past the cap: a claim of the fan's committed since it began
 
 
 _TAKE_AND_CLAIM = """
-WITH chosen AS (  -- a CTE, evaluated once: a subquery joined to could be rescanned
-    SELECT seq FROM coupons.packet_shares WHERE packet_id = $1 AND claimed_by IS NULL
-    ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED
-), share AS (
-    UPDATE coupons.packet_shares AS s SET claimed_by = $2, claimed_at = $3
-    FROM chosen WHERE s.packet_id = $1 AND s.seq = chosen.seq
-    RETURNING s.seq, s.amount_cents
+WITH req AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[],
+                         $6::text[], $7::date[], $8::int[], $9::text[], $10::text[],
+                         $11::bigint[], $12::jsonb[], $13::timestamptz[], $14::text[])
+        WITH ORDINALITY AS r(packet_id, fan_key, claimed_at, campaign_id, phone_sha256,
+                             device_sha256, day, cap, code, currency, min_spend_cents,
+                             accounts, expires_at, referrer, n)
+), allowed AS (  -- a fan at the cap of the day takes nothing
+    SELECT r.* FROM req r
+    WHERE r.cap IS NULL OR r.cap > coalesce((
+        SELECT k.claims FROM coupons.claim_counters k
+        WHERE k.campaign_id = r.campaign_id AND k.fan_key = r.fan_key AND k.day = r.day), 0)
+), chosen AS (  -- the shares free of other claims, as many as the packet's claims here want
+    SELECT f.packet_id, f.seq, row_number() OVER (PARTITION BY f.packet_id ORDER BY f.seq) AS k
+    FROM (SELECT packet_id, count(*) AS wanted FROM allowed GROUP BY packet_id) w,
+    LATERAL (SELECT s.packet_id, s.seq FROM coupons.packet_shares s
+             WHERE s.packet_id = w.packet_id AND s.claimed_by IS NULL
+             ORDER BY s.seq LIMIT w.wanted FOR UPDATE SKIP LOCKED) f
+), share AS (  -- to the packet's claims in their order: first come, first served
+    UPDATE coupons.packet_shares AS s SET claimed_by = a.fan_key, claimed_at = a.claimed_at
+    FROM chosen JOIN (
+        SELECT *, row_number() OVER (PARTITION BY packet_id ORDER BY n) AS k FROM allowed
+    ) a USING (packet_id, k)
+    WHERE s.packet_id = chosen.packet_id AND s.seq = chosen.seq
+    RETURNING a.n, s.seq, s.amount_cents
 ), claim AS (
     INSERT INTO coupons.claims AS c (campaign_id, packet_id, seq, fan_key, amount_cents,
                                      phone_sha256, device_sha256, claimed_at)
-    SELECT $4, $1, seq, $2, amount_cents, $5, $6, $3 FROM share
+    SELECT r.campaign_id, r.packet_id, share.seq, r.fan_key, share.amount_cents,
+           r.phone_sha256, r.device_sha256, r.claimed_at
+    FROM share JOIN req r USING (n) ORDER BY r.n
     ON CONFLICT (packet_id, fan_key) DO NOTHING
-    RETURNING c.id, c.amount_cents
-), counted AS (
+    RETURNING c.id, c.packet_id, c.fan_key
+), claimed AS (  -- a fan claims a packet once among the claims
+    SELECT r.n, claim.id FROM claim JOIN req r USING (packet_id, fan_key)
+), counted AS (  -- in one order of the rows: two statements never wait for each other here
     INSERT INTO coupons.claim_counters AS k (campaign_id, fan_key, day, claims)
-    SELECT $4, $2, $7, 1 FROM claim WHERE $8::int IS NOT NULL
+    SELECT r.campaign_id, r.fan_key, r.day, 1 FROM claimed JOIN req r USING (n)
+    WHERE r.cap IS NOT NULL ORDER BY r.campaign_id, r.fan_key
     ON CONFLICT (campaign_id, fan_key, day) DO UPDATE SET claims = k.claims + 1
-    WHERE k.claims < $8::int
-    RETURNING k.claims
+    RETURNING k.campaign_id, k.fan_key, k.claims
 ), coupon AS (
     INSERT INTO coupons.coupons AS x (code, claim_id, campaign_id, holder_fan_key, amount_cents,
                                       currency, min_spend_cents, accounts, status, valid_from,
                                       expires_at)
-    SELECT $9, id, $4, $2, amount_cents, $10, $11, $12, 'active', $3, $13 FROM claim
-    WHERE $8::int IS NULL OR EXISTS (SELECT FROM counted)
-    RETURNING x.id
+    SELECT r.code, claimed.id, r.campaign_id, r.fan_key, share.amount_cents, r.currency,
+           r.min_spend_cents, ARRAY(SELECT jsonb_array_elements_text(r.accounts)), 'active',
+           r.claimed_at, r.expires_at
+    FROM claimed JOIN req r USING (n) JOIN share USING (n)
+    RETURNING x.id, x.claim_id
 ), referral AS (
     INSERT INTO coupons.referrals (campaign_id, referred_fan_key, referrer_fan_key, packet_id,
                                    claim_id, referred_at)
-    SELECT $4, $2, $14, $1, claim.id, $3 FROM claim, coupon
+    SELECT r.campaign_id, r.fan_key, r.referrer, r.packet_id, claimed.id, r.claimed_at
+    FROM claimed JOIN req r USING (n)
     ON CONFLICT DO NOTHING
 )
-SELECT (SELECT seq FROM share), (SELECT amount_cents FROM share), (SELECT id FROM claim),
-       (SELECT id FROM coupon)
+SELECT r.n NOT IN (SELECT n FROM allowed), share.seq, share.amount_cents, claimed.id,
+       coupon.id, coalesce(counted.claims > r.cap, false)
+FROM req r
+LEFT JOIN share USING (n)
+LEFT JOIN claimed USING (n)
+LEFT JOIN coupon ON coupon.claim_id = claimed.id
+LEFT JOIN counted ON counted.campaign_id = r.campaign_id AND counted.fan_key = r.fan_key
+                 AND claimed.id IS NOT NULL
+ORDER BY r.n
 """
 
 
-async def take_and_claim(
-    tx: Tx, claim: Claim, coupon: Coupon, *, referrer: str, day: date, cap: int | None
-) -> Taken:
-    """In one statement: take a share free of other claims for `claim` (seq and amount are
-    filled in), insert the claim unless the fan has one, count it towards the fan's day under
-    `cap`, insert `coupon` for it (amount filled in) and the referral. Each step happens only
-    when the one before did, so what stopped it is told by the first None; what it did is
-    rolled back with the transaction when the claim is refused."""
+async def take_and_claim(tx: Tx, takes: Sequence[Take]) -> list[Taken]:
+    """In one statement, for each claim (at most one a fan and packet, and one a fan and
+    campaign under a cap): unless the fan's day is at the cap, take a share free of other
+    claims, insert the claim unless the fan has one of the packet, count it towards the fan's
+    day, insert its coupon and the referral. Each step happens only when the one before did,
+    so what stopped a claim is told by the first None; a claim counted past the cap (another
+    of the fan's committed meanwhile) is to be rolled back with the transaction."""
+    columns: list[list[Any]] = [[] for _ in range(14)]
+    for take in takes:
+        claim, coupon = take.claim, take.coupon
+        row = (
+            claim.packet_id, claim.fan_key, claim.claimed_at, claim.campaign_id,
+            claim.phone_sha256, claim.device_sha256, take.day, take.cap, coupon.code,
+            coupon.currency, coupon.min_spend_cents, to_json(coupon.accounts).decode(),
+            coupon.expires_at, take.referrer,
+        )  # fmt: skip
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
     connection = await connection_of(tx)
-    row = await connection.fetchrow(
-        _TAKE_AND_CLAIM, claim.packet_id, claim.fan_key, claim.claimed_at, claim.campaign_id,
-        claim.phone_sha256, claim.device_sha256, day, cap, coupon.code, coupon.currency,
-        coupon.min_spend_cents, coupon.accounts, coupon.expires_at, referrer,
-    )  # fmt: skip
-    if row is None:  # a SELECT without FROM always has its row
-        raise RuntimeError("take_and_claim answered no row")
-    return Taken(*row)
+    return [Taken(*row) for row in await connection.fetch(_TAKE_AND_CLAIM, *columns)]
 
 
 async def has_unclaimed(session: AsyncSession, packet_id: uuid.UUID) -> bool:

@@ -29,6 +29,13 @@ class CouponsSettings(BaseServiceSettings):
     budget_low_share: float = Field(
         default=0.1, gt=0, lt=1, description="a campaign's budget is low under this share left"
     )
+    claim_batch_max: int = Field(
+        default=64, ge=1, le=1_000, description="claims of the door written in one transaction"
+    )
+    claim_batches_in_flight: int = Field(
+        default=4, ge=1, le=64,
+        description="batches of claims committing at once (each holds a database connection)",
+    )  # fmt: skip
     claim_link_secret: SecretStr | None = Field(
         default=None, min_length=32,
         description="the secret claim links are signed with (each brand account's key is "

@@ -4,16 +4,16 @@ from fastapi import FastAPI
 
 from services.coupons import api, brand_api, handlers, invariants_api, operator_api
 from services.coupons.brand_auth import VerifiedKeys
+from services.coupons.caches import EmptyPackets
+from services.coupons.claim_batches import ClaimBatches
 from services.coupons.claim_door import CouponsApp
 from services.coupons.claim_page import links_api
 from services.coupons.claim_page.router import router as claim_page_router
-from services.coupons.claims import EmptyPackets
 from services.coupons.config import CouponsSettings
 from services.coupons.loops import CouponsLoops
 from services.coupons.models import infrastructure
 from services.coupons.service import secure_rng
-from shared.periodic import PeriodicTask
-from shared.service import ServiceParts, Subscription, consumer_service
+from shared.service import Loop, ServiceParts, Subscription, consumer_service
 
 
 def create_app(settings: CouponsSettings) -> FastAPI:
@@ -22,8 +22,13 @@ def create_app(settings: CouponsSettings) -> FastAPI:
     def subscriptions(parts: ServiceParts) -> list[Subscription]:
         return handlers.subscriptions(settings, parts.outbox, rng)
 
-    def loops(parts: ServiceParts) -> list[PeriodicTask]:
-        return CouponsLoops(settings, parts, rng).loops()
+    def loops(parts: ServiceParts) -> list[Loop]:
+        batches = ClaimBatches(
+            parts, app.state.empty_packets, max_batch=settings.claim_batch_max,
+            in_flight=settings.claim_batches_in_flight,
+        )  # fmt: skip
+        app.state.claim_batches = batches
+        return [*CouponsLoops(settings, parts, rng).loops(), batches]
 
     app = consumer_service(
         settings,

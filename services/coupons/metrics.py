@@ -2,7 +2,7 @@
 status, a trigger, or an outcome from the closed sets of `refusals.py`; never a campaign, a
 packet or a fan."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.coupons import refusals
 
@@ -22,6 +22,17 @@ CLAIMS = Counter(
     "Claims answered, by outcome: claimed, repeated (the same claim asked again), or the "
     "refusal's code.",
     ["outcome"],
+)
+CLAIM_BATCHES = Counter(
+    "scrm_coupons_claim_batches_total",
+    "Batches of the claim door's claims, by outcome: committed, redone (a claim raced another "
+    "transaction: each claim made alone) or failed (each claim made alone).",
+    ["outcome"],
+)
+CLAIM_BATCH_SIZE = Histogram(
+    "scrm_coupons_claim_batch_size",
+    "Claims in each batch of the claim door.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 REDEMPTIONS = Counter(
     "scrm_coupons_redemptions_total",

@@ -10,7 +10,8 @@ from functools import partial
 import pytest
 
 from services.coupons import claims
-from services.coupons.claims import Claimed, ClaimRequest, EmptyPackets
+from services.coupons.caches import EmptyPackets
+from services.coupons.claims import Claimed, ClaimRequest
 from services.coupons.models import Packet
 from services.coupons.refusals import NotFound, Refused
 from services.coupons.service import link_identity
