@@ -293,24 +293,31 @@ def _tier_by(cuts: TierCutPoints) -> ColumnElement[str]:
     return case(*whens, else_=literal("silent")) if whens else literal("silent")
 
 
-async def retier(session: AsyncSession, brand: Brand, cuts: TierCutPoints) -> list[ProfileUpdated]:
-    """Move the brand's fans to the tiers these cut points give; returns the snapshots of those
-    that moved (read from their columns: their state is not needed)."""
+async def retier(
+    session: AsyncSession, brand: Brand, cuts: TierCutPoints, *, after: str, limit: int
+) -> tuple[list[ProfileUpdated], str | None]:
+    """Move the next `limit` of the brand's fans after `after` in key order whose tier these
+    cut points change; returns the snapshots of those moved (read from their columns: their
+    state is not needed) and the last key read, None when none was left."""
     tier = _tier_by(cuts)
     # Locked in key order first, as the consumer locks them: the two cannot deadlock.
     to_move = (
         select(FanProfile.fan_key)
-        .where(*_of_brand(brand), FanProfile.tier != tier)
+        .where(*_of_brand(brand), FanProfile.tier != tier, FanProfile.fan_key > after)
         .order_by(FanProfile.fan_key)
+        .limit(limit)
         .with_for_update()
     )
+    keys = list(await session.scalars(to_move))
+    if not keys:
+        return [], None
     moved = await session.execute(
         update(PROFILES)
-        .where(PROFILES.c.fan_key.in_(to_move), PROFILES.c.tier != tier)
+        .where(PROFILES.c.fan_key.in_(keys), PROFILES.c.tier != tier)
         .values(tier=tier, updated_at=func.now())
         .returning(*(PROFILES.c[name] for name in SNAPSHOT_COLUMNS))
     )
-    return [stored_snapshot(row) for row in moved.mappings()]
+    return [stored_snapshot(row) for row in moved.mappings()], keys[-1]
 
 
 async def profiles_after(

@@ -1,8 +1,9 @@
 """What changes with the brand and the clock rather than with a fan's events: each brand's cut
 points, the tiers that follow them, and lifecycle stages moving on as time passes. Takes the
-session first; flushes, never commits."""
+session first; flushes, never commits (`retier` commits what its `transactions` commit)."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,32 +26,63 @@ from services.scoring.scores.wallet import QUINTILES, Cuts, WalletCutPoints
 from shared.db import after_commit
 from shared.outbox import Outbox
 
+RETIER_PAGE = 250  # fans moved to their new tier in one transaction
+
 
 async def refresh_cut_points(
     session: AsyncSession, *, model: ScoringModel, outbox: Outbox, now: datetime
 ) -> list[Brand]:
-    """Recompute every brand's cut points (`refresh_brand`) in the caller's transaction; returns
-    the brands whose tier cut points moved."""
-    return [
-        brand
-        for brand in await repository.brands(session)
-        if await refresh_brand(session, brand, model=model, outbox=outbox, now=now)
-    ]
+    """Recompute every brand's cut points (`refresh_brand`) and move their fans in the caller's
+    transaction; returns the brands whose tier cut points moved."""
+    moved = []
+    for brand in await repository.brands(session):
+        cuts, changed = await refresh_brand(session, brand, model=model, now=now)
+        await retier(lambda: nullcontext(session), brand, cuts, outbox=outbox, now=now)
+        if changed:
+            moved.append(brand)
+    return moved
 
 
 async def refresh_brand(
-    session: AsyncSession, brand: Brand, *, model: ScoringModel, outbox: Outbox, now: datetime
-) -> bool:
-    """Recompute the brand's cut points; where its tier cut points moved, move its fans' tiers
-    and announce those who moved. True when they moved."""
+    session: AsyncSession, brand: Brand, *, model: ScoringModel, now: datetime
+) -> tuple[TierCutPoints, bool]:
+    """Recompute and save the brand's cut points; the tier cut points, which its fans are then
+    moved to (`retier`), and whether they moved."""
     known = await repository.brand_standings(session, [brand])
     previous = known.get(brand) or model.unranked(*brand)
     standing = await brand_standing(session, brand, model=model)
     await repository.save_cut_points(session, brand, standing, at=now)
-    if standing.tiers == previous.tiers:
-        return False
-    await _retier(session, brand, standing.tiers, outbox=outbox, now=now)
-    return True
+    return standing.tiers, standing.tiers != previous.tiers
+
+
+async def retier(
+    transactions: Callable[[], AbstractAsyncContextManager[AsyncSession]], brand: Brand,
+    cuts: TierCutPoints, *, outbox: Outbox, now: datetime,
+) -> None:  # fmt: skip
+    """Every fan of the brand to the tier of the cut points, `RETIER_PAGE` fans in each
+    transaction `transactions` opens."""
+    after: str | None = ""
+    while after is not None:
+        async with transactions() as session:
+            after = await retier_page(
+                session, brand, cuts, after=after, limit=RETIER_PAGE, outbox=outbox, now=now
+            )
+
+
+async def retier_page(
+    session: AsyncSession, brand: Brand, cuts: TierCutPoints, *, after: str, limit: int,
+    outbox: Outbox, now: datetime,
+) -> str | None:  # fmt: skip
+    """Move the next `limit` of the brand's fans (after `after` in key order) whose tier the
+    cut points change, and announce them; the key to go on after, None when none was left."""
+    moved, last = await repository.retier(session, brand, cuts, after=after, limit=limit)
+    cause = f"tier:{{}}:{now.isoformat()}"
+    await outbox.add_all(
+        session, [announcement(update, cause=cause.format(update.fan_key)) for update in moved]
+    )
+    for row in moved:
+        after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
+    return last
 
 
 async def brand_standing(
@@ -97,18 +129,6 @@ def _tiers(cuts: tuple[int, ...]) -> TierCutPoints:
 
 def _four(cuts: tuple[int, ...]) -> Cuts:
     return (cuts[0], cuts[1], cuts[2], cuts[3]) if cuts else (0, 0, 0, 0)
-
-
-async def _retier(
-    session: AsyncSession, brand: Brand, cuts: TierCutPoints, *, outbox: Outbox, now: datetime
-) -> None:
-    moved = await repository.retier(session, brand, cuts)
-    cause = f"tier:{{}}:{now.isoformat()}"
-    await outbox.add_all(
-        session, [announcement(update, cause=cause.format(update.fan_key)) for update in moved]
-    )
-    for row in moved:
-        after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
 
 
 async def sweep_lifecycles(

@@ -21,6 +21,7 @@ from services.scoring import handlers, queries, repository, service, standings
 from services.scoring.config import ScoringSettings
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile
 from services.scoring.models import BrandCutPoints, FanProfile, infrastructure
+from services.scoring.refresher import StandingsRefresher
 from services.scoring.schemas import FanProfileOut
 from services.scoring.scores.state import FanState
 from shared.consumer_batch import BatchRegistry, apply_batch
@@ -230,6 +231,29 @@ class TestCutPointsAndTiers:
                     session, model=scoring.model, outbox=scoring.outbox, now=NOW
                 )
             assert moved == expected
+
+    async def test_the_refresher_moves_every_fan_a_page_at_a_time(self, scoring: Scoring) -> None:
+        """More fans than a page move (`standings.RETIER_PAGE`): each page in a transaction of
+        its own, and every fan ends at its tier; a second refresh moves nobody."""
+        fans = 2 * standings.RETIER_PAGE + 50
+        await scoring.apply([e for n in range(fans) for e in messages(f"fan-{n:03}", n % 5 + 1)])
+        refresher = StandingsRefresher(
+            interval=60, model=scoring.model, sessionmaker=scoring.sessionmaker,
+            outbox=scoring.outbox,
+        )  # fmt: skip
+        await refresher.refresh_cut_points(now=NOW)
+        tiers = [(await scoring.profile(f"weibo:brand:fan-{n:03}")).tier for n in range(fans)]
+        assert {tier: tiers.count(tier) for tier in set(tiers)} == {
+            "silent": fans // 5,
+            "occasional": fans - fans // 5,
+        }  # 1 message for a fifth of them, more for the others, all alike within 5%
+        published = await scoring.outbox_count()
+        async with transaction(scoring.sessionmaker) as session:
+            moved = await standings.refresh_cut_points(
+                session, model=scoring.model, outbox=scoring.outbox, now=NOW
+            )
+        assert moved == []
+        assert await scoring.outbox_count() == published
 
 
 class TestLifecycleSweep:
