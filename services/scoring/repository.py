@@ -298,15 +298,20 @@ async def retier(
 ) -> tuple[list[ProfileUpdated], str | None]:
     """Move the next `limit` of the brand's fans after `after` in key order whose tier these
     cut points change; returns the snapshots of those moved (read from their columns: their
-    state is not needed) and the last key read, None when none was left."""
+    state is not needed) and the last key read, None when none was left.
+
+    A fan another transaction holds is left alone: the consumer is rescoring it (with these
+    cut points, or else the next refresh moves it). Waiting for the consumer's transactions,
+    a page waited for one, and the consumer for the pages (make bench-scoring with 100,000
+    fans and 400,000 events: a refresh took 74 s and lag p99 was 2.4 s; left alone, 24-35 s
+    and 0.95 s)."""
     tier = _tier_by(cuts)
-    # Locked in key order first, as the consumer locks them: the two cannot deadlock.
     to_move = (
         select(FanProfile.fan_key)
         .where(*_of_brand(brand), FanProfile.tier != tier, FanProfile.fan_key > after)
         .order_by(FanProfile.fan_key)
         .limit(limit)
-        .with_for_update()
+        .with_for_update(skip_locked=True)
     )
     keys = list(await session.scalars(to_move))
     if not keys:
