@@ -1,8 +1,9 @@
 """Referral rewards: when a fan referred to a campaign (the owner of the first packet they
 claimed in it is their referrer, `referrals`) pays their first order on the campaign's
-account, the referrer earns the campaign's `referral.reward_cents`, at most once per referred
-fan and campaign. A refund of that order revokes it, once. Takes the session first; flushes,
-never commits.
+account (the first of their person, under any of the identities scoring links to it: a
+customer referred under a new identity is no new customer), the referrer earns the campaign's
+`referral.reward_cents`, at most once per referred fan and campaign. A refund of that order
+revokes it, once. Takes the session first; flushes, never commits.
 
 A reward is money: it is drawn from the campaign's budget like a packet (the reward row goes in
 first under the unique (campaign, referred fan), and only then is the budget drawn, so a
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.coupons import announcements, budget, metrics, rewards_repository
+from services.coupons import announcements, budget, metrics, repository, rewards_repository
 from services.coupons.campaigns import terms_of
 from services.coupons.models import Campaign, Order, Referral, ReferralReward
 from services.coupons.refusals import RewardRefusalCode
@@ -33,7 +34,10 @@ async def reward_first_order(
     paid order on the account, or was refunded already)."""
     if order.status != "paid" or order.paid_at is None:
         return []
-    if await rewards_repository.paid_before(session, order):
+    identities = await repository.identities_of(
+        session, await repository.person_of(session, order.fan_key)
+    )
+    if await rewards_repository.paid_before(session, order, identities=identities):
         return []
     referrals = await rewards_repository.referrals_of(
         session, fan_key=order.fan_key, account=order.account, paid_at=order.paid_at

@@ -28,13 +28,14 @@ async def referrals_of(
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
-async def paid_before(session: AsyncSession, order: Order) -> bool:
-    """Whether the order's buyer paid another order on the account before this one (by the
-    time paid, ties broken by order id): then this is not their first."""
+async def paid_before(session: AsyncSession, order: Order, *, identities: Sequence[str]) -> bool:
+    """Whether the order's buyer, under any of the identities of their person, paid another
+    order on the account before this one (by the time paid, ties broken by order id): then
+    this is not their first."""
     assert order.paid_at is not None  # noqa: S101 (a paid order's)
     query = select(
         exists().where(
-            Order.account == order.account, Order.fan_key == order.fan_key,
+            Order.account == order.account, Order.fan_key.in_(identities),
             Order.paid_at.is_not(None),
             tuple_(Order.paid_at, Order.order_id) < tuple_(order.paid_at, order.order_id),
         )

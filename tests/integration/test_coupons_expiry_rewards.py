@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from services.coupons.claims import Claimed
 from services.coupons.claims_repository import packet_by_code
 from services.coupons.models import Campaign
 from services.coupons.refusals import Refused
+from services.coupons.service import link_identity
 from services.coupons.terms import ReferralTerms
+from shared.contracts import ProfileUpdated
 from tests.coupons_harness import NOW, ORDER_ACCOUNT, CouponsHarness, fan
 
 pytestmark = pytest.mark.integration
@@ -174,6 +177,20 @@ class TestReferralRewards:
         self, coupons: CouponsHarness
     ) -> None:
         await coupons.order_paid("bob", order_id="o-0", at=NOW - timedelta(days=1))
+        await self._referred(coupons)
+        await coupons.order_paid("bob", order_id="o-1", at=NOW + timedelta(minutes=1))
+        assert await self.rewards(coupons) == []
+
+    async def test_a_person_who_paid_under_another_identity_earns_nobody_a_reward(
+        self, coupons: CouponsHarness
+    ) -> None:
+        for fan_key in (fan("bob"), fan("bob-alt")):  # one person to scoring
+            profile = ProfileUpdated(
+                fan_key=fan_key, interaction_count=1, first_seen_at=NOW, last_seen_at=NOW,
+                person_key=fan("bob"),
+            )  # fmt: skip
+            await coupons.run(partial(link_identity, profile=profile, now=NOW))
+        await coupons.order_paid("bob-alt", order_id="o-0", at=NOW - timedelta(days=1))
         await self._referred(coupons)
         await coupons.order_paid("bob", order_id="o-1", at=NOW + timedelta(minutes=1))
         assert await self.rewards(coupons) == []
