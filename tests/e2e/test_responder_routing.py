@@ -44,10 +44,12 @@ async def producer(responder_settings: ResponderSettings) -> Any:
     await producer.stop()
 
 
-def message(user: str, minutes: float, platform: str = "weibo") -> CloudEvent[Any]:
+def message(
+    user: str, minutes: float, platform: str = "weibo", *, start: datetime = T0
+) -> CloudEvent[Any]:
     data = MessageReceived(
         platform=platform, account="brand", user_id=user, message_id=uuid.uuid4().hex,
-        occurred_at=T0 + timedelta(minutes=minutes), text="hello",
+        occurred_at=start + timedelta(minutes=minutes), text="hello",
     )  # fmt: skip
     return CloudEvent.of(data, id=uuid.uuid4().hex, source="test", subject=data.fan_key)
 
@@ -159,7 +161,8 @@ class TestTeamsAndPresence:
             ResponderSettings, admin_token="admin-secret", push_routing=False,
             gauges_refresh_seconds=0.2, metric_teams=1,
         )  # fmt: skip
-        await producer.publish(message("g1", 0))
+        # on the wall clock, a message of now: no SLA timer fires (and locks it) mid-test
+        await producer.publish(message("g1", 0, start=datetime.now(UTC)))
         async with running(create_app(counted)) as client:
             await eventually(lambda: waiting(client, 1))
             for team in ("north", "south"):
@@ -214,7 +217,7 @@ class TestTeamsAndPresence:
             ResponderSettings, admin_token="admin-secret", heartbeat_timeout_seconds=4,
             push_routing=False,
         )  # fmt: skip
-        await producer.publish(message("left", 0))
+        await producer.publish(message("left", 0, start=datetime.now(UTC)))
         async with running(create_app(quick)) as client:
             await eventually(lambda: waiting(client, 1))
             dee = await agent(client, "dee")
