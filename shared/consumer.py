@@ -7,7 +7,7 @@ then the record goes to the dead-letter topic with the error and its original he
 partition moves on. A record that is not a readable CloudEvent goes there at once.
 
 In batch mode (a `BatchRegistry`, `shared.consumer_batch`) the transaction is one per fetched
-batch and partition, and a failed batch is applied again one event at a time.
+batch and group of partitions, and a failed batch is applied again one event at a time.
 
 A failure while PostgreSQL or the broker is away is not the event's: the runner pauses until
 the part answers (`shared.consumer_outage`), then tries again; nothing is dead-lettered for it.
@@ -29,7 +29,14 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics, topics
-from shared.consumer_batch import BatchRegistry, Record, apply_batch, sort_records
+from shared.consumer_batch import (
+    BatchRegistry,
+    Partitioned,
+    Record,
+    apply_batch,
+    packed,
+    sort_records,
+)
 from shared.consumer_outage import ConsumerStopping, Outage, OutageWatch
 from shared.db import InfrastructureTables, claim_event, ping, transaction
 from shared.events import CloudEvent, EnvelopeError, EventData, KafkaRecord, decode
@@ -155,30 +162,34 @@ class ConsumerRunner:
             log.exception("consumer stopped on an unexpected error", group=self._group_id)
             raise
 
-    async def _process_fetch(
-        self, batch: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
-        """The partitions of one fetch side by side, each in order and in its own transactions:
-        one partition's database round trips overlap another's decoding and handling. Their
-        keys differ, so they touch different rows."""
+    async def _process_fetch(self, batch: Mapping[TopicPartition, list[Record]]) -> None:
+        """The partitions of one fetch side by side, each in order: one transaction's database
+        round trips overlap another's decoding and handling. Their keys differ, so they touch
+        different rows. In batch mode a few partitions share a transaction (`packed`)."""
         in_flight = asyncio.Semaphore(self._settings.consumer_partitions_in_flight)
+        handlers = self._handlers
 
-        async def process(partition: TopicPartition, records: list[Record]) -> None:
+        async def process(group: list[Partitioned]) -> None:
             async with in_flight:
-                await self._process_partition(partition, records)
+                if isinstance(handlers, BatchRegistry):
+                    await self._process_batch(group, handlers)
+                else:
+                    await self._process_partition(*group[0], handlers)
 
+        if isinstance(handlers, BatchRegistry):
+            settings = self._settings
+            each = settings.consumer_max_batch // settings.consumer_partitions_in_flight
+            groups = packed(batch, records=max(each, 1))
+        else:
+            groups = [[partition] for partition in batch.items()]
         async with asyncio.TaskGroup() as group:
-            for partition, records in batch.items():
-                group.create_task(process(partition, records))
+            for partitions in groups:
+                group.create_task(process(partitions))
 
     async def _process_partition(
-        self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+        self, partition: TopicPartition, records: list[Record], handlers: HandlerRegistry
     ) -> None:
         metrics.CONSUMER_BATCH_SIZE.labels(self._service, partition.topic).observe(len(records))
-        handlers = self._handlers
-        if isinstance(handlers, BatchRegistry):
-            await self._process_batch(partition, records, handlers)
-            return
         for record in records:
             started = time.perf_counter()
             outcome = await self._process(record, handlers)
@@ -188,13 +199,11 @@ class ConsumerRunner:
             )
             self._pending[partition] = record.offset + 1
 
-    async def _process_batch(
-        self,
-        partition: TopicPartition,
-        records: list[ConsumerRecord[bytes, bytes]],
-        registry: BatchRegistry,
-    ) -> None:
+    async def _process_batch(self, group: list[Partitioned], registry: BatchRegistry) -> None:
         started = time.perf_counter()
+        topic = group[0][0].topic
+        records = [record for _, partition_records in group for record in partition_records]
+        metrics.CONSUMER_BATCH_SIZE.labels(self._service, topic).observe(len(records))
         sorted_records = sort_records(records, registry)
         outcomes = Counter({"ignored": sorted_records.ignored})
         if sorted_records.to_apply:
@@ -205,8 +214,9 @@ class ConsumerRunner:
         for record, error in sorted_records.unreadable:
             await self._send_to_dead_letters(record, error, attempts=0)
             outcomes["deadlettered"] += 1
-        self._count_batch(partition.topic, outcomes, len(records), time.perf_counter() - started)
-        self._pending[partition] = records[-1].offset + 1
+        self._count_batch(topic, outcomes, len(records), time.perf_counter() - started)
+        for partition, partition_records in group:
+            self._pending[partition] = partition_records[-1].offset + 1
 
     async def _apply_batch(
         self, events: Sequence[tuple[ConsumerRecord[bytes, bytes], CloudEvent[Any]]],

@@ -1,16 +1,18 @@
-"""Batch mode of the consumer runner: the records one fetch brought of a partition are applied in
-one transaction, their event ids claimed in one statement, the handler given them all at once.
+"""Batch mode of the consumer runner: the records one fetch brought are applied a few partitions
+at a time (`packed`), each group in one transaction, their event ids claimed in one statement,
+the handler given them all at once.
 
 A service opts in per subscription by giving a `BatchRegistry` instead of a per-event registry.
 The runner falls back to one event per transaction (the per-event path, with its retries and
 dead letters) when a batch's transaction fails, so a poison event holds up nobody but itself.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,7 @@ from shared.events import CloudEvent, EnvelopeError, EventData, decode
 
 BatchHandler = Callable[[AsyncSession, Sequence[CloudEvent[Any]]], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+Partitioned: TypeAlias = tuple[TopicPartition, list[Record]]
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,35 @@ class BatchRegistry:
         return apply_one
 
 
+def packed(
+    fetch: Mapping[TopicPartition, list[Record]], *, records: int
+) -> list[list[Partitioned]]:
+    """The partitions of one fetch in groups, each applied in one transaction: a topic's
+    partitions join a group until it holds `records` records or more; a partition's records
+    stay together and in order. A transaction costs its round trips whatever its size: under a
+    steady load a fetch brings a few dozen records of each partition, and a transaction for each
+    cost scoring nearly as much as its events (make bench-scoring's steady phase: 364 µs of CPU
+    an event, 199 µs reading a backlog). A backlog's fetch still makes groups enough to overlap
+    one group's round trips with another's handling."""
+    by_topic: defaultdict[str, list[Partitioned]] = defaultdict(list)
+    for partition, partition_records in fetch.items():
+        by_topic[partition.topic].append((partition, partition_records))
+    groups: list[list[Partitioned]] = []
+    for partitions in by_topic.values():
+        group: list[Partitioned] = []
+        for partition in partitions:
+            group.append(partition)
+            if sum(len(taken) for _, taken in group) >= records:
+                groups.append(group)
+                group = []
+        if group:
+            groups.append(group)
+    return groups
+
+
 @dataclass
 class SortedRecords:
-    """The records of one partition's batch, by what becomes of them."""
+    """The records of one batch, by what becomes of them."""
 
     to_apply: list[tuple[Record, CloudEvent[Any]]] = field(default_factory=list)
     unreadable: list[tuple[Record, EnvelopeError]] = field(default_factory=list)

@@ -16,8 +16,8 @@ CONSUMER_PROCESSING = Histogram(
 )
 CONSUMER_BATCH_SIZE = Histogram(
     "scrm_consumer_batch_size",
-    "Records of one partition a consumer took from one fetch (in batch mode: applied in one "
-    "transaction).",
+    "Records of one partition a consumer took from one fetch; in batch mode, records applied in "
+    "one transaction (a few partitions of a fetch).",
     ["service", "topic"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 200, 500, 1000, 2000, 5000),
 )

@@ -48,7 +48,7 @@ class Loop(Worker, Protocol):
 @dataclass(frozen=True)
 class Subscription:
     """The topics one consumer group reads and its handlers: a registry of per-event handlers,
-    or a `BatchRegistry` for batch mode (one transaction per fetched batch and partition). A
+    or a `BatchRegistry` for batch mode (one transaction per fetched group of partitions). A
     service's second subscription names its group (`<service group>-<group>`)."""
 
     topics: list[str]

@@ -1,6 +1,6 @@
 """The consumer runner in batch mode, against a real broker and a real PostgreSQL: one transaction
-per fetched batch and partition, the batch's ids claimed in one statement, the same guarantees as
-one event at a time."""
+per fetched batch and group of partitions, the batch's ids claimed in one statement, the same
+guarantees as one event at a time."""
 
 import asyncio
 import subprocess
@@ -87,6 +87,20 @@ class TestOneTransactionPerBatch:
         assert len(statements) == harness.batches() - batches_before, "one statement per batch"
         assert sum(statements) == 3
         assert max(statements) > 1, "the ids of a batch are claimed together"
+
+    async def test_a_fetch_of_few_records_is_applied_in_one_transaction_whatever_its_partitions(
+        self, harness: ConsumerHarness
+    ) -> None:
+        events = [message_event(f"fan{n}") for n in range(30)]  # keys over all 3 partitions
+        await publish(harness, events)
+        async with harness.running(harness.batch_runner()):
+            await eventually(lambda: _equals(harness.effects(), 30))
+        offsets = await harness.committed_offsets()
+        assert len(offsets) == 3 and all(offsets.values()), "every partition had some"
+        assert sum(offset or 0 for offset in offsets.values()) == 30
+        statements = await claim_statements(harness)
+        assert len(statements) == harness.batches() < len(offsets), "partitions applied together"
+        assert sum(statements) == 30
 
     async def test_events_of_types_it_does_not_handle_are_ignored_and_their_offsets_move(
         self, harness: ConsumerHarness
