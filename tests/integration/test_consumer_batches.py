@@ -96,7 +96,8 @@ class TestOneTransactionPerBatch:
         async with harness.running(harness.batch_runner()):
             await eventually(lambda: _equals(harness.effects(), 30))
         offsets = await harness.committed_offsets()
-        assert len(offsets) == 3 and all(offsets.values()), "every partition had some"
+        assert len(offsets) == 3
+        assert all(offsets.values()), "every partition had some"
         assert sum(offset or 0 for offset in offsets.values()) == 30
         statements = await claim_statements(harness)
         assert len(statements) == harness.batches() < len(offsets), "partitions applied together"
