@@ -130,6 +130,13 @@ class ScoringSettings(BaseServiceSettings):
         description="how often each brand's tier and wallet cut points are recomputed, and "
         "lifecycle stages moved on with time",
     )
+    cut_points_drift_share: float = Field(
+        default=0.01, ge=0, le=1,
+        description="a brand's cut points are recomputed before their turn once this share of "
+        "its fans (and at least 50) moved tier or arrived since the last time, at most every "
+        "5 s: under a burst of fresh events cut points a minute old put the fans they lift in "
+        "tiers the next refresh takes back; 0: only every cut_points_refresh_seconds",
+    )  # fmt: skip
 
     def scoring_policy(self) -> ScoringPolicy:
         return ScoringPolicy(

@@ -22,6 +22,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             interval=settings.cut_points_refresh_seconds, model=model,
             sessionmaker=parts.sessionmaker, outbox=parts.outbox,
             rescore_batch=settings.rescore_batch,
+            drift_share=settings.cut_points_drift_share,
         )  # fmt: skip
         return [refresher]
 

@@ -21,7 +21,12 @@ PROFILES_RESCORED = Counter(
 CUT_POINT_REFRESHES = Counter(
     "scrm_scoring_cut_point_refreshes_total", "Brands whose cut points were recomputed and moved."
 )
-# The counter above moves only when cut points do; this says the refresh itself still runs.
+DRIFT_REFRESHES = Counter(
+    "scrm_scoring_drift_refreshes_total",
+    "Brands whose cut points were refreshed before their turn: their fans' tiers drifted "
+    "(SCORING_CUT_POINTS_DRIFT_SHARE).",
+)
+# The cut point refreshes counter moves only when cut points do; this says the refresh runs.
 CUT_POINTS_REFRESHED = Gauge(
     "scrm_scoring_cut_points_refreshed_timestamp_seconds",
     "Unix time this replica last committed a cut point refresh, moved or not (0 before its first).",

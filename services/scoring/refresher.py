@@ -1,12 +1,14 @@
 """The loop that keeps what time and the brand move up to date: cut points (one replica at a
 time) and lifecycle stages (any replica, each fan to one of them)."""
 
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scoring import metrics, repository, standings
-from services.scoring.domain import ScoringModel
+from services.scoring.domain import Brand, ScoringModel
 from shared.db import transaction
 from shared.logging import get_logger
 from shared.outbox import Outbox
@@ -15,6 +17,8 @@ from shared.periodic import PeriodicTask
 log = get_logger(__name__)
 CUT_POINTS_LOCK = 0x5C0_0001  # advisory lock key: one cut point refresh at a time
 SWEEP_BATCH = 500
+DRIFT_CHECK_SECONDS = 1.0  # how often the brands' drift is looked at between refreshes
+DRIFT_SPACING_SECONDS = 5.0  # a brand's cut points are refreshed early at most this often
 
 
 class StandingsRefresher(PeriodicTask):
@@ -26,13 +30,32 @@ class StandingsRefresher(PeriodicTask):
         sessionmaker: async_sessionmaker[AsyncSession],
         outbox: Outbox,
         rescore_batch: int = 0,
+        drift_share: float = 0.0,
     ) -> None:
-        super().__init__("scoring-standings", interval, self.refresh)
+        tick = min(interval, DRIFT_CHECK_SECONDS) if drift_share else interval
+        super().__init__("scoring-standings", tick, self.tick)
+        self._refresh_every = interval
+        self._next_refresh = 0.0  # time.monotonic() of the next whole refresh
+        self._drift_share = drift_share
         self._rescore_batch = rescore_batch
         self._rescored_up_to = ""  # below every fan key
         self._model = model
         self._sessionmaker = sessionmaker
         self._outbox = outbox
+
+    async def tick(self) -> None:
+        """The whole refresh every `interval`; between, the cut points of the brands whose
+        fans drifted (`standings.TierDrift`) by `drift_share` of them."""
+        if time.monotonic() >= self._next_refresh:
+            self._next_refresh = time.monotonic() + self._refresh_every
+            await self.refresh()
+            return
+        drifted = standings.TIER_DRIFT.drifted(
+            share=self._drift_share, at=time.monotonic(), spacing=DRIFT_SPACING_SECONDS
+        )
+        if drifted:
+            metrics.DRIFT_REFRESHES.inc(len(drifted))
+            await self.refresh_cut_points(now=datetime.now(UTC), only=drifted)
 
     async def refresh(self, *, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
@@ -52,34 +75,42 @@ class StandingsRefresher(PeriodicTask):
             )  # fmt: skip
         self._rescored_up_to = following or ""
 
-    async def refresh_cut_points(self, *, now: datetime) -> None:
+    async def refresh_cut_points(
+        self, *, now: datetime, only: Sequence[Brand] | None = None
+    ) -> None:
         """One replica at a time: the advisory lock is held by a transaction of its own for
         the whole refresh. Each brand's cut points in a transaction of their own, and its fans
         moved to their new tiers a page at a time, each page in a short transaction: one
         holding thousands of fans locked stalled the consumer, which waited for them (make
         bench-scoring: a refresh moved about 3,700 of each brand's 5,000 fans, and lag p99 rose
         to 2.5 s each minute), and one holding the fans of several brands could meet the
-        consumer, which locks fans across brands, in a deadlock."""
+        consumer, which locks fans across brands, in a deadlock. `only`: these brands, not
+        every brand."""
         moved = 0
         async with transaction(self._sessionmaker) as held:
             if not await repository.try_lock(held, CUT_POINTS_LOCK):
                 return  # another replica is at it
-            async with transaction(self._sessionmaker) as session:
-                brands = await repository.brands(session)
-            for brand in brands:
+            whole = only is None
+            if only is None:
                 async with transaction(self._sessionmaker) as session:
-                    cuts, changed = await standings.refresh_brand(
+                    only = await repository.brands(session)
+            for brand in only:
+                async with transaction(self._sessionmaker) as session:
+                    refreshed = await standings.refresh_brand(
                         session, brand, model=self._model, now=now
                     )
-                # every time, not only when they moved: what a refresh stopped half-way left
-                # is finished by the next
+                standings.TIER_DRIFT.refreshed(brand, fans=refreshed.fans, at=time.monotonic())
+                # The whole refresh moves every fan whose tier is not the cut points', even if
+                # they did not move: what a refresh stopped half-way left is finished by the
+                # next. An early one moves only the fans between the cut points before and now.
                 await standings.retier(
-                    lambda: transaction(self._sessionmaker), brand, cuts, outbox=self._outbox,
-                    now=now,
+                    lambda: transaction(self._sessionmaker), brand, refreshed.cuts,
+                    outbox=self._outbox, now=now, within=None if whole else refreshed.between(),
                 )  # fmt: skip
-                moved += changed
+                moved += refreshed.moved
         metrics.CUT_POINT_REFRESHES.inc(moved)
-        metrics.CUT_POINTS_REFRESHED.set_to_current_time()
+        if whole:  # the alert on a stale refresh watches the whole one
+            metrics.CUT_POINTS_REFRESHED.set_to_current_time()
         if moved:
             log.info("tier cut points moved", brands=moved)
 

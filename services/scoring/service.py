@@ -110,6 +110,9 @@ def _count_changes(session: AsyncSession, before: ProfileRow | None, row: Profil
         after_commit(session, metrics.PROFILES_CREATED.inc)
     if before is not None and before.tier != row.tier:
         after_commit(session, metrics.TIER_CHANGES.labels(row.tier).inc)
+    if before is None or before.tier != row.tier:
+        brand = (row.platform, row.account)
+        after_commit(session, lambda: standings.TIER_DRIFT.changed(brand))
 
 
 def _count_events(session: AsyncSession, events: Sequence[CloudEvent[Any]]) -> None:

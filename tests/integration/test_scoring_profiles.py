@@ -14,10 +14,12 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.scoring import handlers, queries, repository, service, standings
+from services.scoring import refresher as refresher_module
 from services.scoring.config import ScoringSettings
 from services.scoring.domain import ProfileRow, ScoringModel, new_profile
 from services.scoring.models import BrandCutPoints, FanProfile, infrastructure
@@ -194,6 +196,10 @@ class TestProfilesFromBatches:
         assert stored.interaction_count == expected.state.activity.interactions
 
 
+def drift_refreshes() -> float:
+    return REGISTRY.get_sample_value("scrm_scoring_drift_refreshes_total") or 0.0
+
+
 def messages(user: str, count: int, *, account: str = "brand") -> list[CloudEvent[FanEvent]]:
     data = [
         MessageReceived(**fan(user, h, account=account), message_id=f"m{h}") for h in range(count)
@@ -254,6 +260,36 @@ class TestCutPointsAndTiers:
             )
         assert moved == []
         assert await scoring.outbox_count() == published
+
+    async def test_a_brand_whose_fans_drift_is_refreshed_before_its_turn(
+        self, scoring: Scoring, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Fresh events lift 60 of a brand's 100 fans above its cut points (the drift's least
+        is 50): the refresher's next tick recomputes them, an hour before their turn, and the
+        fans end in the tiers the brand's distribution gives them."""
+        monkeypatch.setattr(refresher_module, "DRIFT_SPACING_SECONDS", 0.0)
+        brand = f"drift-{uuid.uuid4().hex[:8]}"  # the process counts drift by brand
+        keys = [f"fan-{n:03}" for n in range(100)]
+        await scoring.apply([e for key in keys for e in messages(key, 1, account=brand)])
+        refresher = StandingsRefresher(
+            interval=3600, model=scoring.model, sessionmaker=scoring.sessionmaker,
+            outbox=scoring.outbox, drift_share=0.01,
+        )  # fmt: skip
+        await refresher.tick()  # the first: every brand, as at start
+        await scoring.apply([e for key in keys[:60] for e in messages(key, 2, account=brand)[1:]])
+        lifted = await self.tiers(scoring, brand, keys)
+        assert lifted == {"silent": 40, "leader": 60}, "above the cut points of one message"
+        before = drift_refreshes()
+        await refresher.tick()
+        assert drift_refreshes() == before + 1
+        assert await self.tiers(scoring, brand, keys) == {"silent": 40, "occasional": 60}
+        await refresher.tick()
+        assert drift_refreshes() == before + 1, "no new drift"
+
+    @staticmethod
+    async def tiers(scoring: Scoring, brand: str, keys: Sequence[str]) -> dict[str, int]:
+        tiers = [(await scoring.profile(f"weibo:{brand}:{key}")).tier for key in keys]
+        return {tier: tiers.count(tier) for tier in set(tiers)}
 
 
 class TestLifecycleSweep:
