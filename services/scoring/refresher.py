@@ -16,7 +16,8 @@ from shared.periodic import PeriodicTask
 
 log = get_logger(__name__)
 CUT_POINTS_LOCK = 0x5C0_0001  # advisory lock key: one cut point refresh at a time
-SWEEP_BATCH = 500
+SWEEP_BATCH = 100  # fans of the lifecycle sweep in one transaction, as RESCORE_PAGE
+RESCORE_PAGE = 100  # profiles of the rolling rescore in one transaction
 DRIFT_CHECK_SECONDS = 1.0  # how often the brands' drift is looked at between refreshes
 DRIFT_SPACING_SECONDS = 5.0  # a brand's cut points are refreshed early at most this often
 
@@ -65,15 +66,20 @@ class StandingsRefresher(PeriodicTask):
 
     async def rescore_next(self, *, now: datetime) -> None:
         """The next `rescore_batch` profiles in key order, from where the last turn stopped
-        (each replica keeps its own place: a profile rescored twice is harmless)."""
-        if self._rescore_batch == 0:
-            return
-        async with transaction(self._sessionmaker) as session:
-            following = await standings.rescore_after(
-                session, self._rescored_up_to, model=self._model, outbox=self._outbox,
-                now=now, limit=self._rescore_batch,
-            )  # fmt: skip
-        self._rescored_up_to = following or ""
+        (each replica keeps its own place: a profile rescored twice is harmless), `RESCORE_PAGE`
+        a transaction: a thousand in one held the consumer's event loop for their scoring, some
+        200 ms at once, and their rows locked meanwhile."""
+        left = self._rescore_batch
+        while left > 0 and not self.stopping:
+            async with transaction(self._sessionmaker) as session:
+                following = await standings.rescore_after(
+                    session, self._rescored_up_to, model=self._model, outbox=self._outbox,
+                    now=now, limit=min(left, RESCORE_PAGE),
+                )  # fmt: skip
+            self._rescored_up_to = following or ""
+            left -= RESCORE_PAGE
+            if following is None:
+                return  # round the keys once a turn at most
 
     async def refresh_cut_points(
         self, *, now: datetime, only: Sequence[Brand] | None = None
