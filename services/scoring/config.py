@@ -134,7 +134,7 @@ class ScoringSettings(BaseServiceSettings):
         default=0.01, ge=0, le=1,
         description="a brand's cut points are recomputed before their turn once this share of "
         "its fans (and at least 50) moved tier or arrived since the last time, at most every "
-        "5 s: under a burst of fresh events cut points a minute old put the fans they lift in "
+        "10 s: under a burst of fresh events cut points a minute old put the fans they lift in "
         "tiers the next refresh takes back; 0: only every cut_points_refresh_seconds",
     )  # fmt: skip
 

@@ -19,7 +19,7 @@ CUT_POINTS_LOCK = 0x5C0_0001  # advisory lock key: one cut point refresh at a ti
 SWEEP_BATCH = 100  # fans of the lifecycle sweep in one transaction, as RESCORE_PAGE
 RESCORE_PAGE = 100  # profiles of the rolling rescore in one transaction
 DRIFT_CHECK_SECONDS = 1.0  # how often the brands' drift is looked at between refreshes
-DRIFT_SPACING_SECONDS = 5.0  # a brand's cut points are refreshed early at most this often
+DRIFT_SPACING_SECONDS = 10.0  # a brand's cut points are refreshed early at most this often
 
 
 class StandingsRefresher(PeriodicTask):
@@ -103,7 +103,7 @@ class StandingsRefresher(PeriodicTask):
             for brand in only:
                 async with transaction(self._sessionmaker) as session:
                     refreshed = await standings.refresh_brand(
-                        session, brand, model=self._model, now=now
+                        session, brand, model=self._model, now=now, tiers_only=not whole
                     )
                 standings.TIER_DRIFT.refreshed(brand, fans=refreshed.fans, at=time.monotonic())
                 # The whole refresh moves every fan whose tier is not the cut points', even if

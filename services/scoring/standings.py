@@ -108,14 +108,20 @@ class Refreshed(NamedTuple):
 
 
 async def refresh_brand(
-    session: AsyncSession, brand: Brand, *, model: ScoringModel, now: datetime
-) -> Refreshed:
-    """Recompute and save the brand's cut points; its tier cut points, which its fans are then
+    session: AsyncSession, brand: Brand, *, model: ScoringModel, now: datetime,
+    tiers_only: bool = False,
+) -> Refreshed:  # fmt: skip
+    """Recompute and save the brand's cut points (`tiers_only`: its tier cut points, which
+    drift with engagement, and not its wallet's); its tier cut points, which its fans are then
     moved to (`retier`), as they were and are now."""
     known = await repository.brand_standings(session, [brand])
     previous = known.get(brand) or model.unranked(*brand)
     fans = await repository.count_fans(session, brand)
-    standing = await brand_standing(session, brand, model=model, fans=fans)
+    if tiers_only:
+        tiers = await tier_cuts(session, brand, model=model, fans=fans)
+        standing = BrandStanding(tiers=tiers, wallet=previous.wallet)
+    else:
+        standing = await brand_standing(session, brand, model=model, fans=fans)
     await repository.save_cut_points(session, brand, standing, at=now)
     return Refreshed(standing.tiers, previous.tiers, fans)
 
@@ -161,17 +167,25 @@ async def brand_standing(
 ) -> BrandStanding:
     """The brand's cut points from its `fans` fans now: ranks read in SQL, as
     `quantiles.cut_points` takes them."""
-    fractions = model.policy.tiers.cut_fractions
-    tiers = await _cuts(session, brand, FanProfile.engagement_numerator, fractions, count=fans)
+    tiers = await tier_cuts(session, brand, model=model, fans=fans)
     monetary = await _cuts(session, brand, FanProfile.monetary_cents, QUINTILES, buyers=True)
     frequency = await _cuts(session, brand, FanProfile.paid_orders, QUINTILES, buyers=True)
     return BrandStanding(
-        tiers=_tiers(tiers),
+        tiers=tiers,
         wallet=WalletCutPoints(
             currency=model.rules(*brand).currency,
             monetary=_four(monetary),
             frequency=_four(frequency),
         ),
+    )
+
+
+async def tier_cuts(
+    session: AsyncSession, brand: Brand, *, model: ScoringModel, fans: int
+) -> TierCutPoints:
+    fractions = model.policy.tiers.cut_fractions
+    return _tiers(
+        await _cuts(session, brand, FanProfile.engagement_numerator, fractions, count=fans)
     )
 
 
