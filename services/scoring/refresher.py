@@ -55,7 +55,6 @@ class StandingsRefresher(PeriodicTask):
             share=self._drift_share, at=time.monotonic(), spacing=DRIFT_SPACING_SECONDS
         )
         if drifted:
-            metrics.DRIFT_REFRESHES.inc(len(drifted))
             await self.refresh_cut_points(now=datetime.now(UTC), only=drifted)
 
     async def refresh(self, *, now: datetime | None = None) -> None:
@@ -100,6 +99,8 @@ class StandingsRefresher(PeriodicTask):
             if only is None:
                 async with transaction(self._sessionmaker) as session:
                     only = await repository.brands(session)
+            else:
+                metrics.DRIFT_REFRESHES.inc(len(only))
             for brand in only:
                 async with transaction(self._sessionmaker) as session:
                     refreshed = await standings.refresh_brand(
