@@ -4,7 +4,8 @@ the handler given them all at once.
 
 A service opts in per subscription by giving a `BatchRegistry` instead of a per-event registry.
 The runner falls back to one event per transaction (the per-event path, with its retries and
-dead letters) when a batch's transaction fails, so a poison event holds up nobody but itself.
+dead letters) when a batch's transaction fails, so a poison event holds up only the partitions of
+its batch, while their events are applied one at a time.
 """
 
 from collections import defaultdict

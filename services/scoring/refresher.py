@@ -37,6 +37,7 @@ class StandingsRefresher(PeriodicTask):
         super().__init__("scoring-standings", tick, self.tick)
         self._refresh_every = interval
         self._next_refresh = 0.0  # time.monotonic() of the next whole refresh
+        self._cut_points_owed = False
         self._drift_share = drift_share
         self._rescore_batch = rescore_batch
         self._rescored_up_to = ""  # below every fan key
@@ -45,23 +46,29 @@ class StandingsRefresher(PeriodicTask):
         self._outbox = outbox
 
     async def tick(self) -> None:
-        """The whole refresh every `interval`; between, the cut points of the brands whose
-        fans drifted (`standings.TierDrift`) by `drift_share` of them."""
+        """The whole refresh every `interval` (its cut points again at each tick until this
+        replica had the refresh's lock: another may have held it for an early refresh of a
+        brand or two); between, the cut points of the brands whose fans drifted
+        (`standings.TierDrift`) by `drift_share` of them."""
         if time.monotonic() >= self._next_refresh:
             self._next_refresh = time.monotonic() + self._refresh_every
-            await self.refresh()
-            return
-        drifted = standings.TIER_DRIFT.drifted(
-            share=self._drift_share, at=time.monotonic(), spacing=DRIFT_SPACING_SECONDS
-        )
-        if drifted:
-            await self.refresh_cut_points(now=datetime.now(UTC), only=drifted)
+            self._cut_points_owed = not await self.refresh()
+        elif self._cut_points_owed:
+            self._cut_points_owed = not await self.refresh_cut_points(now=datetime.now(UTC))
+        elif self._drift_share:
+            drifted = standings.TIER_DRIFT.drifted(
+                share=self._drift_share, at=time.monotonic(), spacing=DRIFT_SPACING_SECONDS
+            )
+            if drifted:
+                await self.refresh_cut_points(now=datetime.now(UTC), only=drifted)
 
-    async def refresh(self, *, now: datetime | None = None) -> None:
+    async def refresh(self, *, now: datetime | None = None) -> bool:
+        """Whether this replica had the cut points' lock (the sweeps run either way)."""
         now = now or datetime.now(UTC)
-        await self.refresh_cut_points(now=now)
+        refreshed = await self.refresh_cut_points(now=now)
         await self.sweep_lifecycles(now=now)
         await self.rescore_next(now=now)
+        return refreshed
 
     async def rescore_next(self, *, now: datetime) -> None:
         """The next `rescore_batch` profiles in key order, from where the last turn stopped
@@ -82,7 +89,7 @@ class StandingsRefresher(PeriodicTask):
 
     async def refresh_cut_points(
         self, *, now: datetime, only: Sequence[Brand] | None = None
-    ) -> None:
+    ) -> bool:
         """One replica at a time: the advisory lock is held by a transaction of its own for
         the whole refresh. Each brand's cut points in a transaction of their own, and its fans
         moved to their new tiers a page at a time, each page in a short transaction: one
@@ -90,11 +97,11 @@ class StandingsRefresher(PeriodicTask):
         bench-scoring: a refresh moved about 3,700 of each brand's 5,000 fans, and lag p99 rose
         to 2.5 s each minute), and one holding the fans of several brands could meet the
         consumer, which locks fans across brands, in a deadlock. `only`: these brands, not
-        every brand."""
+        every brand. False when another replica held the lock."""
         moved = 0
         async with transaction(self._sessionmaker) as held:
             if not await repository.try_lock(held, CUT_POINTS_LOCK):
-                return  # another replica is at it
+                return False  # another replica is at it
             whole = only is None
             if only is None:
                 async with transaction(self._sessionmaker) as session:
@@ -120,6 +127,7 @@ class StandingsRefresher(PeriodicTask):
             metrics.CUT_POINTS_REFRESHED.set_to_current_time()
         if moved:
             log.info("tier cut points moved", brands=moved)
+        return True
 
     async def sweep_lifecycles(self, *, now: datetime) -> int:
         total = 0

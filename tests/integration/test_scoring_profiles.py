@@ -286,6 +286,24 @@ class TestCutPointsAndTiers:
         await refresher.tick()
         assert drift_refreshes() == before + 1, "no new drift"
 
+    async def test_a_whole_refresh_another_replica_held_off_is_made_at_the_next_tick(
+        self, scoring: Scoring
+    ) -> None:
+        brand = f"held-{uuid.uuid4().hex[:8]}"  # no drift counted for it: only its turn
+        await scoring.apply(messages("a", 2, account=brand) + messages("b", 5, account=brand))
+        refresher = StandingsRefresher(
+            interval=3600, model=scoring.model, sessionmaker=scoring.sessionmaker,
+            outbox=scoring.outbox, drift_share=0.01,
+        )  # fmt: skip
+        async with transaction(scoring.sessionmaker) as other:  # another replica's refresh
+            assert await repository.try_lock(other, refresher_module.CUT_POINTS_LOCK)
+            await refresher.tick()
+        async with scoring.sessionmaker() as session:
+            assert await session.get(BrandCutPoints, ("weibo", brand)) is None
+        await refresher.tick()
+        async with scoring.sessionmaker() as session:
+            assert await session.get(BrandCutPoints, ("weibo", brand)) is not None
+
     @staticmethod
     async def tiers(scoring: Scoring, brand: str, keys: Sequence[str]) -> dict[str, int]:
         tiers = [(await scoring.profile(f"weibo:{brand}:{key}")).tier for key in keys]
