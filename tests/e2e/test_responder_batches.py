@@ -113,6 +113,8 @@ async def applied(
             }
             sql = "SELECT count(*) FROM responder.conversation_messages"
             await eventually(lambda: _count(engine, sql, expect=len(asking)), within=30)
+            # the log may end with records that store no message (redeliveries, a non-question)
+            await eventually(lambda: _all_finished(settings, len(log)))
         async with engine.connect() as connection:
             stored = {
                 query: [tuple(row) for row in await connection.execute(text(query))]
@@ -138,6 +140,16 @@ def fetched(settings: ResponderSettings) -> tuple[float, float]:
     labels = {"service": "responder", "topic": settings.topic(EVENTS)}
     fetches = REGISTRY.get_sample_value("scrm_consumer_batch_size_count", labels) or 0.0
     return fetches, REGISTRY.get_sample_value("scrm_consumer_batch_size_sum", labels) or 0.0
+
+
+async def _all_finished(settings: ResponderSettings, records: int) -> bool:
+    topic = settings.topic(EVENTS)
+    finished = [
+        REGISTRY.get_sample_value("scrm_consumer_events_total",
+                                  {"service": "responder", "topic": topic, "outcome": outcome})
+        for outcome in ("handled", "duplicate", "ignored", "deadlettered")
+    ]  # fmt: skip
+    return sum(count or 0.0 for count in finished) >= records
 
 
 async def _count(engine: Any, sql: str, *, expect: int) -> bool:
