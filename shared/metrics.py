@@ -38,7 +38,12 @@ CONSUMER_PAUSED = Gauge(
     "again, else 0.",
     ["service", "part"],
 )
-OUTBOX_PENDING = Gauge("scrm_outbox_pending", "Outbox rows not yet relayed to Kafka.", ["service"])
+OUTBOX_PENDING = Gauge(
+    "scrm_outbox_pending",
+    "Outbox rows not yet relayed to Kafka (counted up to 100,000), whether the relay can send "
+    "or not.",
+    ["service"],
+)
 OUTBOX_RELAYED = Counter(
     "scrm_outbox_relayed_total", "Outbox rows relayed to Kafka.", ["service", "topic"]
 )

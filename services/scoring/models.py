@@ -65,6 +65,13 @@ class FanProfile(Base):
             "person_key",
             postgresql_where=text("person_key IS NOT NULL"),
         ),
+        # which fans are in a person, without reading their rows (`identity_graph.persons_of`)
+        Index(
+            "ix_fan_profiles_person_of",
+            "fan_key",
+            postgresql_include=["person_key"],
+            postgresql_where=text("person_key IS NOT NULL"),
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.scoring.config import ScoringSettings
@@ -95,6 +96,31 @@ class TestOutbox:
             await outbox.add(session, profile_event("x:acct:fan"))
         await relay.stop()
         assert await rows(sessionmaker) == 0
+
+    async def test_the_backlog_is_counted_while_the_broker_cannot_be_reached(
+        self, parts: tuple[Any, ...], infrastructure: Infrastructure
+    ) -> None:
+        settings, sessionmaker, _, outbox = parts
+        closed = EventProducer(settings)
+        await closed.start()
+        await closed.stop()  # every send fails, as with the broker away
+        relay = OutboxRelay(
+            settings=settings, sessionmaker=sessionmaker, tables=TABLES, producer=closed
+        )
+        async with sessionmaker() as session, session.begin():
+            for n in range(3):
+                await outbox.add(session, profile_event(f"x:acct:fan{n}"))
+        labels = {"service": settings.service_name}
+
+        async def counted() -> bool:
+            return REGISTRY.get_sample_value("scrm_outbox_pending", labels) == 3
+
+        relay.start()
+        try:
+            await eventually(counted)
+        finally:
+            await relay.stop()
+        assert await rows(sessionmaker) == 3, "nothing relayed"
 
 
 class TestRelayNudgedOnCommit:
