@@ -18,6 +18,9 @@ a correct consumer of the same topic does, measured in the same run.
    after: p50 and p99 are interpolated within its buckets, as Prometheus's histogram_quantile.
 4. Check: each fan's stored interactions, paid orders and refunds against what was produced for
    them; scoring's claimed event ids against the events produced.
+5. The model alone (`bench.scoring_model`): the CPU per event of scoring's rules with no I/O
+   (decode, apply, score, row, announce), on fans with as many events each as the pre-load's,
+   alone on the machine; and the events a second that would allow one core.
 
 Targets: events/s >= 10,000, ratio >= 0.5, lag p99 <= 500 ms, nothing lost or applied twice,
 memory flat (scoring's RSS after the steady phase within 10% of its RSS after the pre-load).
@@ -26,8 +29,10 @@ Exits 1 when an event was lost or applied twice; speed targets are reported, met
 
 import argparse
 import asyncio
+import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +67,7 @@ HISTORY_DAYS, TICK_SECONDS, RSS_EVERY_SECONDS = 60, 0.01, 5.0
 LAG_METRIC = "scrm_scoring_event_lag_seconds"
 SCORING_CLAIMS = "scoring.processed_events"
 DEFAULT_MAX_BATCH = ScoringSettings.model_fields["consumer_max_batch"].default
+MODEL_EVENTS = 50_000  # events the model alone is timed on
 
 
 @dataclass(frozen=True)
@@ -287,7 +293,22 @@ def main() -> int:
         progress(f"baseline: {baseline.events_per_s:.0f} events/s; scoring reads them")
         scoring = measure_scoring(bench, events, args)
         applied = asyncio.run(check_applied(bench, events))
-    return conclude(args, bench.bootstrap, preload_seconds, baseline, scoring, applied)
+    progress("the scoring model alone, with no I/O")
+    model = measure_model(args)
+    return conclude(args, bench.bootstrap, preload_seconds, baseline, scoring, applied, model)
+
+
+def measure_model(args: argparse.Namespace) -> dict[str, float]:
+    """`bench.scoring_model` in a process of its own (the service's collector settings), on
+    fans with as many events each as the pre-load gives them."""
+    events = MODEL_EVENTS
+    fans = max(round(events * args.fans / args.events), 1)
+    command = [sys.executable, "-m", "bench.scoring_model", "--events", str(events),
+               "--fans", str(fans), "--accounts", str(args.accounts),
+               "--days", str(HISTORY_DAYS)]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
 
 
 def progress(text: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bench.harness import CpuUse
 from bench.histogram import Buckets, observations, past_last_bucket, quantile
 from bench.report import say, write_results
+from bench.scoring_model import STAGES as MODEL_STAGES
 
 TARGET_EVENTS_PER_S, TARGET_RATIO, TARGET_LAG_P99_MS = 10_000, 0.5, 500.0
 MEMORY_GROWTH_LIMIT = 0.10  # "flat": at most this much more after the steady phase
@@ -100,7 +101,7 @@ def verdicts(
 
 def conclude(
     args: argparse.Namespace, broker: str, preload_seconds: float, baseline: CatchUp,
-    scoring: ScoringRun, applied: Applied,
+    scoring: ScoringRun, applied: Applied, model: dict[str, float],
 ) -> int:  # fmt: skip
     """Print the table and the verdicts, write the figures; 1 if an event was lost or applied
     twice."""
@@ -112,12 +113,17 @@ def conclude(
         f"{args.events / preload_seconds:.0f} events/s (acks=all)")  # fmt: skip
     report_catch_up(baseline, scoring.catch_up, judged["ratio"][1])
     report_steady(scoring)
+    say("  model     scoring's rules alone, no I/O: "
+        + ", ".join(f"{stage} {model[stage]:.0f}" for stage in MODEL_STAGES)
+        + f" = {model['total']:.0f} µs/event, at most {model['events_per_s_one_core']:.0f} "
+        "events/s on one core")  # fmt: skip
     say(f"  applied   {applied.profiles} profiles; {applied.produced} events produced, "
         f"{applied.claimed} claimed by scoring, {applied.baseline_claimed} of the pre-load by "
         f"the baseline; lost {applied.lost}, duplicated {applied.duplicated}")  # fmt: skip
     say("  targets   " + ", ".join(f"{name} {target}: {'met' if met else 'MISSED'}"
                                    for name, (target, _, met) in judged.items()))  # fmt: skip
-    write_results("scoring", figures(args, preload_seconds, baseline, scoring, applied, judged))
+    results = figures(args, preload_seconds, baseline, scoring, applied, judged)
+    write_results("scoring", results | {"model_us_per_event": model})
     return 0 if applied.intact else 1
 
 
