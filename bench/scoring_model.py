@@ -94,10 +94,12 @@ def _folded(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--fans", type=int, default=100_000)
+    parser.add_argument("--fans", type=int, default=5_000, help="ten events each, by default")
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--days", type=float, default=60, help="the events' span, to now")
     args = parser.parse_args()
+    if not 1 <= args.fans <= args.events:
+        parser.error("--fans must be between 1 and --events: every fan has an event")
     sys.stdout.write(json.dumps(measure(args.events, args.fans, args.accounts, args.days)) + "\n")
 
 

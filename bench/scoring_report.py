@@ -101,7 +101,7 @@ def verdicts(
 
 def conclude(
     args: argparse.Namespace, broker: str, preload_seconds: float, baseline: CatchUp,
-    scoring: ScoringRun, applied: Applied, model: dict[str, float],
+    scoring: ScoringRun, applied: Applied, model: dict[str, float] | None,
 ) -> int:  # fmt: skip
     """Print the table and the verdicts, write the figures; 1 if an event was lost or applied
     twice."""
@@ -113,10 +113,7 @@ def conclude(
         f"{args.events / preload_seconds:.0f} events/s (acks=all)")  # fmt: skip
     report_catch_up(baseline, scoring.catch_up, judged["ratio"][1])
     report_steady(scoring)
-    say("  model     scoring's rules alone, no I/O: "
-        + ", ".join(f"{stage} {model[stage]:.0f}" for stage in MODEL_STAGES)
-        + f" = {model['total']:.0f} µs/event, at most {model['events_per_s_one_core']:.0f} "
-        "events/s on one core")  # fmt: skip
+    report_model(model)
     say(f"  applied   {applied.profiles} profiles; {applied.produced} events produced, "
         f"{applied.claimed} claimed by scoring, {applied.baseline_claimed} of the pre-load by "
         f"the baseline; lost {applied.lost}, duplicated {applied.duplicated}")  # fmt: skip
@@ -125,6 +122,16 @@ def conclude(
     results = figures(args, preload_seconds, baseline, scoring, applied, judged)
     write_results("scoring", results | {"model_us_per_event": model})
     return 0 if applied.intact else 1
+
+
+def report_model(model: dict[str, float] | None) -> None:
+    if model is None:
+        say("  model     scoring's rules alone: not measured (see the progress lines)")
+        return
+    say("  model     scoring's rules alone, no I/O: "
+        + ", ".join(f"{stage} {model[stage]:.0f}" for stage in MODEL_STAGES)
+        + f" = {model['total']:.0f} µs/event, at most {model['events_per_s_one_core']:.0f} "
+        "events/s on one core")  # fmt: skip
 
 
 def report_catch_up(baseline: CatchUp, scoring: CatchUp, ratio: float) -> None:

@@ -100,7 +100,7 @@ class TestOutbox:
     async def test_the_backlog_is_counted_while_the_broker_cannot_be_reached(
         self, parts: tuple[Any, ...], infrastructure: Infrastructure
     ) -> None:
-        settings, sessionmaker, _, outbox = parts
+        settings, sessionmaker, working, outbox = parts
         closed = EventProducer(settings)
         await closed.start()
         await closed.stop()  # every send fails, as with the broker away
@@ -112,8 +112,11 @@ class TestOutbox:
                 await outbox.add(session, profile_event(f"x:acct:fan{n}"))
         labels = {"service": settings.service_name}
 
+        def pending() -> float | None:
+            return REGISTRY.get_sample_value("scrm_outbox_pending", labels)
+
         async def counted() -> bool:
-            return REGISTRY.get_sample_value("scrm_outbox_pending", labels) == 3
+            return pending() == 3
 
         relay.start()
         try:
@@ -121,6 +124,13 @@ class TestOutbox:
         finally:
             await relay.stop()
         assert await rows(sessionmaker) == 3, "nothing relayed"
+        # the broker back: a relay that can send empties the outbox, and says so
+        working.start()
+        try:
+            await eventually(lambda: _empty(sessionmaker))
+            await eventually(lambda: _gauge_is(pending, 0))
+        finally:
+            await working.stop()
 
 
 class TestRelayNudgedOnCommit:
@@ -152,6 +162,10 @@ class TestRelayNudgedOnCommit:
             await relay.stop()
             await producer.stop()
             await engine.dispose()
+
+
+async def _gauge_is(read: Callable[[], float | None], value: float) -> bool:
+    return read() == value
 
 
 async def _empty(sessionmaker: Any) -> bool:
