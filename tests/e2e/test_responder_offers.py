@@ -23,6 +23,7 @@ from tests.e2e.test_responder_routing import (
     agent,
     claim,
     message,
+    priority_of,
     standing,
     waiting,
 )
@@ -162,6 +163,7 @@ class TestTheConsolesView:
         await producer.publish(message("vip", 0))
         async with running(create_app(responder_settings)) as client:
             await eventually(lambda: waiting(client, 1))
+            await eventually(lambda: priority_of(client, "weibo:brand:vip", 70))  # its own topic
             ann = await agent(client, "ann")
             offer = await an_offer(client, ann)
             seen = (await client.get("/v1/agent/view", headers=ann)).json()

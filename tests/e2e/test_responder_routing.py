@@ -77,7 +77,7 @@ async def waiting(client: httpx.AsyncClient, count: int) -> bool:
     return len((await client.get("/v1/conversations", params={"limit": 500})).json()) >= count
 
 
-async def _priority_of(client: httpx.AsyncClient, fan_key: str, priority: int) -> bool:
+async def priority_of(client: httpx.AsyncClient, fan_key: str, priority: int) -> bool:
     listed = (await client.get("/v1/conversations", params={"limit": 500})).json()
     return any(c["fan_key"] == fan_key and c["priority"] == priority for c in listed)
 
@@ -101,6 +101,8 @@ class TestClaims:
             await producer.publish(message(user, minutes))
         async with running(create_app(responder_settings)) as client:
             await eventually(lambda: waiting(client, 3))
+            # the standing comes on its own topic: applied while claims run, it holds b's row
+            await eventually(lambda: priority_of(client, "weibo:brand:b", 60))
             mei = await agent(client, "mei")
             # Deadlines 10, 12 and 11 minutes; b's priority 60 brings it 3 minutes forward.
             assert [await claim(client, mei) for _ in range(4)] == ["b", "a", "c", None]
@@ -114,7 +116,7 @@ class TestClaims:
         async with running(create_app(responder_settings)) as client:
             await eventually(lambda: waiting(client, 3))
             # the standing comes on its own topic: a VIP only once it is applied
-            await eventually(lambda: _priority_of(client, "weibo:brand:vip", 95))
+            await eventually(lambda: priority_of(client, "weibo:brand:vip", 95))
             wechat_only = await agent(client, "wen", platforms=["wechat"])
             assert await claim(client, wechat_only) is None
             one_weibo = await agent(client, "ying", capacity={"weibo": 1})
