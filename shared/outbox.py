@@ -143,8 +143,9 @@ class OutboxRelay(PeriodicTask):
         """One pass; whether rows may be left (it took a full batch): then another at once.
 
         The backlog is counted when the pass left rows behind or could not send (a broker away
-        is when it grows). A pass that emptied the table sets it to zero without counting: a
-        relay that keeps up would otherwise count the table once a second for nothing."""
+        is when it grows). A pass that took less than a full batch sets it to zero without
+        counting: a relay that keeps up would otherwise count the table once a second for
+        nothing."""
         try:
             relayed = await self.relay_once()
         except Exception as exc:
